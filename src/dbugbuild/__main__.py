@@ -1,0 +1,3 @@
+from dbugbuild.cli import main
+
+raise SystemExit(main())
