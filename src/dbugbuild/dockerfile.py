@@ -1,0 +1,504 @@
+"""PURE: Dockerfile text -> stages and instructions with line spans; classic step number <-> line.
+
+Follows the parser the Engine 20.10 legacy builder vendors (moby/buildkit frontend/dockerfile).
+Must not do I/O, print, or read the environment or the clock.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+# The instructions the classic builder knows (buildkit `frontend/dockerfile/command`).
+KEYWORDS = frozenset(
+    {
+        "ADD",
+        "ARG",
+        "CMD",
+        "COPY",
+        "ENTRYPOINT",
+        "ENV",
+        "EXPOSE",
+        "FROM",
+        "HEALTHCHECK",
+        "LABEL",
+        "MAINTAINER",
+        "ONBUILD",
+        "RUN",
+        "SHELL",
+        "STOPSIGNAL",
+        "USER",
+        "VOLUME",
+        "WORKDIR",
+    }
+)
+
+# Keywords whose arguments may be a JSON array (parser.go's dispatch table: parseMaybeJSON and
+# parseMaybeJSONToList). HEALTHCHECK takes one after its type word, see _json_args.
+_JSON_KEYWORDS = frozenset({"ADD", "CMD", "COPY", "ENTRYPOINT", "RUN", "SHELL", "VOLUME"})
+
+# Go's unicode.IsSpace, which the parser uses to trim lines (Python's str.isspace differs).
+_GO_SPACE = (
+    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000"
+)
+# parser.go: tokenWhitespace / reWhitespace, which split the keyword and FROM's words.
+_TOKEN_WHITESPACE = re.compile(r"[\t\v\f\r ]+")
+# parser.go: reDirectives; Go's \s is ASCII [\t\n\f\r ] and its $ is the end of the text.
+_DIRECTIVE = re.compile(
+    r"#[\t\n\f\r ]*([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*(.+?)[\t\n\f\r ]*\Z"
+)
+_VALID_DIRECTIVES = frozenset({"escape", "syntax"})
+# instructions/parse.go: validStageName, checked on the lower-cased name.
+_STAGE_NAME = re.compile(r"[a-z][a-z0-9\-_.]*")
+_BOM = "\ufeff"
+
+_NOT_STRINGS = "when using JSON array syntax, arrays must be comprised of strings only"
+
+
+class DockerfileSyntaxError(ValueError):
+    """A Dockerfile the classic builder would refuse before running any step."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message, line)
+        self.message = message
+        self.line = line
+
+    def __str__(self) -> str:
+        # The daemon's own wording: "dockerfile parse error line 3: unknown instruction: FOO".
+        if self.line is None:
+            return self.message
+        return f"dockerfile parse error line {self.line}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Instruction:
+    """One instruction: its logical line as the builder sees it, and where it sits in the file."""
+
+    keyword: str
+    args: str
+    flags: tuple[str, ...]
+    line: int
+    end_line: int
+    stage: int | None
+    original: str
+    json_args: tuple[str, ...] | None
+    code: str  # the logical line, trimmed: what the classic builder echoes after "Step N/M : "
+
+    @property
+    def is_exec_form(self) -> bool:
+        """True when the arguments are a JSON array (exec form)."""
+        return self.json_args is not None
+
+    @property
+    def text(self) -> str:
+        """The step text the classic builder prints: the source, keyword case and spacing kept."""
+        return self.code
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A build stage: a FROM and the instructions up to the next FROM."""
+
+    index: int
+    name: str | None
+    base: str
+    instructions: tuple[Instruction, ...]
+
+
+@dataclass(frozen=True)
+class Dockerfile:
+    """A parsed Dockerfile."""
+
+    escape: str
+    meta_args: tuple[Instruction, ...]
+    stages: tuple[Stage, ...]
+    instructions: tuple[Instruction, ...]
+
+    def stage(self, ref: str | int) -> Stage:
+        """The stage named `ref` (case-insensitive) or at index `ref`; KeyError if absent."""
+        if isinstance(ref, int):
+            if 0 <= ref < len(self.stages):
+                return self.stages[ref]
+            raise KeyError(ref)
+        wanted = ref.lower()
+        for stage in self.stages:
+            if stage.name == wanted:
+                return stage
+        raise KeyError(ref)
+
+    def instruction_at(self, line: int) -> Instruction | None:
+        """The instruction whose span line..end_line holds `line`, or None."""
+        for instruction in self.instructions:
+            if instruction.line <= line <= instruction.end_line:
+                return instruction
+        return None
+
+
+@dataclass(frozen=True)
+class StepRef:
+    """One "Step N/M" of a classic build and what it runs."""
+
+    index: int
+    instruction: Instruction | None
+    stage: Stage | None
+    synthetic: bool
+    text: str  # what the builder prints after "Step N/M : "
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing
+
+
+@dataclass(frozen=True)
+class _Node:
+    """One logical line, as parser.Parse hands it to the instructions package."""
+
+    keyword: str  # lower-case, maybe unknown
+    args: str
+    flags: tuple[str, ...]
+    line: int
+    end_line: int
+    original: str
+    json_args: tuple[str, ...] | None
+    code: str
+
+
+def _is_go_space(ch: str) -> bool:
+    return ch in _GO_SPACE
+
+
+def _trim_left(s: str) -> str:
+    return s.lstrip(_GO_SPACE)
+
+
+def _trim(s: str) -> str:
+    return s.strip(_GO_SPACE)
+
+
+def _split_lines(text: str) -> list[tuple[str, str]]:
+    """(content, raw) per line, as bufio.ScanLines splits: on "\\n", one trailing "\\r" dropped."""
+    pieces = text.split("\n")
+    raws = [piece + "\n" for piece in pieces[:-1]]
+    if pieces[-1]:
+        raws.append(pieces[-1])
+    lines = []
+    for raw in raws:
+        content = raw.removesuffix("\n")
+        lines.append((content.removesuffix("\r"), raw))
+    return lines
+
+
+def _split_flags(rest: str) -> tuple[str, tuple[str, ...]]:
+    """Leading `--flag` words and the remaining text (split_command.go: extractBuilderFlags)."""
+    # The Engine 20.10 version: a flag's value must be joined with "=" ("--from build" leaves the
+    # flag empty, the daemon says "Missing a value on flag: from"); a bare "--" ends the flags.
+    words: list[str] = []
+    pos, end = 0, len(rest)
+    while True:
+        while pos < end and _is_go_space(rest[pos]):
+            pos += 1
+        if pos == end:
+            return "", tuple(words)
+        if not rest.startswith("--", pos):
+            return rest[pos:], tuple(words)
+        chars: list[str] = []
+        quote = ""
+        blank_ok = False
+        while pos < end:
+            ch = rest[pos]
+            if not quote and _is_go_space(ch):
+                break
+            pos += 1
+            if not quote and ch in "'\"":
+                quote, blank_ok = ch, True
+                continue
+            if quote and ch == quote:
+                quote = ""
+                continue
+            if ch == "\\":  # always a backslash here, whatever the escape directive says
+                if pos == end:
+                    quote = ""
+                    continue
+                ch = rest[pos]
+                pos += 1
+            chars.append(ch)
+        word = "".join(chars)
+        if word == "--":
+            return (rest[pos:] if pos < end else ""), tuple(words)
+        if blank_ok or word:
+            words.append(word)
+
+
+def _parse_json_array(rest: str, line: int) -> tuple[str, ...] | None:
+    """The JSON array of strings in `rest`, or None for shell form (line_parsers.go: parseJSON)."""
+    candidate = _trim_left(rest)
+    if not candidate.startswith("["):
+        return None
+    try:
+        # Go's encoding/json knows no NaN/Infinity: such text is shell form there.
+        value = json.loads(candidate, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        return None  # invalid JSON such as `["a", ]` is shell form, as in the builder
+    if not isinstance(value, list):
+        return None
+    if not all(isinstance(item, str) for item in value):
+        raise DockerfileSyntaxError(_NOT_STRINGS, line)
+    return tuple(value)
+
+
+def _reject_constant(name: str) -> object:
+    raise ValueError(name)
+
+
+def _json_args(keyword: str, args: str, line: int) -> tuple[str, ...] | None:
+    """The exec-form arguments of a logical line whose lower-case keyword is `keyword`."""
+    if keyword.upper() in _JSON_KEYWORDS:
+        return _parse_json_array(args, line) if args else None
+    if keyword == "healthcheck":
+        # line_parsers.go: parseHealthConfig: a type word (CMD/NONE), then maybe JSON.
+        cut = next((i for i, ch in enumerate(args) if _is_go_space(ch)), len(args))
+        rest = _trim_left(args[cut:])
+        return _parse_json_array(rest, line) if rest else None
+    if keyword == "onbuild" and args:
+        # The trigger is parsed as a line of its own; a JSON error in it fails the whole file.
+        trigger, _, trigger_args = _split_command(args)
+        _json_args(trigger, trigger_args, line)
+    return None
+
+
+def _split_command(logical: str) -> tuple[str, tuple[str, ...], str]:
+    """(lower-case keyword, flags, args) of a logical line (split_command.go: splitCommand)."""
+    parts = _TOKEN_WHITESPACE.split(_trim(logical), maxsplit=1)
+    keyword = parts[0].lower()
+    if len(parts) < 2:
+        return keyword, (), ""
+    rest, flags = _split_flags(parts[1])
+    return keyword, flags, _trim(rest)
+
+
+class _Directives:
+    """Parser directives at the top of the file (parser.go: directives)."""
+
+    def __init__(self) -> None:
+        self.escape = "\\"
+        self.done = False
+        self.seen: set[str] = set()
+        self.continuation = self._continuation_regex()
+
+    def _continuation_regex(self) -> re.Pattern[str]:
+        return re.compile(re.escape(self.escape) + r"[ \t]*\Z")
+
+    def consider(self, token: str, line: int) -> None:
+        if self.done:
+            return
+        match = _DIRECTIVE.match(token)
+        if match is None or match.group(1).lower() not in _VALID_DIRECTIVES:
+            # The first line that is not a known directive (a blank line included) ends them.
+            self.done = True
+            return
+        name, value = match.group(1).lower(), match.group(2)
+        if name in self.seen:
+            raise DockerfileSyntaxError(f"only one {name} parser directive can be used", line)
+        self.seen.add(name)
+        if name == "escape":
+            if value not in ("`", "\\"):
+                raise DockerfileSyntaxError(
+                    f"invalid escape token '{value}' does not match ` or \\", line
+                )
+            self.escape = value
+            self.continuation = self._continuation_regex()
+
+    def strip_continuation(self, line: str) -> tuple[str, bool]:
+        """The line without its trailing escape char, and whether the instruction continues."""
+        stripped, count = self.continuation.subn("", line)
+        return stripped, count > 0
+
+
+def _is_comment(content: str) -> bool:
+    return _trim_left(content).startswith("#")
+
+
+def _nodes(text: str) -> tuple[list[_Node], str]:
+    """Logical lines and the escape char, as parser.Parse produces them."""
+    lines = _split_lines(text)
+    directives = _Directives()
+    nodes: list[_Node] = []
+    i = 0
+    while i < len(lines):
+        content = lines[i][0]
+        if i == 0:
+            content = content.removeprefix(_BOM)
+        start = i + 1
+        token = _trim_left(content)
+        directives.consider(token, start)
+        if token.startswith("#"):
+            i += 1
+            continue
+        logical, continues = directives.strip_continuation(token)
+        if not continues and not logical:
+            i += 1
+            continue
+        last = start
+        while continues and i + 1 < len(lines):
+            i += 1
+            content = lines[i][0]
+            # Comment lines and blank lines inside a continuation are dropped and do not end it
+            # (the daemon warns "Empty continuation line found in: ..." for the blank ones).
+            if _is_comment(content) or not _trim_left(content):
+                continue
+            part, continues = directives.strip_continuation(content)
+            logical += part
+            last = i + 1
+        i += 1
+        keyword, flags, args = _split_command(logical)
+        nodes.append(
+            _Node(
+                keyword=keyword,
+                args=args,
+                flags=flags,
+                line=start,
+                end_line=last,
+                original="".join(raw for _, raw in lines[start - 1 : last]),
+                json_args=_json_args(keyword, args, start) if keyword.upper() in KEYWORDS else None,
+                code=_trim(logical),
+            )
+        )
+    if not nodes:
+        if not text:
+            # The daemon refuses a zero-byte Dockerfile before parsing it.
+            raise DockerfileSyntaxError("the Dockerfile cannot be empty", 1)
+        raise DockerfileSyntaxError("file with no instructions", max(len(lines), 1))
+    return nodes, directives.escape
+
+
+def _check(node: _Node) -> str | None:
+    """The stage name a FROM declares; raises what instructions.ParseInstruction would."""
+    keyword = node.keyword.upper()
+    if keyword not in KEYWORDS:
+        # A lone escape char on the last line makes an instruction with no keyword at all; the
+        # daemon then says "unknown instruction:" (recorded: err_lone_escape_at_eof).
+        raise DockerfileSyntaxError(f"unknown instruction: {keyword}".rstrip(), node.line)
+    if keyword == "FROM":
+        words = _TOKEN_WHITESPACE.split(node.args) if node.args else []
+        if len(words) == 3 and words[1].lower() == "as":
+            name = words[2].lower()
+            if not _STAGE_NAME.fullmatch(name):
+                raise DockerfileSyntaxError(
+                    f'invalid name for build stage: "{words[2]}", '
+                    "name can't start with a number or contain symbols",
+                    node.line,
+                )
+            return name
+        if len(words) != 1:
+            raise DockerfileSyntaxError("FROM requires either one or three arguments", node.line)
+    if keyword == "ONBUILD":
+        if not node.args:
+            raise DockerfileSyntaxError("ONBUILD requires at least one argument", node.line)
+        trigger = _split_command(node.args)[0].upper()
+        if trigger == "ONBUILD":
+            raise DockerfileSyntaxError(
+                "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed", node.line
+            )
+        if trigger in ("MAINTAINER", "FROM"):
+            raise DockerfileSyntaxError(f"{trigger} isn't allowed as an ONBUILD trigger", node.line)
+    return None
+
+
+def _instruction(node: _Node, stage: int | None) -> Instruction:
+    return Instruction(
+        keyword=node.keyword.upper(),
+        args=node.args,
+        flags=node.flags,
+        line=node.line,
+        end_line=node.end_line,
+        stage=stage,
+        original=node.original,
+        json_args=node.json_args,
+        code=node.code,
+    )
+
+
+def parse(text: str) -> Dockerfile:
+    """Parse Dockerfile text; DockerfileSyntaxError where the classic builder would refuse it."""
+    nodes, escape = _nodes(text)
+    meta_args: list[Instruction] = []
+    heads: list[tuple[Instruction, str | None]] = []  # each stage's FROM and name
+    bodies: list[list[Instruction]] = []
+    for node in nodes:
+        name = _check(node)
+        if node.keyword == "from":
+            instruction = _instruction(node, len(heads))
+            heads.append((instruction, name))
+            bodies.append([instruction])
+        elif not heads and node.keyword == "arg":
+            meta_args.append(_instruction(node, None))
+        elif not heads:
+            # instructions.Parse; the daemon prints no line for this one.
+            raise DockerfileSyntaxError("no build stage in current context", node.line)
+        else:
+            bodies[-1].append(_instruction(node, len(heads) - 1))
+    if not heads:
+        # The daemon runs the ARG steps, then fails with "No image was generated".
+        raise DockerfileSyntaxError("no FROM instruction", nodes[-1].end_line)
+    stages = tuple(
+        Stage(
+            index=index,
+            name=name,
+            base=_TOKEN_WHITESPACE.split(head.args)[0],
+            instructions=tuple(body),
+        )
+        for index, ((head, name), body) in enumerate(zip(heads, bodies, strict=True))
+    )
+    return Dockerfile(
+        escape=escape,
+        meta_args=tuple(meta_args),
+        stages=stages,
+        instructions=tuple(meta_args) + tuple(i for s in stages for i in s.instructions),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Step numbering
+
+
+def classic_steps(
+    df: Dockerfile,
+    target: str | None = None,
+    has_labels: bool = False,
+    *,
+    labels: Mapping[str, str] | None = None,
+) -> tuple[StepRef, ...]:
+    """The steps a classic build runs, numbered and echoed as it prints them ("Step N/M : ...")."""
+    # moby builder/dockerfile/builder.go: build() cuts the stages after --target (matched by name,
+    # case-insensitively, never by index) before dispatchDockerfileWithCancellation counts
+    # total = len(metaArgs) + len(stages) + commands; so --target changes the total too.
+    # buildLabelOptions() appends one LABEL command per --label, sorted by key, to the last stage.
+    stages = df.stages
+    if target:
+        wanted = target.lower()
+        cut = next((s.index for s in stages if s.name == wanted), None)
+        if cut is None:
+            raise KeyError(f"failed to reach build target {target} in Dockerfile")
+        stages = stages[: cut + 1]
+    pairs: list[tuple[Instruction, Stage | None]] = [(arg, None) for arg in df.meta_args]
+    pairs += [(instruction, stage) for stage in stages for instruction in stage.instructions]
+    steps = [
+        StepRef(
+            index=n, instruction=instruction, stage=stage, synthetic=False, text=instruction.text
+        )
+        for n, (instruction, stage) in enumerate(pairs, start=1)
+    ]
+    if labels is not None:
+        label_texts = [f"LABEL {key}={labels[key]}" for key in sorted(labels)]
+    else:
+        label_texts = ["LABEL"] if has_labels else []  # one --label whose text is unknown
+    for text in label_texts:
+        steps.append(
+            StepRef(
+                index=len(steps) + 1, instruction=None, stage=stages[-1], synthetic=True, text=text
+            )
+        )
+    return tuple(steps)
