@@ -11,7 +11,6 @@ set -euo pipefail
 say() { printf 'setup-base-images: %s\n' "$*" >&2; }
 have() { docker image inspect "$1" >/dev/null 2>&1; }
 try_pull() { timeout 60 docker pull -q "$1" >/dev/null 2>&1; }
-label=dbugbuild.base-image=1
 
 apt_ready=
 apt_install() {
@@ -55,7 +54,7 @@ RUN mkdir -p /tmp /root /etc /home && chmod 1777 /tmp \
 ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 CMD ["sh"]
 DOCKERFILE
-    DOCKER_BUILDKIT=0 docker build -q --label "$label" -t "$tag" "$dir" >/dev/null 2>&1 \
+    DOCKER_BUILDKIT=0 docker build -q -t "$tag" "$dir" >/dev/null 2>&1 \
         || { rm -rf "$dir"; say "building $tag failed"; exit 1; }
     rm -rf "$dir"
 }
@@ -71,7 +70,7 @@ make_debian() {
     rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/*
     tar -C "$dir" -c . | docker import \
         -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-        -c 'CMD ["bash"]' -c "LABEL $label" - "$tag" >/dev/null
+        -c 'CMD ["bash"]' - "$tag" >/dev/null
     rm -rf "$dir"
 }
 

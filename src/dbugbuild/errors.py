@@ -49,3 +49,17 @@ class NoInputError(DbugbuildError):
 
 class EngineUnavailableError(DbugbuildError):
     exit_code = ExitCode.UNAVAILABLE
+
+
+class EngineError(DbugbuildError):
+    """The daemon answered, but not as it should (an API error mid-operation)."""
+
+    exit_code = ExitCode.UNAVAILABLE
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived: unwind (running every clean-up) and exit 128 + signum."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum

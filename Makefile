@@ -1,0 +1,41 @@
+# The README's quick start: `make demo` and `make test` set up everything they need.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+DEMO ?= sample_failures/apt-invalid-operation
+
+.PHONY: demo test setup venv docker-daemon base-images lint bench clean
+
+$(BIN)/dbugbuild: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+venv: $(BIN)/dbugbuild
+
+docker-daemon:
+	bash scripts/setup-docker.sh
+
+base-images: docker-daemon
+	bash scripts/setup-base-images.sh
+
+setup: venv base-images
+
+# Runs dbugbuild on the bundled failing sample (it fails on purpose: exit 100).
+demo: setup
+	$(BIN)/dbugbuild $(DEMO) || test $$? -eq 100
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+
+bench: setup
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	-$(BIN)/dbugbuild clean

@@ -1,0 +1,342 @@
+"""Orchestration: build (or read a saved log) -> locate the failure -> report.
+
+Owns the order of things and where output goes; the parsing, mapping and
+rendering it calls are pure, and only engine.py talks to Docker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from dbugbuild import buildlog, debug, dockerfile, report
+from dbugbuild.console import Console
+from dbugbuild.engine import BuildCommand, Engine, build_argv
+from dbugbuild.errors import BadInputError, DbugbuildError, NoInputError, UsageError
+from dbugbuild.locate import locate
+from dbugbuild.options import BuildOptions, Options
+
+Connect = Callable[[Console], Engine]
+
+
+def connect_engine(console: Console) -> Engine:
+    return Engine.connect(console.env)
+
+
+@dataclass(frozen=True)
+class _DockerfileSource:
+    shown: str  # the path as the user gave it (or the default)
+    location: str  # relative to the working directory, for editors
+    text: str | None  # None when there is no such file (only allowed with --log)
+    stdin: bool = False
+
+    @property
+    def digest(self) -> str | None:
+        return hashlib.sha256(self.text.encode()).hexdigest() if self.text is not None else None
+
+
+@dataclass
+class _Outcome:
+    report: report.Report
+    log: buildlog.BuildLog
+    source: _DockerfileSource
+    engine: Engine | None
+
+
+def run(options: Options, console: Console, connect: Connect = connect_engine) -> int:
+    """Run dbugbuild for parsed options; returns the exit status (the build's own on failure)."""
+    if options.log is not None:
+        outcome = _report_from_log(options, console, connect)
+    else:
+        outcome = _report_from_build(options, console, connect)
+    try:
+        result = outcome.report
+        interactive = (
+            not options.no_shell
+            and options.format == "text"
+            and console.stdin_isatty
+            and console.stdout_isatty
+        )
+        wants_debug = bool(options.exec or options.retry) or interactive
+        if result.failed_step is None or not wants_debug:
+            _emit(result, options, console)
+            return result.exit_code
+        if outcome.engine is None:
+            outcome.engine = connect(console)
+        return debug.run_debug(
+            outcome.engine,
+            debug.Failed(
+                report=result,
+                log=outcome.log,
+                dockerfile=_parse_dockerfile(outcome.source.text),
+                dockerfile_path=outcome.source.shown,
+            ),
+            options,
+            console,
+            interactive=interactive,
+            emit=lambda r: _emit(r, options, console),
+        )
+    finally:
+        if outcome.engine is not None:
+            outcome.engine.close()
+
+
+def clean(args: list[str], console: Console, connect: Connect = connect_engine) -> int:
+    """`dbugbuild clean`: remove every container and image a dbugbuild run left (by label)."""
+    if args:
+        raise UsageError(f"clean takes no arguments, got {' '.join(args)}", "Run 'dbugbuild clean'")
+    engine = connect(console)
+    try:
+        containers, images = engine.sweep()
+    finally:
+        engine.close()
+    for cid in containers:
+        console.write(f"removed container {cid[:12]}\n")
+    for iid in images:
+        console.write(f"removed image {iid.removeprefix('sha256:')[:12]}\n")
+    console.write(
+        f"dbugbuild clean: removed {len(containers)} container(s), {len(images)} image(s)\n"
+    )
+    return 0
+
+
+# -- the two sources of a report ----------------------------------------------
+
+
+def _report_from_build(options: Options, console: Console, connect: Connect) -> _Outcome:
+    opts = options.build
+    _context_dir(opts.context, console)
+    source = _dockerfile_source(opts, console, required=True)
+    engine = connect(console)
+    try:
+        parser = buildlog.BuildLogParser()
+        machine = options.format != "text"
+
+        def sink(text: str, from_stderr: bool) -> None:
+            # Docker's stdout/stderr split is kept for people; a machine format owns stdout.
+            console.write(text, err=from_stderr or machine)
+            parser.feed(text)
+
+        command = BuildCommand(
+            argv=build_argv(
+                dockerfile=opts.file,
+                tags=opts.tags,
+                build_args=opts.build_args,
+                target=opts.target,
+                no_cache=opts.no_cache,
+                pull=opts.pull,
+                network=opts.network,
+                platform=opts.platform,
+                labels=opts.labels,
+                context=opts.context,
+            ),
+            cwd=console.cwd,
+            stdin_data=source.text.encode() if source.stdin and source.text is not None else None,
+        )
+        status = engine.build(command, sink)
+        try:
+            log = parser.close()
+        except buildlog.LogFormatError as exc:
+            raise UsageError(
+                f"docker build failed before the build started (exit {status})",
+                "See docker's message above",
+            ) from exc
+        if not source.stdin and _dockerfile_source(opts, console, required=False).digest != (
+            source.digest
+        ):
+            console.warn(f"{source.shown} changed during the build; its lines may not match")
+        parent = _trigger_parent(log, engine)
+        result = _locate(log, source, opts, parent)
+        if log.succeeded == (status != 0):
+            raise DbugbuildError(
+                f"docker build exited {status} but its output says the build "
+                + ("succeeded" if log.succeeded else "failed"),
+                "Please report this with the build output",
+            )
+        return _Outcome(result, log, source, engine)
+    except BaseException:
+        engine.close()
+        raise
+
+
+def _report_from_log(options: Options, console: Console, connect: Connect) -> _Outcome:
+    opts = options.build
+    text = _read_log(options.log or "-", console)
+    chunks: Iterator[str] = iter([text])
+    if text.lstrip().startswith("{"):
+        # The Engine API's /build JSON stream, saved as it came.
+        chunks = buildlog.api_stream_text([text])
+    try:
+        log = buildlog.parse(chunks)
+    except buildlog.LogFormatError as exc:
+        raise BadInputError(
+            f"{_log_name(options.log)} is not a classic docker build log: {exc}",
+            "Save the output of 'DOCKER_BUILDKIT=0 docker build ... 2>&1' and pass that file",
+        ) from exc
+    source = _dockerfile_source(opts, console, required=False)
+    parent = None
+    engine: Engine | None = None
+    if log.failure is not None and log.failure.in_trigger:
+        # Only the daemon knows the parent image's id; the log never prints it.
+        try:
+            engine = connect(console)
+        except DbugbuildError:
+            engine = None
+        if engine is not None:
+            parent = _trigger_parent(log, engine)
+    result = _locate(log, source, opts, parent)
+    if source.text is None:
+        result = _with_note(result, f"no Dockerfile at {source.shown}: lines not mapped")
+    return _Outcome(result, log, source, engine)
+
+
+def _locate(
+    log: buildlog.BuildLog,
+    source: _DockerfileSource,
+    opts: BuildOptions,
+    parent: str | None,
+) -> report.Report:
+    model = _parse_dockerfile(source.text)
+    return locate(
+        log,
+        dockerfile=model,
+        source=source.text,
+        dockerfile_path=source.shown,
+        location=source.location,
+        target=opts.target,
+        labels=opts.labels,
+        parent_image=parent,
+    )
+
+
+def _trigger_parent(log: buildlog.BuildLog, engine: Engine) -> str | None:
+    """The image whose ONBUILD trigger failed: the failing FROM step's base, by the daemon."""
+    step = log.failed_step
+    if log.failure is None or not log.failure.in_trigger or step is None:
+        return None
+    ref = step.text.split(None, 1)[1] if " " in step.text else ""
+    words = [w for w in ref.split() if not w.startswith("--")]
+    if not words:
+        return None
+    image = engine.image_id(words[0])
+    return image[7:19] if image and image.startswith("sha256:") else image
+
+
+def _parse_dockerfile(text: str | None) -> dockerfile.Dockerfile | None:
+    if text is None:
+        return None
+    try:
+        return dockerfile.parse(text)
+    except dockerfile.DockerfileSyntaxError:
+        # The daemon is the judge of syntax: its error is in the log and becomes the report.
+        return None
+
+
+def _with_note(result: report.Report, note: str) -> report.Report:
+    from dataclasses import replace
+
+    return replace(result, notes=(*result.notes, note))
+
+
+# -- inputs -------------------------------------------------------------------
+
+
+def _is_remote(context: str) -> bool:
+    return context.startswith(("http://", "https://", "git://", "git@", "github.com/"))
+
+
+def _context_dir(context: str, console: Console) -> str:
+    if context == "-":
+        raise UsageError(
+            "a build context on stdin is not supported",
+            "Give the folder that holds your Dockerfile and context",
+        )
+    if _is_remote(context):
+        raise UsageError(
+            f"remote build context {context} is not supported",
+            "Clone it and give the local folder",
+        )
+    path = os.path.join(console.cwd, context)
+    if not os.path.isdir(path):
+        what = "is not a folder" if os.path.exists(path) else "does not exist"
+        raise NoInputError(
+            f"build context {context} {what}", "Give the folder docker build should use as PATH"
+        )
+    return path
+
+
+def _dockerfile_source(opts: BuildOptions, console: Console, required: bool) -> _DockerfileSource:
+    if opts.file == "-":
+        if not required:
+            raise UsageError(
+                "-f - (a Dockerfile on stdin) cannot be combined with --log",
+                "Give the Dockerfile's path with -f",
+            )
+        piped = console.stdin.read()
+        return _DockerfileSource(shown="-", location="-", text=piped, stdin=True)
+    if opts.file is not None:
+        shown = opts.file
+    else:
+        shown = os.path.normpath(os.path.join(opts.context, "Dockerfile"))
+        lower = os.path.normpath(os.path.join(opts.context, "dockerfile"))
+        # The daemon falls back to a lower-case `dockerfile` when `Dockerfile` is absent.
+        if not os.path.exists(os.path.join(console.cwd, shown)) and os.path.exists(
+            os.path.join(console.cwd, lower)
+        ):
+            shown = lower
+    path = os.path.join(console.cwd, shown)
+    location = os.path.relpath(path, console.cwd)
+    text: str | None
+    try:
+        with open(path, encoding="utf-8", errors="surrogateescape", newline="") as fh:
+            text = fh.read()
+    except FileNotFoundError:
+        if required:
+            raise NoInputError(
+                f"no Dockerfile at {shown}", "Give its path with -f, or run in its folder"
+            ) from None
+        text = None
+    except IsADirectoryError:
+        raise NoInputError(
+            f"{shown} is a folder, not a Dockerfile", "Give the file with -f"
+        ) from None
+    except OSError as exc:
+        raise NoInputError(f"cannot read {shown}: {exc.strerror}", "Check its permissions") from exc
+    return _DockerfileSource(shown=shown, location=location, text=text)
+
+
+def _log_name(name: str | None) -> str:
+    return "standard input" if name in (None, "-") else str(name)
+
+
+def _read_log(name: str, console: Console) -> str:
+    if name == "-":
+        return console.stdin.read()
+    path = os.path.join(console.cwd, name)
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError:
+        raise NoInputError(f"no log file at {name}", "Give the path of a saved build log") from None
+    except IsADirectoryError:
+        raise NoInputError(f"{name} is a folder, not a log file", "Give a file") from None
+    except OSError as exc:
+        raise NoInputError(f"cannot read {name}: {exc.strerror}", "Check its permissions") from exc
+    return data.decode("utf-8", errors="replace")
+
+
+# -- output -------------------------------------------------------------------
+
+
+def _emit(result: report.Report, options: Options, console: Console) -> None:
+    if options.format == "json":
+        console.write(report.render_json(result))
+    elif options.format == "gcc":
+        console.write(report.render_gcc(result))
+        for note in result.notes:
+            console.warn(note)
+    else:
+        # A blank line parts the report from docker's output, whose last line may lack a newline.
+        console.write("\n" + report.render_text(result, color=console.color(options.color)))

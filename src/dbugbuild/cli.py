@@ -1,0 +1,218 @@
+"""Command line: argv -> frozen Options, the real adapters, and the one error boundary.
+
+Every DbugbuildError ends here as one `dbugbuild: error: ...` line on stderr with
+its exit code; Ctrl-C is 130; anything else is a bug (exit 3, traceback only with
+--traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import traceback
+from collections.abc import Sequence
+from typing import NoReturn
+
+from dbugbuild import __version__, app
+from dbugbuild.console import Console
+from dbugbuild.errors import DbugbuildError, ExitCode, Terminated, UsageError
+from dbugbuild.options import BuildOptions, Options
+
+# docker build options that dbugbuild refuses by name rather than passing on: some
+# would defeat the debugger (--force-rm removes the failed container, -q hides the
+# step output, --rm=false, --squash merges the layers we debug in), others belong
+# to BuildKit/buildx, which dbugbuild does not drive.
+UNSUPPORTED_DOCKER_OPTIONS = frozenset(
+    [
+        "--add-host",
+        "--allow",
+        "--annotation",
+        "--attest",
+        "--build-context",
+        "--builder",
+        "--cache-from",
+        "--cache-to",
+        "--call",
+        "--cgroup-parent",
+        "--check",
+        "--compress",
+        "--cpu-period",
+        "--cpu-quota",
+        "-c",
+        "--cpu-shares",
+        "--cpuset-cpus",
+        "--cpuset-mems",
+        "--disable-content-trust",
+        "--force-rm",
+        "--iidfile",
+        "--isolation",
+        "--load",
+        "-m",
+        "--memory",
+        "--memory-swap",
+        "--metadata-file",
+        "--no-cache-filter",
+        "-o",
+        "--output",
+        "--progress",
+        "--provenance",
+        "--push",
+        "-q",
+        "--quiet",
+        "--rm",
+        "--sbom",
+        "--secret",
+        "--security-opt",
+        "--shm-size",
+        "--squash",
+        "--ssh",
+        "--ulimit",
+    ]
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, f"See '{self.prog} --help'")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="dbugbuild",
+        description=(
+            "Run a classic docker build; when it fails, report the failing Dockerfile line "
+            "and open a debug session in the last good layer."
+        ),
+        allow_abbrev=False,
+        epilog=(
+            "exit status: 0 when the build succeeds; the failing RUN's exit code when a RUN "
+            "fails; 1 for a build failure without a code; 2 bad arguments; 3 internal error; "
+            "65 unusable input (a garbage log); 66 a missing path, Dockerfile or log; "
+            "69 no Docker daemon or docker CLI; 130 interrupted."
+        ),
+    )
+    p.add_argument(
+        "path", nargs="?", default=".", metavar="PATH", help="build context (default: .)"
+    )
+    b = p.add_argument_group("docker build options (docker's meaning)")
+    b.add_argument("-f", "--file", metavar="FILE", help="the Dockerfile (default: PATH/Dockerfile)")
+    b.add_argument("-t", "--tag", action="append", default=[], metavar="NAME:TAG")
+    b.add_argument(
+        "--build-arg",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="a build-time variable; a bare K takes its value from the environment",
+    )
+    b.add_argument("--target", metavar="STAGE")
+    b.add_argument("--no-cache", action="store_true")
+    b.add_argument("--pull", action="store_true")
+    b.add_argument("--network", metavar="MODE")
+    b.add_argument("--platform", metavar="PLATFORM")
+    b.add_argument("--label", action="append", default=[], metavar="K=V")
+    o = p.add_argument_group("dbugbuild options")
+    o.add_argument(
+        "--log",
+        metavar="FILE",
+        help="no build: read a saved classic build log ('-' for stdin)",
+    )
+    o.add_argument(
+        "--no-shell",
+        action="store_true",
+        help="report only (always so when stdin is not a terminal)",
+    )
+    o.add_argument(
+        "--exec",
+        action="append",
+        default=[],
+        metavar="CMD",
+        help="run CMD in the failed step's environment and print its output (repeatable)",
+    )
+    o.add_argument(
+        "--retry", action="store_true", help="re-run the failed command as the builder ran it"
+    )
+    o.add_argument(
+        "--keep", action="store_true", help="keep the failed step's container (its id is printed)"
+    )
+    o.add_argument("--format", choices=("text", "json", "gcc"), default="text")
+    o.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    o.add_argument("--traceback", action="store_true", help="show a traceback on internal errors")
+    o.add_argument("--version", action="version", version=f"dbugbuild {__version__}")
+    return p
+
+
+def parse_args(argv: Sequence[str]) -> Options:
+    """argv (without the program name) -> Options; UsageError on anything we do not support."""
+    parser = _parser()
+    ns, rest = parser.parse_known_args(list(argv))
+    for word in rest:
+        name = word.split("=", 1)[0]
+        if name in UNSUPPORTED_DOCKER_OPTIONS:
+            raise UsageError(
+                f"docker build option {name} is not supported by dbugbuild",
+                "Drop it, or run 'docker build' directly for that build",
+            )
+        if word.startswith("-") and word != "-":
+            raise UsageError(f"unknown option {name}", "See 'dbugbuild --help'")
+        raise UsageError(f"unexpected argument '{word}'", "Give at most one build context PATH")
+    build = BuildOptions(
+        context=ns.path,
+        file=ns.file,
+        tags=tuple(ns.tag),
+        build_args=tuple(ns.build_arg),
+        target=ns.target,
+        no_cache=ns.no_cache,
+        pull=ns.pull,
+        network=ns.network,
+        platform=ns.platform,
+        labels=tuple(ns.label),
+    )
+    return Options(
+        build=build,
+        log=ns.log,
+        no_shell=ns.no_shell,
+        exec=tuple(ns.exec),
+        retry=ns.retry,
+        keep=ns.keep,
+        format=ns.format,
+        color=ns.color,
+        traceback=ns.traceback,
+    )
+
+
+def main(argv: Sequence[str] | None = None, console: Console | None = None) -> int:
+    """Entry point: run dbugbuild, return the exit status. The one error boundary."""
+    import sys
+
+    con = console or Console.real()
+    args = list(sys.argv[1:] if argv is None else argv)
+    show_traceback = "--traceback" in args
+    try:
+        if args[:1] == ["clean"]:
+            return app.clean(args[1:], con)
+        options = parse_args(args)
+        return app.run(options, con)
+    except SystemExit as exc:  # argparse's --help / --version
+        return exc.code if isinstance(exc.code, int) else 0
+    except DbugbuildError as exc:
+        con.error(str(exc))
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        _quiet(con, "\ndbugbuild: interrupted\n")
+        return int(ExitCode.INTERRUPTED)
+    except Terminated as exc:
+        _quiet(con, f"\ndbugbuild: ended by signal {exc.signum}; cleaned up\n")
+        return 128 + exc.signum
+    except Exception as exc:
+        if show_traceback:
+            con.write(traceback.format_exc(), err=True)
+        con.error(
+            f"internal error: {type(exc).__name__}: {exc}. This is a bug in dbugbuild; "
+            "please report it with the output of --traceback"
+        )
+        return int(ExitCode.INTERNAL)
+
+
+def _quiet(con: Console, text: str) -> None:
+    with contextlib.suppress(OSError):  # no terminal any more (SIGHUP)
+        con.write(text, err=True)

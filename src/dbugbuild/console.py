@@ -1,0 +1,72 @@
+"""The process's streams, terminal flags, environment and working directory, as one object.
+
+Injected everywhere output is written, so the CLI runs in-process in tests with
+exact output (after httpie's Environment). Colour policy lives here.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import IO, Any, Literal
+
+ColorChoice = Literal["auto", "always", "never"]
+
+
+@dataclass
+class Console:
+    stdin: IO[str]
+    stdout: IO[str]
+    stderr: IO[str]
+    stdin_isatty: bool
+    stdout_isatty: bool
+    stderr_isatty: bool
+    env: Mapping[str, str]
+    cwd: str
+    # prompt-toolkit's terminal input and output; None means the process's own terminal.
+    # Tests pass a pipe input and an output writing to a buffer.
+    prompt_input: Any = None
+    prompt_output: Any = None
+
+    @classmethod
+    def real(cls) -> Console:
+        return cls(
+            stdin=sys.stdin,
+            stdout=sys.stdout,
+            stderr=sys.stderr,
+            stdin_isatty=_isatty(sys.stdin),
+            stdout_isatty=_isatty(sys.stdout),
+            stderr_isatty=_isatty(sys.stderr),
+            env=dict(os.environ),
+            cwd=os.getcwd(),
+        )
+
+    def color(self, choice: ColorChoice, for_stderr: bool = False) -> bool:
+        """Colour on a TTY only; NO_COLOR (any value) and TERM=dumb turn it off; --color wins."""
+        if choice == "always":
+            return True
+        if choice == "never":
+            return False
+        if "NO_COLOR" in self.env or self.env.get("TERM") == "dumb":
+            return False
+        return self.stderr_isatty if for_stderr else self.stdout_isatty
+
+    def write(self, text: str, err: bool = False) -> None:
+        stream = self.stderr if err else self.stdout
+        stream.write(text)
+        stream.flush()
+
+    def error(self, text: str) -> None:
+        self.write(f"dbugbuild: error: {text}\n", err=True)
+
+    def warn(self, text: str) -> None:
+        self.write(f"dbugbuild: warning: {text}\n", err=True)
+
+
+def _isatty(stream: IO[str] | None) -> bool:
+    try:
+        return stream is not None and stream.isatty()
+    except (ValueError, OSError):
+        return False

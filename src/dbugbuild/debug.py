@@ -1,0 +1,245 @@
+"""After a failed build: the step's environment, a labelled workspace, the session or
+--exec/--retry, and the clean-up that must happen however the process ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from types import FrameType
+
+from dbugbuild import buildlog, report, stepenv
+from dbugbuild.console import Console
+from dbugbuild.dockerfile import Dockerfile, Instruction
+from dbugbuild.engine import Engine, NoShellError, Workspace
+from dbugbuild.errors import EngineError, Terminated
+from dbugbuild.options import Options
+from dbugbuild.session import Facts, Session, make_history
+
+
+@dataclass(frozen=True)
+class Failed:
+    report: report.Report
+    log: buildlog.BuildLog
+    dockerfile: Dockerfile | None
+    dockerfile_path: str
+
+
+def resolve_build_args(args: tuple[str, ...], env: Mapping[str, str]) -> dict[str, str]:
+    """--build-arg values as docker resolves them: K=V, or a bare K from the environment."""
+    values: dict[str, str] = {}
+    for arg in args:
+        name, eq, value = arg.partition("=")
+        if eq:
+            values[name] = value
+        elif name in env:
+            values[name] = env[name]
+    return values
+
+
+def _instruction(failed: Failed) -> Instruction | None:
+    step = failed.report.failed_step
+    if failed.dockerfile is None or step is None or step.line is None:
+        return None
+    return failed.dockerfile.instruction_at(step.line)
+
+
+def step_environment(
+    engine: Engine, failed: Failed, options: Options, env: Mapping[str, str]
+) -> stepenv.StepEnv:
+    """The failing step's environment: from its kept container if it exists, else rebuilt."""
+    rep = failed.report
+    ins = _instruction(failed)
+    is_run = ins is not None and ins.keyword == "RUN"
+    cid = rep.failed_container
+    kept = engine.container_config(cid) if cid else None
+    if kept is not None:
+        config, network, image = kept
+        image_config = engine.image_config(image) or {}
+        return stepenv.from_failed_container(
+            config,
+            network,
+            image,
+            image_config.get("Shell"),
+            command=ins.args if is_run and ins is not None else None,
+            exec_form=bool(is_run and ins is not None and ins.is_exec_form),
+        )
+    if not rep.last_good_image:
+        raise EngineError(
+            "there is no layer to debug in: the failing step has no last good image",
+            "The base image itself failed, or the stage is FROM scratch",
+        )
+    found = engine.image_id(rep.last_good_image)
+    if found is None:
+        raise EngineError(
+            f"the build's last good layer {rep.last_good_image} is not in the Docker daemon",
+            "Rebuild with dbugbuild (the log's images were removed, or it came from elsewhere)",
+        )
+    base: str = found
+    image_config = engine.image_config(base) or {}
+    args_env: tuple[str, ...] = ()
+    command: str | None = None
+    if ins is not None and failed.dockerfile is not None:
+        stage = failed.dockerfile.stages[ins.stage] if ins.stage is not None else None
+        args_env = stepenv.args_in_effect(
+            stage,
+            failed.dockerfile.meta_args,
+            ins.line,
+            resolve_build_args(options.build.build_args, env),
+        )
+        if ins.keyword in ("COPY", "ADD"):
+            # Nothing to retry in a shell; show where the files should have gone.
+            dest = (
+                (ins.json_args[-1] if ins.json_args else ins.args.split()[-1]) if ins.args else "."
+            )
+            command = f"ls -la {dest}"
+    elif rep.failed_step is not None and rep.failed_step.command and failed.log.failure:
+        command = rep.failed_step.command if failed.log.failure.in_trigger else None
+    return stepenv.reconstruct(
+        base,
+        image_config,
+        ins if is_run else None,
+        args_env,
+        options.build.network,
+        command=command,
+    )
+
+
+@contextmanager
+def ending_signals() -> Iterator[None]:
+    """SIGTERM and SIGHUP (a closed terminal) end the session like Ctrl-C: clean-up runs."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise Terminated(signum)
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def run_debug(
+    engine: Engine,
+    failed: Failed,
+    options: Options,
+    console: Console,
+    *,
+    interactive: bool,
+    emit: Callable[[report.Report], None],
+) -> int:
+    """Open the debug environment of a failed step; returns the exit status to end with."""
+    rep = failed.report
+    with ending_signals():
+        if rep.failed_step is None or rep.failed_step.index is None:
+            emit(rep)
+            console.warn("nothing to debug: the build failed before any step ran")
+            return rep.exit_code
+        try:
+            env = step_environment(engine, failed, options, console.env)
+        except EngineError:
+            if interactive:
+                emit(rep)
+            raise
+        workspace = Workspace(engine, env, uuid.uuid4().hex[:12])
+        try:
+            if interactive:
+                emit(rep)
+                return _interactive(workspace, failed, console)
+            return _batch(workspace, failed, options, console, emit)
+        finally:
+            workspace.close()
+            if rep.failed_container:
+                if options.keep:
+                    _quiet_write(
+                        console, f"dbugbuild: kept failed container {rep.failed_container}\n"
+                    )
+                else:
+                    engine.remove_container(rep.failed_container)
+
+
+def _quiet_write(console: Console, text: str) -> None:
+    # The terminal may be gone (SIGHUP): clean-up matters more than the message.
+    with contextlib.suppress(OSError):
+        console.write(text, err=True)
+
+
+def _interactive(workspace: Workspace, failed: Failed, console: Console) -> int:
+    rep = failed.report
+    step = rep.failed_step
+    assert step is not None
+    where = rep.location or rep.dockerfile
+    if step.line is not None:
+        where = f"{where}:{step.line}"
+    facts = Facts(
+        where=f"{where} {step.instruction or ''}".rstrip(),
+        message=report.headline(step),
+        last_good_image=workspace.env.image,
+        failed_container=rep.failed_container,
+    )
+    state = console.env.get("XDG_STATE_HOME") or os.path.join(
+        console.env.get("HOME", os.path.expanduser("~")), ".local", "state"
+    )
+    session = Session(
+        workspace,
+        facts,
+        write=console.write,
+        history=make_history(state, os.path.join(console.cwd, rep.dockerfile)),
+        input=console.prompt_input,
+        output=console.prompt_output,
+    )
+    session.loop()
+    return rep.exit_code
+
+
+def _batch(
+    workspace: Workspace,
+    failed: Failed,
+    options: Options,
+    console: Console,
+    emit: Callable[[report.Report], None],
+) -> int:
+    """--retry and --exec: run, print (live, or into the json report), exit with the last."""
+    live = options.format == "text"
+    env = workspace.env
+    status = failed.report.exit_code
+
+    def run(text: str, argv: tuple[str, ...]) -> report.ExecResult:
+        nonlocal status
+        if live:
+            console.write(f"$ {text}\n")
+        else:
+            console.write(f"$ {text}\n", err=True)
+        try:
+            result = workspace.run(argv, lambda t: console.write(t, err=not live))
+        except NoShellError as exc:
+            console.warn(str(exc))
+            status = 127
+            return report.ExecResult(text, 127, "")
+        console.write(f"-- exit code {result.exit_code} ({result.seconds:.1f}s)\n", err=not live)
+        status = result.exit_code
+        return report.ExecResult(text, result.exit_code, result.output)
+
+    if live:
+        emit(failed.report)
+    retry = None
+    if options.retry:
+        if env.argv is None:
+            console.warn("--retry: the failed step ran no command (not a RUN); nothing to retry")
+        else:
+            retry = run(env.command or " ".join(env.argv), env.argv)
+    execs = tuple(run(cmd, env.argv_for(cmd)) for cmd in options.exec)
+    rep = replace(
+        failed.report,
+        exec=execs if options.exec else None,
+        retry=retry,
+    )
+    if not live:
+        emit(rep)
+    return status

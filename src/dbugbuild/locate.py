@@ -1,0 +1,170 @@
+"""Join a parsed build log with the Dockerfile model: which line failed, in which stage.
+
+PURE: takes the parsed log, the parsed Dockerfile (or None) and its text, and
+returns a Report. It never guesses a line: a step is mapped only when the text
+the builder echoed matches the instruction at that step number.
+"""
+
+from __future__ import annotations
+
+import re
+
+from dbugbuild.buildlog import BuildLog, Failure, Step
+from dbugbuild.dockerfile import Dockerfile, StepRef, classic_steps
+from dbugbuild.report import FailedStep, Report, StepReport
+
+_SPACE = re.compile(r"\s+")
+
+
+def _normal(text: str) -> str:
+    """Step text as compared: whitespace runs folded, the keyword upper-cased."""
+    words = _SPACE.sub(" ", text.strip()).split(" ", 1)
+    return " ".join([words[0].upper(), *words[1:]])
+
+
+def step_matches(step: Step, ref: StepRef) -> bool:
+    """Whether the builder's echo of a step is the instruction the Dockerfile has at that number."""
+    return _normal(step.text) == _normal(ref.text)
+
+
+def label_options(labels: tuple[str, ...]) -> dict[str, str]:
+    """--label K=V options as the builder reads them (a bare K is an empty label)."""
+    return dict((k, v) for k, _, v in (label.partition("=") for label in labels))
+
+
+def locate(
+    log: BuildLog,
+    *,
+    dockerfile: Dockerfile | None,
+    source: str | None,
+    dockerfile_path: str,
+    location: str,
+    target: str | None = None,
+    labels: tuple[str, ...] = (),
+    parent_image: str | None = None,
+) -> Report:
+    """The report for a parsed log; `parent_image` is the resolved base of an ONBUILD failure."""
+    refs: dict[int, StepRef] = {}
+    notes: list[str] = []
+    if dockerfile is not None:
+        try:
+            numbered = classic_steps(dockerfile, target=target, labels=label_options(labels))
+        except KeyError:  # an unknown --target: the daemon says so in the log
+            numbered = ()
+        refs = {r.index: r for r in numbered}
+        mismatch = next(
+            (s for s in log.steps if s.index not in refs or not step_matches(s, refs[s.index])),
+            None,
+        )
+        if mismatch is not None:
+            ref = refs.get(mismatch.index)
+            has = f"'{ref.text}'" if ref else "no such step"
+            notes.append(
+                f"lines not mapped: step {mismatch.index} of the build ran '{mismatch.text}' "
+                f"but {dockerfile_path} has {has} there (the Dockerfile changed, or other "
+                "-f/--target/--label options were used)"
+            )
+            refs = {}
+
+    steps = tuple(_step_report(s, refs.get(s.index)) for s in log.steps)
+    failure = log.failure
+    failed: FailedStep | None = None
+    source_lines: tuple[str, ...] = ()
+    last_good = log.last_good_image
+    container: str | None = None
+    if failure is not None:
+        failed, source_lines = _failed_step(log, failure, refs, source)
+        fs = log.failed_step
+        if failure.in_trigger:
+            last_good = parent_image
+            notes.append("the failure happened in an ONBUILD trigger of the base image")
+        if fs is not None and failure.exit_code is not None and fs.container is not None:
+            # The builder keeps the failing step's container (no --force-rm); others are removed.
+            container = fs.container
+
+    if failure is None:
+        exit_code = 0
+    elif failure.exit_code is not None and failure.exit_code > 0:
+        exit_code = failure.exit_code
+    else:
+        exit_code = 1
+    return Report(
+        status="failed" if failure is not None else "succeeded",
+        dockerfile=dockerfile_path,
+        image=log.image if failure is None else None,
+        tags=log.tags,
+        failed_step=failed,
+        last_good_image=last_good if failure is not None else None,
+        failed_container=container,
+        steps=steps,
+        exit_code=exit_code,
+        notes=tuple(notes),
+        location=location,
+        source_lines=source_lines,
+    )
+
+
+def _step_report(step: Step, ref: StepRef | None) -> StepReport:
+    ins = ref.instruction if ref else None
+    return StepReport(
+        index=step.index,
+        instruction=step.instruction,
+        line=ins.line if ins else None,
+        end_line=ins.end_line if ins else None,
+        stage=ref.stage.name if ref and ref.stage else None,
+        image=step.image,
+        cached=step.cached,
+    )
+
+
+def _failed_step(
+    log: BuildLog, failure: Failure, refs: dict[int, StepRef], source: str | None
+) -> tuple[FailedStep, tuple[str, ...]]:
+    lines = source.splitlines() if source is not None else []
+    step = log.failed_step
+    if step is None:
+        # Nothing ran: a Dockerfile parse error (line known) or an error before step 1.
+        line = failure.parse_error_line
+        text = lines[line - 1].strip() if line is not None and 0 < line <= len(lines) else None
+        keyword = text.split(None, 1)[0].upper() if text else None
+        return (
+            FailedStep(
+                index=None,
+                total=None,
+                instruction=keyword,
+                line=line,
+                end_line=line,
+                stage=None,
+                command=text.split(None, 1)[1] if text and " " in text else None,
+                exit_code=failure.exit_code,
+                message=failure.message,
+                output_tail=(),
+            ),
+            (lines[line - 1],) if text is not None and line is not None else (),
+        )
+    ref = refs.get(step.index)
+    ins = ref.instruction if ref else None
+    if failure.in_trigger and failure.command is not None:
+        command: str | None = failure.command
+    elif ins is not None:
+        command = ins.args
+    else:
+        command = step.text.split(None, 1)[1] if " " in step.text else None
+    src: tuple[str, ...] = ()
+    if ins is not None and lines:
+        src = tuple(lines[ins.line - 1 : ins.end_line])
+    return (
+        FailedStep(
+            index=step.index,
+            total=step.total,
+            instruction=step.instruction,
+            line=ins.line if ins else None,
+            end_line=ins.end_line if ins else None,
+            stage=ref.stage.name if ref and ref.stage else None,
+            command=command,
+            exit_code=failure.exit_code,
+            message=failure.message,
+            output_tail=step.output_tail,
+        ),
+        src,
+    )

@@ -1,0 +1,171 @@
+"""The build report as data, and its three renderings: text, json, gcc.
+
+PURE: no I/O, no clock, no environment; the caller decides where the text goes
+and whether it is coloured. The JSON shape is documented in docs/report.md and
+docs/report.schema.json: fields are added, never renamed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
+
+SCHEMA_VERSION = 1
+BUILDER = "classic"
+
+Status = Literal["failed", "succeeded"]
+
+
+@dataclass(frozen=True)
+class StepReport:
+    index: int
+    instruction: str
+    line: int | None
+    end_line: int | None
+    stage: str | None
+    image: str | None
+    cached: bool
+
+
+@dataclass(frozen=True)
+class FailedStep:
+    index: int | None
+    total: int | None
+    instruction: str | None
+    line: int | None
+    end_line: int | None
+    stage: str | None
+    command: str | None
+    exit_code: int | None
+    message: str
+    output_tail: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    command: str
+    exit_code: int
+    output: str
+
+
+@dataclass(frozen=True)
+class Report:
+    status: Status
+    dockerfile: str  # the path as the user gave it (or the default)
+    image: str | None
+    tags: tuple[str, ...]
+    failed_step: FailedStep | None
+    last_good_image: str | None
+    failed_container: str | None
+    steps: tuple[StepReport, ...]
+    exit_code: int  # what dbugbuild exits with for this build: 0, the RUN's code, or 1
+    notes: tuple[str, ...] = ()
+    # Present only when --exec / --retry ran commands in the debug environment.
+    exec: tuple[ExecResult, ...] | None = field(default=None, metadata={"omit_none": True})
+    retry: ExecResult | None = field(default=None, metadata={"omit_none": True})
+    # Not serialised: where an editor finds the Dockerfile (relative to the cwd), and the
+    # failing instruction's source lines for the text rendering.
+    location: str = field(default="", metadata={"json": False})
+    source_lines: tuple[str, ...] = field(default=(), metadata={"json": False})
+
+
+def to_dict(report: Report) -> dict[str, Any]:
+    """The report as the JSON object `--format json` prints."""
+    out: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "builder": BUILDER}
+    for f in fields(report):
+        value = getattr(report, f.name)
+        if not f.metadata.get("json", True) or (value is None and f.metadata.get("omit_none")):
+            continue
+        out[f.name] = _plain(value)
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (StepReport, FailedStep, ExecResult)):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def render_json(report: Report) -> str:
+    return json.dumps(to_dict(report), indent=2) + "\n"
+
+
+def headline(step: FailedStep) -> str:
+    """One sentence for the failure: what failed, its code, and the most telling output line."""
+    what = step.instruction or "the build"
+    if step.exit_code is not None:
+        text = f"{what} failed with exit code {step.exit_code}"
+        telling = _telling_line(step.output_tail)
+        return f"{text}: {telling}" if telling else text
+    return step.message
+
+
+def _telling_line(tail: Sequence[str]) -> str:
+    for line in reversed(tail):
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def render_gcc(report: Report) -> str:
+    """Problem-matcher lines: `Dockerfile:LINE:1: error: ...` (nothing on success)."""
+    step = report.failed_step
+    if step is None:
+        return ""
+    path = report.location or report.dockerfile
+    if step.line is None:
+        return f"{path}: error: {headline(step)}\n"
+    return f"{path}:{step.line}:1: error: {headline(step)}\n"
+
+
+class _Paint:
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def __call__(self, code: str, text: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.enabled else text
+
+
+def render_text(report: Report, color: bool = False) -> str:
+    """A few lines for people: the failing step, its lines with a marker, its output, the ids."""
+    paint = _Paint(color)
+    step = report.failed_step
+    if step is None:
+        tags = f" ({', '.join(report.tags)})" if report.tags else ""
+        lines = [f"{paint('1;32', 'dbugbuild: build succeeded')}: image {report.image}{tags}"]
+        lines += [f"  note: {n}" for n in report.notes]
+        return "\n".join(lines) + "\n"
+
+    where = f"step {step.index}/{step.total}" if step.index and step.total else ""
+    if step.index and not step.total:
+        where = f"step {step.index}"
+    lines = [
+        f"{paint('1;31', 'error')}: {paint('1', headline(step))}"
+        + (f"  [{where}]" if where else "")
+    ]
+    path = report.location or report.dockerfile
+    loc = f"{path}:{step.line}" if step.line is not None else path
+    stage = f"  (stage {step.stage})" if step.stage else ""
+    lines.append(f"  --> {loc}{stage}")
+    if report.source_lines and step.line is not None:
+        width = len(str(step.line + len(report.source_lines) - 1))
+        for offset, src in enumerate(report.source_lines):
+            num = str(step.line + offset).rjust(width)
+            lines.append(f"  {paint('1;31', '>')} {num} | {src}")
+    elif step.command:
+        lines.append(f"    {step.instruction or ''} {step.command}".rstrip())
+    if step.exit_code is None or step.message != headline(step):
+        lines.append(f"  {paint('2', 'builder')}: {step.message}")
+    if step.output_tail:
+        lines.append(f"  {paint('2', 'output (last lines)')}:")
+        lines += [f"    | {line}" for line in step.output_tail]
+    if report.last_good_image:
+        lines.append(f"  last good image: {report.last_good_image}")
+    if report.failed_container:
+        lines.append(f"  failed container: {report.failed_container}")
+    lines += [f"  note: {n}" for n in report.notes]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,187 @@
+"""The environment a build step ran in: argv, SHELL, Env with build ARGs, User, WorkingDir, network.
+
+PURE: built either from the failing step's kept container config (the truth,
+when the builder kept it) or reconstructed from the Dockerfile, the build args
+and the last good image's config, exactly as the classic builder composes them
+(moby builder/dockerfile/dispatchers.go, dispatchRun).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from dbugbuild.dockerfile import Instruction, Stage
+
+DEFAULT_SHELL = ("/bin/sh", "-c")
+# Build args the builder accepts without an ARG declaration (moby builder/dockerfile/buildargs.go).
+BUILTIN_ARGS = frozenset(
+    name
+    for n in ("HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY")
+    for name in (n, n.lower())
+)
+
+Source = Literal["failed container", "reconstructed"]
+
+
+@dataclass(frozen=True)
+class StepEnv:
+    image: str  # where session commands start: the last good image
+    command: str | None  # the failing command as written in the Dockerfile (pre-typed), if any
+    argv: tuple[str, ...] | None  # what the builder ran for it (SHELL applied, or the exec array)
+    exec_form: bool
+    shell: tuple[str, ...]  # the step's SHELL, for commands typed in the session
+    env: tuple[str, ...]  # KEY=VALUE, build ARGs included
+    user: str
+    workdir: str
+    network: str | None
+    source: Source
+
+    def argv_for(self, text: str) -> tuple[str, ...]:
+        """The argv a typed command runs as, as a RUN line would: a JSON array in exec form, else
+        through the step's shell."""
+        array = parse_exec_form(text)
+        return array if array is not None else (*self.shell, text)
+
+    @property
+    def interactive_shell(self) -> tuple[str, ...]:
+        """The step's shell without its command flag (`-c`), to start interactively."""
+        shell = list(self.shell)
+        if shell and shell[-1] in ("-c", "/c", "/C", "-Command"):
+            shell.pop()
+        return tuple(shell) or DEFAULT_SHELL[:1]
+
+
+def parse_exec_form(text: str) -> tuple[str, ...] | None:
+    """A JSON array of strings (RUN's exec form), or None for anything else."""
+    stripped = text.strip()
+    if not stripped.startswith("["):
+        return None
+    try:
+        value = json.loads(stripped)
+    except ValueError:
+        return None
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    return None
+
+
+def from_failed_container(
+    config: Mapping[str, Any],
+    network: str | None,
+    image: str,
+    image_shell: Sequence[str] | None,
+    command: str | None,
+    exec_form: bool,
+) -> StepEnv:
+    """The environment as the builder ran it, from the kept container's Config."""
+    cmd = tuple(config.get("Cmd") or ())
+    if exec_form:
+        shell = tuple(image_shell or DEFAULT_SHELL)
+    else:
+        shell = cmd[:-1] if len(cmd) > 1 else tuple(image_shell or DEFAULT_SHELL)
+    if command is None and cmd:
+        command = cmd[-1] if not exec_form else json.dumps(list(cmd))
+    return StepEnv(
+        image=image,
+        command=command,
+        argv=cmd or None,
+        exec_form=exec_form,
+        shell=shell,
+        env=tuple(config.get("Env") or ()),
+        user=str(config.get("User") or ""),
+        workdir=str(config.get("WorkingDir") or "/"),
+        network=_network(network),
+        source="failed container",
+    )
+
+
+def args_in_effect(
+    stage: Stage | None,
+    meta_args: Sequence[Instruction],
+    before_line: int,
+    build_args: Mapping[str, str],
+) -> tuple[str, ...]:
+    """KEY=VALUE for the build ARGs a step at `before_line` sees, in declaration order.
+
+    An ARG is in scope after its declaration in the stage; a meta ARG (before the
+    first FROM) only when redeclared in the stage, taking the meta default. A value
+    given with --build-arg wins over the default; an ARG with neither is unset.
+    """
+    meta_defaults: dict[str, str | None] = {}
+    for ins in meta_args:
+        name, default = _arg_decl(ins.args)
+        meta_defaults[name] = build_args.get(name, default)
+    values: dict[str, str] = {}
+    for ins in stage.instructions if stage is not None else ():
+        if ins.line >= before_line:
+            break
+        if ins.keyword != "ARG":
+            continue
+        name, default = _arg_decl(ins.args)
+        value = build_args.get(name)
+        if value is None:
+            value = default if default is not None else meta_defaults.get(name)
+        if value is not None:
+            values.pop(name, None)
+            values[name] = value
+    for name in BUILTIN_ARGS:
+        if name in build_args and name not in values:
+            values[name] = build_args[name]
+    return tuple(f"{k}={v}" for k, v in values.items())
+
+
+def _arg_decl(args: str) -> tuple[str, str | None]:
+    name, eq, default = args.strip().partition("=")
+    return name.strip(), (_unquote(default.strip()) if eq else None)
+
+
+def _unquote(text: str) -> str:
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        return text[1:-1]
+    return text
+
+
+def reconstruct(
+    image: str,
+    image_config: Mapping[str, Any],
+    instruction: Instruction | None,
+    build_arg_env: Sequence[str],
+    network: str | None,
+    command: str | None = None,
+) -> StepEnv:
+    """The environment rebuilt from the last good image's config, the step and its ARGs.
+
+    As dispatchRun does: Env is the image's Env followed by the build args that no
+    ENV of the image already defines; shell form runs through the image's Shell.
+    """
+    shell = tuple(image_config.get("Shell") or DEFAULT_SHELL)
+    env = list(image_config.get("Env") or ())
+    defined = {e.split("=", 1)[0] for e in env}
+    env += [a for a in build_arg_env if a.split("=", 1)[0] not in defined]
+    argv: tuple[str, ...] | None = None
+    exec_form = False
+    if instruction is not None and instruction.keyword == "RUN":
+        exec_form = instruction.is_exec_form
+        command = instruction.args if command is None else command
+        argv = instruction.json_args if exec_form and instruction.json_args else (*shell, command)
+    elif command is not None:
+        argv = (*shell, command)
+    return StepEnv(
+        image=image,
+        command=command,
+        argv=argv,
+        exec_form=exec_form,
+        shell=shell,
+        env=tuple(env),
+        user=str(image_config.get("User") or ""),
+        workdir=str(image_config.get("WorkingDir") or "/"),
+        network=_network(network),
+        source="reconstructed",
+    )
+
+
+def _network(mode: str | None) -> str | None:
+    return None if mode in (None, "", "default") else mode

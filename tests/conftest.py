@@ -1,0 +1,101 @@
+"""Shared fixtures: an in-process CLI runner and the real Docker daemon.
+
+Tests marked `docker` talk to the real daemon. Without one they skip on a
+developer's machine but FAIL under CI=true: a green CI must mean they ran.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dbugbuild.cli import main
+from dbugbuild.console import Console
+from dbugbuild.engine import Engine
+from dbugbuild.errors import DbugbuildError
+
+TESTS = Path(__file__).parent
+FIXTURES = TESTS / "fixtures"
+
+
+@dataclass
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+def run_cli(
+    args: Sequence[str],
+    cwd: Path | str,
+    stdin: str = "",
+    env: dict[str, str] | None = None,
+    tty: bool = False,
+) -> Run:
+    """Run dbugbuild in-process with captured streams (stdin not a TTY unless asked)."""
+    out, err = io.StringIO(), io.StringIO()
+    console = Console(
+        stdin=io.StringIO(stdin),
+        stdout=out,
+        stderr=err,
+        stdin_isatty=tty,
+        stdout_isatty=tty,
+        stderr_isatty=tty,
+        env=dict(os.environ if env is None else env),
+        cwd=str(cwd),
+    )
+    code = main(list(args), console)
+    return Run(code, out.getvalue(), err.getvalue())
+
+
+def _daemon_or_fail() -> Engine:
+    try:
+        return Engine.connect(os.environ)
+    except DbugbuildError as exc:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"CI=true and no Docker daemon: {exc}", pytrace=False)
+        pytest.skip(f"no Docker daemon: {exc} (run 'make test' to set one up)")
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[Engine]:
+    """The real daemon. At the end, images the test session made and left are removed:
+    intermediate images of test builds and images ONBUILD triggers commit unnamed."""
+    eng = _daemon_or_fail()
+    before = eng.image_ids()
+    yield eng
+    eng.remove_images(eng.image_ids() - before)
+    eng.close()
+
+
+@pytest.fixture
+def no_leaks(engine: Engine) -> Iterator[None]:
+    """Fail the test if it leaves a container behind."""
+    before = engine.container_ids()
+    yield
+    left = engine.container_ids() - before
+    assert not left, f"containers left behind: {sorted(c[:12] for c in left)}"
+
+
+def remove_build(engine: Engine, report: dict[str, Any]) -> None:
+    """Remove what a --no-cache test build made: the failed container, step images, tags."""
+    if report.get("failed_container"):
+        engine.remove_container(report["failed_container"])
+    for tag in report.get("tags", []):
+        engine.remove_image(tag)
+    for step in reversed(report.get("steps", [])):
+        # FROM steps show the base image, which is not ours; --no-cache made every other one.
+        if step["image"] and step["instruction"] != "FROM" and not step["cached"]:
+            engine.remove_image(step["image"])
+    if report.get("image"):
+        engine.remove_image(report["image"])

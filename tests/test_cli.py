@@ -1,0 +1,139 @@
+"""The CLI's contract without a build: arguments, input errors, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+from dbugbuild import __version__
+from dbugbuild.cli import parse_args
+
+
+def test_parse_args_docker_spelling() -> None:
+    opts = parse_args(
+        [
+            "-f",
+            "d/Dockerfile",
+            "-t",
+            "a:1",
+            "--tag",
+            "b",
+            "--build-arg",
+            "X=1",
+            "--build-arg",
+            "Y",
+            "--target",
+            "t",
+            "--no-cache",
+            "--pull",
+            "--network",
+            "host",
+            "--platform",
+            "linux/amd64",
+            "--label",
+            "k=v",
+            "ctx",
+        ]
+    )
+    assert opts.build.context == "ctx"
+    assert opts.build.file == "d/Dockerfile"
+    assert opts.build.tags == ("a:1", "b")
+    assert opts.build.build_args == ("X=1", "Y")
+    assert (opts.build.target, opts.build.network, opts.build.platform) == (
+        "t",
+        "host",
+        "linux/amd64",
+    )
+    assert opts.build.no_cache and opts.build.pull
+    assert opts.build.labels == ("k=v",)
+    assert (opts.format, opts.color, opts.no_shell, opts.log) == ("text", "auto", False, None)
+
+
+@pytest.mark.parametrize("option", ["--squash", "--force-rm", "-q", "--progress=plain", "--rm"])
+def test_cli_unsupported_docker_option_is_named(tmp_path: Path, option: str) -> None:
+    run = run_cli([option, "."], tmp_path)
+    name = option.split("=")[0]
+    assert run.code == 2
+    assert run.stderr == (
+        f"dbugbuild: error: docker build option {name} is not supported by dbugbuild. "
+        "Drop it, or run 'docker build' directly for that build\n"
+    )
+    assert run.stdout == ""
+
+
+def test_cli_unknown_option(tmp_path: Path) -> None:
+    run = run_cli(["--frobnicate"], tmp_path)
+    assert (run.code, run.stderr) == (
+        2,
+        "dbugbuild: error: unknown option --frobnicate. See 'dbugbuild --help'\n",
+    )
+
+
+def test_cli_bad_format_value(tmp_path: Path) -> None:
+    run = run_cli(["--format", "xml"], tmp_path)
+    assert run.code == 2
+    assert run.stderr.startswith("dbugbuild: error: argument --format: invalid choice: 'xml'")
+    assert run.stderr.count("\n") == 1
+
+
+def test_cli_version(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = run_cli(["--version"], tmp_path)
+    assert run.code == 0
+    assert capsys.readouterr().out == f"dbugbuild {__version__}\n"
+
+
+def test_cli_missing_context(tmp_path: Path) -> None:
+    run = run_cli(["nowhere"], tmp_path)
+    assert (run.code, run.stdout) == (66, "")
+    assert run.stderr == (
+        "dbugbuild: error: build context nowhere does not exist. "
+        "Give the folder docker build should use as PATH\n"
+    )
+
+
+def test_cli_missing_dockerfile(tmp_path: Path) -> None:
+    run = run_cli(["."], tmp_path)
+    assert run.code == 66
+    assert run.stderr == (
+        "dbugbuild: error: no Dockerfile at Dockerfile. Give its path with -f, or run in its "
+        "folder\n"
+    )
+
+
+def test_cli_missing_log(tmp_path: Path) -> None:
+    run = run_cli(["--log", "build.log"], tmp_path)
+    assert (run.code, run.stderr) == (
+        66,
+        "dbugbuild: error: no log file at build.log. Give the path of a saved build log\n",
+    )
+
+
+def test_cli_garbage_log(tmp_path: Path) -> None:
+    (tmp_path / "build.log").write_bytes(os.urandom(300) + b"\nhello world\n")
+    run = run_cli(["--log", "build.log"], tmp_path)
+    assert run.code == 65
+    assert run.stderr.startswith("dbugbuild: error: build.log is not a classic docker build log: ")
+    assert run.stderr.count("\n") == 1
+    assert "Traceback" not in run.stderr
+
+
+def test_cli_no_daemon_is_one_line_exit_69(tmp_path: Path) -> None:
+    # A real connection attempt to a socket nobody listens on: the engine path, not a mock.
+    (tmp_path / "Dockerfile").write_text("FROM busybox\n")
+    env = dict(os.environ, DOCKER_HOST=f"unix://{tmp_path}/no-such.sock")
+    run = run_cli(["."], tmp_path, env=env)
+    assert run.code == 69
+    assert run.stderr.startswith(
+        f"dbugbuild: error: no Docker daemon is reachable at unix://{tmp_path}/no-such.sock"
+    )
+    assert run.stderr.endswith("at a running daemon\n")
+    assert run.stderr.count("\n") == 1
+
+
+def test_cli_log_from_stdin_garbage(tmp_path: Path) -> None:
+    run = run_cli(["--log", "-"], tmp_path, stdin="")
+    assert run.code == 65
+    assert run.stderr.count("\n") == 1

@@ -1,0 +1,197 @@
+"""The debug session, end to end on the real daemon: each scenario in-process and in a pty."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from dbugbuild.engine import LABEL, Engine
+from scenarios import (
+    CTRL_C,
+    CTRL_D,
+    CTRL_U,
+    ENTER,
+    Scenario,
+    expect,
+    play_in_process,
+    play_in_pty,
+    send,
+)
+
+PROMPT = r"dbugbuild>"  # no trailing space: with an empty buffer the cursor just moves there
+
+pytestmark = pytest.mark.docker
+
+FAILING = """\
+FROM busybox
+RUN echo one > /one
+RUN cat /missing-file
+"""
+
+REPRODUCE_AND_EDIT = Scenario(
+    name="reproduce-and-edit",
+    dockerfile=FAILING,
+    steps=[
+        expect(r"debugging Dockerfile:3 RUN"),
+        expect(r"dbugbuild> cat /missing-file"),  # the failed command, pre-typed
+        send(ENTER),
+        expect(r"No such file or directory"),
+        expect(r"exit code 1 "),  # the step's own exit code, reproduced
+        send(CTRL_U + "cat /one" + ENTER),
+        expect(r"one\n"),
+        expect(r"exit code 0 "),
+        send(CTRL_U + ":history" + ENTER),
+        expect(r"1  cat /missing-file\n\s+2  cat /one"),
+        expect(PROMPT),
+        send(CTRL_U + ":quit" + ENTER),
+    ],
+    exit_code=1,  # the build's exit code: a session does not change it
+)
+
+RESET_AND_DIFF = Scenario(
+    name="reset-and-diff",
+    dockerfile=FAILING,
+    steps=[
+        expect(r"dbugbuild> "),
+        send(CTRL_U + "touch /made-here && rm /one" + ENTER),
+        expect(r"exit code 0 "),
+        send(CTRL_U + ":diff" + ENTER),
+        expect(r"A /made-here\nD /one\n"),
+        expect(PROMPT),
+        send(CTRL_U + "ls /made-here /one" + ENTER),
+        expect(r"exit code 1 "),  # /one is gone: changes persist between commands
+        send(CTRL_U + ":reset" + ENTER),
+        expect(r"back to the last good layer"),
+        expect(PROMPT),
+        send(CTRL_U + "ls /one && ! ls /made-here" + ENTER),
+        expect(r"exit code 0 "),
+        send(CTRL_D),
+    ],
+    exit_code=1,
+)
+
+SHELL_STATE_DOES_NOT_PERSIST = Scenario(
+    name="shell-state",
+    dockerfile=FAILING,
+    steps=[
+        expect(r"dbugbuild> "),
+        send(CTRL_U + "cd /tmp && export X=1 && pwd" + ENTER),
+        expect(r"/tmp\n"),
+        expect(PROMPT),
+        send(CTRL_U + 'pwd; echo "X=[$X]"' + ENTER),
+        expect(r"/\nX=\[\]\n"),
+        expect(PROMPT),
+        send(CTRL_U + ":quit" + ENTER),
+    ],
+    exit_code=1,
+)
+
+SCENARIOS = [REPRODUCE_AND_EDIT, RESET_AND_DIFF, SHELL_STATE_DOES_NOT_PERSIST]
+
+
+def _workdir(tmp_path: Path, scenario: Scenario) -> Path:
+    (tmp_path / "Dockerfile").write_text(scenario.dockerfile)
+    return tmp_path
+
+
+def _session_leftovers(engine: Engine) -> list[str]:
+    api = engine._client.api
+    return [c["Id"][:12] for c in api.containers(all=True, filters={"label": LABEL})] + [
+        i["Id"][:19] for i in api.images(all=True, filters={"label": LABEL})
+    ]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
+@pytest.mark.parametrize("player", [play_in_process, play_in_pty], ids=["in-process", "pty"])
+def test_session_scenario(
+    engine: Engine,
+    no_leaks: None,
+    tmp_path: Path,
+    scenario: Scenario,
+    player: Callable[[Scenario, Path], str],
+) -> None:
+    player(scenario, _workdir(tmp_path, scenario))
+    assert _session_leftovers(engine) == []
+
+
+def test_session_shell_opens_and_returns(engine: Engine, no_leaks: None, tmp_path: Path) -> None:
+    scenario = Scenario(
+        name="shell",
+        dockerfile=FAILING,
+        steps=[
+            expect(r"dbugbuild> "),
+            send(CTRL_U + ":shell" + ENTER),
+            expect(r"/ # "),  # busybox ash's prompt
+            expect(r"cat /missing-file"),  # typed at the shell's own prompt
+            send(CTRL_U + "echo in-the-shell-$((6*7))" + ENTER),
+            expect(r"in-the-shell-42"),
+            send("touch /from-shell; exit" + ENTER),
+            expect(r"back at the dbugbuild prompt"),
+            expect(PROMPT),
+            send(CTRL_U + "ls /from-shell" + ENTER),
+            expect(r"exit code 0 "),  # the shell's changes are kept
+            send(CTRL_U + ":quit" + ENTER),
+        ],
+        exit_code=1,
+    )
+    play_in_pty(scenario, _workdir(tmp_path, scenario))
+    assert _session_leftovers(engine) == []
+
+
+def test_session_ctrl_c_stops_a_running_command(
+    engine: Engine, no_leaks: None, tmp_path: Path
+) -> None:
+    scenario = Scenario(
+        name="ctrl-c",
+        dockerfile=FAILING,
+        steps=[
+            expect(r"dbugbuild> "),
+            send(CTRL_U + "echo started; sleep 300" + ENTER),
+            expect(r"started\n"),  # printed by the command, not the echo of its text
+            send(CTRL_C),
+            expect(r"exit code \d+ \(interrupted\)"),
+            expect(PROMPT),
+            send(CTRL_U + "echo still-here" + ENTER),
+            expect(r"exit code 0 "),
+            send(CTRL_U + ":quit" + ENTER),
+        ],
+        exit_code=1,
+    )
+    play_in_pty(scenario, _workdir(tmp_path, scenario))
+    assert _session_leftovers(engine) == []
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_session_signal_leaves_no_trace(
+    engine: Engine, tmp_path: Path, signum: signal.Signals
+) -> None:
+    (tmp_path / "Dockerfile").write_text(FAILING)
+    before = engine.container_ids()
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "dbugbuild", "."],
+        cwd=str(tmp_path),
+        env={**os.environ, "TERM": "xterm", "NO_COLOR": "1", "PROMPT_TOOLKIT_NO_CPR": "1"},
+        encoding="utf-8",
+        timeout=60,
+    )
+    child.expect("dbugbuild> ")
+    child.send(CTRL_U + "touch /x" + ENTER)  # make the session own an image
+    child.expect("exit code 0 ")
+    child.expect("dbugbuild>")
+    os.kill(child.pid, signum)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 128 + signum or child.signalstatus == signum
+    deadline = time.monotonic() + 10
+    while engine.container_ids() - before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert engine.container_ids() - before == set()
+    assert _session_leftovers(engine) == []
