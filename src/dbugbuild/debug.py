@@ -17,7 +17,7 @@ from dbugbuild import buildlog, report, stepenv
 from dbugbuild.console import Console
 from dbugbuild.dockerfile import Dockerfile, Instruction
 from dbugbuild.engine import Engine, NoShellError, Workspace
-from dbugbuild.errors import EngineError, Terminated
+from dbugbuild.errors import BadInputError, EngineError, Terminated
 from dbugbuild.options import Options
 from dbugbuild.session import Facts, Session, make_history
 
@@ -76,7 +76,7 @@ def step_environment(
         )
     found = engine.image_id(rep.last_good_image)
     if found is None:
-        raise EngineError(
+        raise BadInputError(
             f"the build's last good layer {rep.last_good_image} is not in the Docker daemon",
             "Rebuild with dbugbuild (the log's images were removed, or it came from elsewhere)",
         )
