@@ -18,6 +18,7 @@ from dbugbuild.dockerfile import (
     Stage,
     StepRef,
     classic_steps,
+    command_as_written,
     parse,
 )
 
@@ -695,3 +696,26 @@ def test_parse_error_matches_recorded_daemon_error(case: str) -> None:
         daemon = re.sub(r"^failed to parse \.dockerfile\.[0-9a-f]+: ", "", daemon)
         daemon = re.sub(r" \(\.dockerfile\.[0-9a-f]+\)", "", daemon)
         assert info.value.message == daemon
+
+
+def test_command_as_written_keeps_lines_drops_comments() -> None:
+    df = parse(
+        "FROM busybox\n"
+        "RUN echo one && \\\n"
+        "    # a comment inside the continuation\n"
+        "\n"
+        "    echo two\n"
+    )
+    assert command_as_written(df.instructions[1], df.escape) == ("echo one && \\\n    echo two")
+
+
+def test_command_as_written_crlf_lowercase_keyword() -> None:
+    df = parse("FROM x\r\nrun  echo a \\\r\n  b\r\n")
+    assert command_as_written(df.instructions[1], df.escape) == "echo a \\\n  b"
+
+
+def test_command_as_written_exec_form_and_backtick_escape() -> None:
+    df = parse('FROM x\nRUN ["sh", "-c", "exit 3"]\n')
+    assert command_as_written(df.instructions[1], df.escape) == '["sh", "-c", "exit 3"]'
+    df = parse("# escape=`\nFROM x\nRUN echo a `\n  b\n")
+    assert command_as_written(df.instructions[1], df.escape) == "echo a   b"

@@ -502,3 +502,25 @@ def classic_steps(
             )
         )
     return tuple(steps)
+
+
+def command_as_written(instruction: Instruction, escape: str = "\\") -> str:
+    """A RUN's shell-form command with its lines kept, ready to edit and to run in a shell.
+
+    The keyword is dropped, and so are the comment and blank lines inside the
+    continuation (the builder drops them before the shell sees the command).
+    With the backtick escape (Windows) the lines are joined, as the builder does.
+    """
+    if escape != "\\" or instruction.is_exec_form:
+        return instruction.args
+    lines = instruction.original.replace("\r\n", "\n").split("\n")
+    first = lines[0].lstrip()
+    first = (
+        first[len(instruction.keyword) :].lstrip()
+        if first[: len(instruction.keyword)].upper() == instruction.keyword
+        else first
+    )
+    kept = [first] + [
+        line for line in lines[1:] if line.strip() and not line.lstrip().startswith("#")
+    ]
+    return "\n".join(kept).rstrip()

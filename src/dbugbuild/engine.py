@@ -7,6 +7,7 @@ sentence, so nothing above it ever sees a docker-py exception.
 from __future__ import annotations
 
 import codecs
+import json
 import contextlib
 import os
 import selectors
@@ -20,6 +21,7 @@ from typing import Any
 
 import docker
 import docker.errors
+import docker.tls
 from docker.context import ContextAPI
 from docker.utils import kwargs_from_env
 
@@ -76,13 +78,9 @@ class Engine:
             params = kwargs_from_env(environment=dict(env))
             if "base_url" not in params:
                 # docker-py only reads DOCKER_HOST; the CLI also honours DOCKER_CONTEXT and
-                # the current context in ~/.docker/config.json. Builds go through the CLI,
-                # so the API client must reach the same daemon.
-                ctx = ContextAPI.get_context(env.get("DOCKER_CONTEXT") or None)
-                if ctx is not None and ctx.Host:
-                    params["base_url"] = ctx.Host
-                    if ctx.TLSConfig is not None:
-                        params["tls"] = ctx.TLSConfig
+                # the current context of `docker context use`. Builds go through the CLI,
+                # so the API client must reach the same daemon: ask the CLI where that is.
+                params.update(_context_endpoint(cli, env))
             _probe_unix_socket(str(params.get("base_url") or "unix:///var/run/docker.sock"))
             # Probe with a fixed API version first: version="auto" makes docker-py's
             # constructor call the daemon, and a failure there leaks its socket.
@@ -362,6 +360,45 @@ def build_argv(
     # container is kept unless --force-rm, and the debug session starts from it.
     argv.append(context)
     return tuple(argv)
+
+
+def _context_endpoint(cli: str, env: Mapping[str, str]) -> dict[str, Any]:
+    """base_url (and tls) of the docker CLI's current context, as `docker context inspect` says.
+
+    docker-py's own ContextAPI misses contexts when no config.json exists (it looks
+    for the contexts folder next to that file), so the CLI is asked instead.
+    """
+    try:
+        out = subprocess.run(
+            [cli, "context", "inspect"],
+            env=dict(env),
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        )
+        info = json.loads(out.stdout)[0] if out.returncode == 0 else None
+    except (OSError, ValueError, IndexError, subprocess.TimeoutExpired):
+        info = None
+    if not isinstance(info, dict):  # a CLI without contexts: docker-py's reading of them
+        ctx = ContextAPI.get_context(env.get("DOCKER_CONTEXT") or None)
+        if ctx is None or not ctx.Host:
+            return {}
+        return {"base_url": ctx.Host, **({"tls": ctx.TLSConfig} if ctx.TLSConfig else {})}
+    endpoint = (info.get("Endpoints") or {}).get("docker") or {}
+    host = endpoint.get("Host")
+    if not host:
+        return {}
+    params: dict[str, Any] = {"base_url": host}
+    tls_dir = os.path.join((info.get("Storage") or {}).get("TLSPath") or "", "docker")
+    files = {n: os.path.join(tls_dir, f"{n}.pem") for n in ("ca", "cert", "key")}
+    if host.startswith("tcp://") and all(os.path.exists(f) for f in files.values()):
+        params["tls"] = docker.tls.TLSConfig(
+            client_cert=(files["cert"], files["key"]),
+            ca_cert=files["ca"],
+            verify=not endpoint.get("SkipTLSVerify", False),
+        )
+    return params
 
 
 def _probe_unix_socket(url: str) -> None:

@@ -1,0 +1,60 @@
+"""`dbugbuild --log` on every saved log we hold: historic formats, CI prefixes, BuildKit refusal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES, run_cli
+from dbugbuild import buildlog
+
+HISTORIC = sorted((FIXTURES / "logs" / "historic").glob("*.txt"))
+
+
+@pytest.mark.parametrize("log", HISTORIC, ids=lambda p: p.stem)
+def test_log_cli_historic(log: Path, tmp_path: Path) -> None:
+    run = run_cli(["--log", str(log), "--format", "json"], tmp_path)
+    if log.stem.startswith("buildkit"):
+        assert run.code == 65
+        assert run.stderr.startswith(f"dbugbuild: error: {log} is not a classic docker build log")
+        assert "DOCKER_BUILDKIT=0" in run.stderr
+        return
+    parsed = buildlog.parse([log.read_text(errors="replace")])
+    report = run.json()
+    assert "no Dockerfile at Dockerfile: lines not mapped" in report["notes"]
+    assert [s["index"] for s in report["steps"]] == [s.index for s in parsed.steps]
+    if parsed.failure is None:
+        assert (run.code, report["status"], report["failed_step"]) == (0, "succeeded", None)
+        return
+    step = parsed.failed_step
+    failed = report["failed_step"]
+    assert report["status"] == "failed"
+    assert failed["exit_code"] == parsed.failure.exit_code
+    assert failed["message"] == parsed.failure.message
+    assert failed["index"] == (step.index if step else None)
+    assert failed["line"] is None  # no Dockerfile here: never a guessed line
+    assert report["last_good_image"] == parsed.last_good_image
+    assert run.code == (parsed.failure.exit_code or 1)
+    gcc = run_cli(["--log", str(log), "--format", "gcc"], tmp_path)
+    assert gcc.stdout.startswith("Dockerfile: error: ")
+    assert gcc.stdout.count("\n") == 1
+
+
+def test_log_cli_dockerfile_that_changed_is_not_mapped(tmp_path: Path) -> None:
+    """A log from another version of the Dockerfile: report kept, lines withheld, a note says why."""
+    log = FIXTURES / "logs" / "run-exit-100.txt"
+    (tmp_path / "Dockerfile").write_text(
+        "FROM debian:bookworm\nENV DEBIAN_FRONTEND=noninteractive\nWORKDIR /srv/app\n"
+        "RUN echo changed\nRUN apt-get -y update-all\nRUN echo never reached\n"
+    )
+    run = run_cli(["--log", str(log), "--format", "json"], tmp_path)
+    report = run.json()
+    assert run.code == 100
+    assert report["failed_step"]["line"] is None
+    assert report["failed_step"]["exit_code"] == 100
+    assert report["notes"] == [
+        "lines not mapped: step 4 of the build ran 'RUN echo \"preparing $DEBIAN_FRONTEND in "
+        "$(pwd)\" > prep.txt && cat prep.txt' but Dockerfile has 'RUN echo changed' there (the "
+        "Dockerfile changed, or other -f/--target/--label options were used)"
+    ]
