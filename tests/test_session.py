@@ -195,3 +195,55 @@ def test_session_signal_leaves_no_trace(
         time.sleep(0.2)
     assert engine.container_ids() - before == set()
     assert _session_leftovers(engine) == []
+
+
+def test_session_failed_shows_what_the_step_left(
+    engine: Engine, no_leaks: None, tmp_path: Path
+) -> None:
+    scenario = Scenario(
+        name="failed",
+        dockerfile="FROM busybox\nRUN touch /left-by-the-step && rm /bin/vi && exit 4\n",
+        steps=[
+            expect(PROMPT),
+            send(CTRL_U + ":failed" + ENTER),
+            expect(r"D /bin/vi\n"),
+            expect(r"A /left-by-the-step\n"),
+            expect(PROMPT),
+            send(CTRL_U + ":diff" + ENTER),  # the session's own layer is untouched
+            expect(r"this session changed nothing"),
+            expect(PROMPT),
+            send(CTRL_U + ":help" + ENTER),
+            expect(r"shell state \(cd, export\) does not"),
+            expect(PROMPT),
+            send(CTRL_D),
+        ],
+        exit_code=4,
+    )
+    play_in_process(scenario, _workdir(tmp_path, scenario))
+    assert _session_leftovers(engine) == []
+
+
+def test_session_history_lives_in_state_dir(
+    engine: Engine, no_leaks: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = tmp_path / "state"
+    monkeypatch.setenv("XDG_STATE_HOME", str(state))
+    project = tmp_path / "project"
+    project.mkdir()
+    scenario = Scenario(
+        name="history",
+        dockerfile=FAILING,
+        steps=[
+            expect(PROMPT),
+            send(CTRL_U + "echo remembered" + ENTER),
+            expect(r"exit code 0 "),
+            expect(PROMPT),
+            send(CTRL_D),
+        ],
+        exit_code=1,
+    )
+    play_in_process(scenario, _workdir(project, scenario))
+    histories = list((state / "dbugbuild" / "history").iterdir())
+    assert len(histories) == 1
+    assert "+echo remembered" in histories[0].read_text()
+    assert sorted(p.name for p in project.iterdir()) == ["Dockerfile"]  # nothing in the project

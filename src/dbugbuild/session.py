@@ -8,6 +8,7 @@ are injectable so tests drive it with pipe input.
 from __future__ import annotations
 
 import hashlib
+import re
 import os
 import shlex
 from collections.abc import Callable, Sequence
@@ -83,6 +84,11 @@ def history_file(state_home: str, dockerfile: str) -> Path:
     return Path(state_home) / "dbugbuild" / "history" / digest
 
 
+def command_completer() -> WordCompleter:
+    """Tab completes the session's :commands (only a line that starts with a colon)."""
+    return WordCompleter(list(COMMANDS), sentence=True, pattern=re.compile(r"^:\w*"))
+
+
 def _key_bindings() -> KeyBindings:
     kb = KeyBindings()
 
@@ -121,7 +127,7 @@ class Session:
             message=self._message,
             multiline=True,
             key_bindings=_key_bindings(),
-            completer=WordCompleter(list(COMMANDS), sentence=True, match_middle=False),
+            completer=command_completer(),
             complete_while_typing=False,
             history=history or InMemoryHistory(),
             input=input,
