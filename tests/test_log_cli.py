@@ -42,7 +42,7 @@ def test_log_cli_historic(log: Path, tmp_path: Path) -> None:
 
 
 def test_log_cli_dockerfile_that_changed_is_not_mapped(tmp_path: Path) -> None:
-    """A log from another version of the Dockerfile: report kept, lines withheld, a note says why."""
+    """A log from another version of the Dockerfile: report kept, lines withheld, a note why."""
     log = FIXTURES / "logs" / "run-exit-100.txt"
     (tmp_path / "Dockerfile").write_text(
         "FROM debian:bookworm\nENV DEBIAN_FRONTEND=noninteractive\nWORKDIR /srv/app\n"

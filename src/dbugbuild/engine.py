@@ -7,8 +7,8 @@ sentence, so nothing above it ever sees a docker-py exception.
 from __future__ import annotations
 
 import codecs
-import json
 import contextlib
+import json
 import os
 import selectors
 import shutil

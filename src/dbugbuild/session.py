@@ -8,8 +8,8 @@ are injectable so tests drive it with pipe input.
 from __future__ import annotations
 
 import hashlib
-import re
 import os
+import re
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
