@@ -21,6 +21,10 @@ def test_log_cli_historic(log: Path, tmp_path: Path) -> None:
         assert "DOCKER_BUILDKIT=0" in run.stderr
         return
     parsed = buildlog.parse([log.read_text(errors="replace")])
+    if parsed.failure is None and parsed.image is None:  # a log cut off mid-build
+        assert run.code == 65
+        assert run.stderr.endswith("it was cut off. Save the whole output of the build\n")
+        return
     report = run.json()
     assert "no Dockerfile at Dockerfile: lines not mapped" in report["notes"]
     assert [s["index"] for s in report["steps"]] == [s.index for s in parsed.steps]
@@ -58,3 +62,15 @@ def test_log_cli_dockerfile_that_changed_is_not_mapped(tmp_path: Path) -> None:
         "$(pwd)\" > prep.txt && cat prep.txt' but Dockerfile has 'RUN echo changed' there (the "
         "Dockerfile changed, or other -f/--target/--label options were used)"
     ]
+
+
+def test_log_cli_container_that_never_started_is_named(tmp_path: Path) -> None:
+    """A RUN whose binary is missing fails without an exit code; its container is still kept."""
+    build = FIXTURES / "builds" / "from-scratch"
+    run = run_cli(["--log", "../../logs/from-scratch.txt", "--format", "json"], build)
+    report = run.json()
+    assert run.code == 1
+    assert report["failed_step"]["exit_code"] is None
+    assert report["last_good_image"] is None  # FROM scratch: no layer
+    log = (FIXTURES / "logs" / "from-scratch.txt").read_text()
+    assert f" ---> Running in {report['failed_container']}" in log

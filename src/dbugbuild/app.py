@@ -175,6 +175,12 @@ def _report_from_log(options: Options, console: Console, connect: Connect) -> _O
             f"{_log_name(options.log)} is not a classic docker build log: {exc}",
             "Save the output of 'DOCKER_BUILDKIT=0 docker build ... 2>&1' and pass that file",
         ) from exc
+    if log.failure is None and log.image is None:
+        raise BadInputError(
+            f"{_log_name(options.log)} ends before the build did (no 'Successfully built' "
+            "and no error): it was cut off",
+            "Save the whole output of the build",
+        )
     source = _dockerfile_source(opts, console, required=False)
     parent = None
     engine: Engine | None = None

@@ -78,8 +78,9 @@ def locate(
         if failure.in_trigger:
             last_good = parent_image
             notes.append("the failure happened in an ONBUILD trigger of the base image")
-        if fs is not None and failure.exit_code is not None and fs.container is not None:
-            # The builder keeps the failing step's container (no --force-rm); others are removed.
+        if fs is not None and fs.container is not None:
+            # The builder keeps the failing step's container (no --force-rm), also one that
+            # never started (a missing binary: state "created", no exit code).
             container = fs.container
 
     if failure is None:

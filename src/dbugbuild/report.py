@@ -2,7 +2,7 @@
 
 PURE: no I/O, no clock, no environment; the caller decides where the text goes
 and whether it is coloured. The JSON shape is documented in docs/report.md and
-docs/report.schema.json: fields are added, never renamed.
+src/dbugbuild/report.schema.json: fields are added, never renamed.
 """
 
 from __future__ import annotations
@@ -158,7 +158,7 @@ def render_text(report: Report, color: bool = False) -> str:
             lines.append(f"  {paint('1;31', '>')} {num} | {src}")
     elif step.command:
         lines.append(f"    {step.instruction or ''} {step.command}".rstrip())
-    if step.exit_code is None or step.message != headline(step):
+    if step.message != headline(step):
         lines.append(f"  {paint('2', 'builder')}: {step.message}")
     if step.output_tail:
         lines.append(f"  {paint('2', 'output (last lines)')}:")
