@@ -15,7 +15,7 @@ from types import FrameType
 
 from dbugbuild import buildlog, report, stepenv
 from dbugbuild.console import Console
-from dbugbuild.dockerfile import Dockerfile, Instruction
+from dbugbuild.dockerfile import Dockerfile, Instruction, command_as_written
 from dbugbuild.engine import Engine, NoShellError, Workspace
 from dbugbuild.errors import BadInputError, EngineError, Terminated
 from dbugbuild.options import Options
@@ -49,6 +49,14 @@ def _instruction(failed: Failed) -> Instruction | None:
     return failed.dockerfile.instruction_at(step.line)
 
 
+def _written(ins: Instruction | None, failed: Failed) -> str | None:
+    """The failing RUN as written, its lines kept, to pre-type in the session."""
+    if ins is None:
+        return None
+    escape = failed.dockerfile.escape if failed.dockerfile is not None else "\\"
+    return command_as_written(ins, escape)
+
+
 def step_environment(
     engine: Engine, failed: Failed, options: Options, env: Mapping[str, str]
 ) -> stepenv.StepEnv:
@@ -56,18 +64,25 @@ def step_environment(
     rep = failed.report
     ins = _instruction(failed)
     is_run = ins is not None and ins.keyword == "RUN"
+    failure = failed.log.failure
+    quoted = failure.command if failure is not None and failure.in_trigger else None
     cid = rep.failed_container
     kept = engine.container_config(cid) if cid else None
     if kept is not None:
         config, network, image = kept
         image_config = engine.image_config(image) or {}
+        trigger = stepenv.failed_trigger(quoted, image_config) if quoted else None
+        command: str | None = _written(ins, failed) if is_run else None
+        exec_form = bool(is_run and ins is not None and ins.is_exec_form)
+        if trigger is not None:
+            command, exec_form = trigger.command, trigger.exec_form
         return stepenv.from_failed_container(
             config,
             network,
             image,
             image_config.get("Shell"),
-            command=ins.args if is_run and ins is not None else None,
-            exec_form=bool(is_run and ins is not None and ins.is_exec_form),
+            command=command,
+            exec_form=exec_form,
         )
     if not rep.last_good_image:
         raise EngineError(
@@ -83,7 +98,7 @@ def step_environment(
     base: str = found
     image_config = engine.image_config(base) or {}
     args_env: tuple[str, ...] = ()
-    command: str | None = None
+    command = _written(ins, failed) if is_run else None
     if ins is not None and failed.dockerfile is not None:
         stage = failed.dockerfile.stages[ins.stage] if ins.stage is not None else None
         args_env = stepenv.args_in_effect(
@@ -98,8 +113,6 @@ def step_environment(
                 (ins.json_args[-1] if ins.json_args else ins.args.split()[-1]) if ins.args else "."
             )
             command = f"ls -la {dest}"
-    elif rep.failed_step is not None and rep.failed_step.command and failed.log.failure:
-        command = rep.failed_step.command if failed.log.failure.in_trigger else None
     return stepenv.reconstruct(
         base,
         image_config,
@@ -107,6 +120,8 @@ def step_environment(
         args_env,
         options.build.network,
         command=command,
+        # The builder ran a parent's ONBUILD trigger, found among the parent's triggers.
+        trigger=stepenv.failed_trigger(quoted, image_config) if quoted else None,
     )
 
 

@@ -144,6 +144,39 @@ def _unquote(text: str) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class Trigger:
+    """A parent image's ONBUILD RUN, as the builder ran it in the child's FROM step."""
+
+    command: str  # as written after ONBUILD RUN
+    argv: tuple[str, ...]
+    exec_form: bool
+
+
+def failed_trigger(quoted: str, image_config: Mapping[str, Any]) -> Trigger | None:
+    """The parent's ONBUILD RUN trigger that the builder's failure message quotes, or None.
+
+    The message joins the argv with spaces (moby builder/dockerfile/dispatchers.go,
+    dispatchRun), which does not split back; so each RUN trigger of the image's OnBuild
+    is composed as dispatchRun would compose it, and the one whose joined argv is the
+    quote is it.
+    """
+    shell = tuple(image_config.get("Shell") or DEFAULT_SHELL)
+    for trigger in image_config.get("OnBuild") or ():
+        keyword, _, rest = str(trigger).strip().partition(" ")
+        if keyword.upper() != "RUN" or not rest.strip():
+            continue
+        command = rest.strip()
+        array = parse_exec_form(command)
+        argv = array if array is not None else (*shell, command)
+        if " ".join(argv) == quoted:
+            return Trigger(command, argv, array is not None)
+    prefix = " ".join(shell) + " "
+    if quoted.startswith(prefix):  # no trigger text matched exactly: shell form, by its prefix
+        return Trigger(quoted[len(prefix) :], (*shell, quoted[len(prefix) :]), False)
+    return None
+
+
 def reconstruct(
     image: str,
     image_config: Mapping[str, Any],
@@ -151,11 +184,14 @@ def reconstruct(
     build_arg_env: Sequence[str],
     network: str | None,
     command: str | None = None,
+    trigger: Trigger | None = None,
 ) -> StepEnv:
     """The environment rebuilt from the last good image's config, the step and its ARGs.
 
     As dispatchRun does: Env is the image's Env followed by the build args that no
     ENV of the image already defines; shell form runs through the image's Shell.
+    What the builder ran is the RUN `instruction`, or a parent's ONBUILD `trigger`;
+    `command` alone ran nothing (a COPY's destination to list): it is only pre-typed.
     """
     shell = tuple(image_config.get("Shell") or DEFAULT_SHELL)
     env = list(image_config.get("Env") or ())
@@ -165,10 +201,15 @@ def reconstruct(
     exec_form = False
     if instruction is not None and instruction.keyword == "RUN":
         exec_form = instruction.is_exec_form
+        # The builder ran the joined arguments; `command` (its lines kept) is only pre-typed.
         command = instruction.args if command is None else command
-        argv = instruction.json_args if exec_form and instruction.json_args else (*shell, command)
-    elif command is not None:
-        argv = (*shell, command)
+        argv = (
+            instruction.json_args
+            if exec_form and instruction.json_args
+            else (*shell, instruction.args)
+        )
+    elif trigger is not None:
+        command, argv, exec_form = trigger.command, trigger.argv, trigger.exec_form
     return StepEnv(
         image=image,
         command=command,
