@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,17 @@ from dbugbuild.errors import DbugbuildError
 
 TESTS = Path(__file__).parent
 FIXTURES = TESTS / "fixtures"
+
+
+# Ids of what test builds printed (" ---> <image>", "Running in <container>"): at the end of
+# the session, images the daemon did not have before are removed only when a test build
+# made them, so a developer's own images built meanwhile are left alone.
+_BUILD_IDS = re.compile(r"(?:--->(?: Running in)? |Successfully built )([0-9a-f]{12})\b")
+BUILT: set[str] = set()
+
+
+def note_build_output(text: str) -> None:
+    BUILT.update(_BUILD_IDS.findall(text))
 
 
 @dataclass
@@ -55,6 +67,7 @@ def run_cli(
         cwd=str(cwd),
     )
     code = main(list(args), console)
+    note_build_output(out.getvalue() + err.getvalue())
     return Run(code, out.getvalue(), err.getvalue())
 
 
@@ -74,7 +87,15 @@ def engine() -> Iterator[Engine]:
     eng = _daemon_or_fail()
     before = eng.image_ids()
     yield eng
-    eng.remove_images(eng.image_ids() - before)
+    api = eng._client.api
+    ours = set()
+    for image in eng.image_ids() - before:
+        info = api.inspect_image(image)
+        # An image a test build printed, or one committed from a container it printed
+        # (ONBUILD triggers commit images no log line names).
+        if image[7:19] in BUILT or str(info.get("Container", ""))[:12] in BUILT:
+            ours.add(image)
+    eng.remove_images(ours)
     eng.close()
 
 

@@ -23,6 +23,7 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output.vt100 import Vt100_Output
 
 from dbugbuild.cli import main
+from conftest import note_build_output
 from dbugbuild.console import Console
 
 CTRL_C = "\x03"
@@ -105,6 +106,7 @@ def play_in_pty(scenario: Scenario, workdir: Path, env: dict[str, str] | None = 
     finally:
         if child.isalive():
             child.terminate(force=True)
+    note_build_output(log.getvalue())
     assert child.exitstatus == scenario.exit_code, log.getvalue()
     return log.getvalue()
 
@@ -172,6 +174,7 @@ def play_in_process(scenario: Scenario, workdir: Path) -> str:
         driver.start()
         code = main([*scenario.args, "."], console)
         driver.join(timeout=5)
+    note_build_output(screen.text())
     if failure:
         _fail(scenario, failure[0], screen.text(), "in-process")
     assert code == scenario.exit_code, screen_text(screen.text())

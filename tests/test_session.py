@@ -93,7 +93,35 @@ SHELL_STATE_DOES_NOT_PERSIST = Scenario(
     exit_code=1,
 )
 
-SCENARIOS = [REPRODUCE_AND_EDIT, RESET_AND_DIFF, SHELL_STATE_DOES_NOT_PERSIST]
+MULTI_LINE = Scenario(
+    name="multi-line",
+    dockerfile=(
+        "FROM busybox\n"
+        "RUN echo first && \\\n"
+        "    # a comment the builder drops\n"
+        "    echo second && \\\n"
+        "    false\n"
+    ),
+    steps=[
+        # Pre-typed as written: the lines and their continuations kept, the comment dropped.
+        expect(r"echo first && \\\n"),
+        expect(r"echo second && \\\n"),
+        expect(r"false"),
+        send(ENTER),
+        expect(r"first\nsecond\n"),
+        expect(r"exit code 1 "),
+        expect(PROMPT),
+        # Alt-Enter adds a line instead of running; Enter then runs all of it.
+        send("\x1b" + ENTER + "echo third" + ENTER),
+        expect(r"first\nsecond\nthird\n"),
+        expect(r"exit code 0 "),
+        expect(PROMPT),
+        send(CTRL_D),
+    ],
+    exit_code=1,
+)
+
+SCENARIOS = [REPRODUCE_AND_EDIT, RESET_AND_DIFF, SHELL_STATE_DOES_NOT_PERSIST, MULTI_LINE]
 
 
 def _workdir(tmp_path: Path, scenario: Scenario) -> Path:
