@@ -22,8 +22,8 @@ from prompt_toolkit.data_structures import Size
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output.vt100 import Vt100_Output
 
-from dbugbuild.cli import main
 from conftest import note_build_output
+from dbugbuild.cli import main
 from dbugbuild.console import Console
 
 CTRL_C = "\x03"
