@@ -51,6 +51,10 @@ def test_endpoint_context_is_honoured(
         assert run.code == 0
         assert report["failed_step"]["exit_code"] == 3
         assert report["exec"][0]["output"] == "via-context\n"
+        assert report["notes"] == [
+            "the failed container is removed when the commands are done (--keep keeps it)"
+        ]
+        assert not engine.container_exists(report["failed_container"])
     finally:
         remove_build(engine, report)
 

@@ -250,10 +250,17 @@ def _batch(
         else:
             retry = run(env.command or " ".join(env.argv), env.argv)
     execs = tuple(run(cmd, env.argv_for(cmd)) for cmd in options.exec)
+    notes = failed.report.notes
+    if failed.report.failed_container and not options.keep:
+        notes = (
+            *notes,
+            "the failed container is removed when the commands are done (--keep keeps it)",
+        )
     rep = replace(
         failed.report,
         exec=execs if options.exec else None,
         retry=retry,
+        notes=notes,
     )
     if not live:
         emit(rep)
