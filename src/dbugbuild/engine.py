@@ -169,35 +169,24 @@ class Engine:
             raise _api_error("inspecting image " + ref, exc) from exc
 
     def container_exists(self, container_id: str) -> bool:
-        try:
-            self._client.api.inspect_container(container_id)
-        except docker.errors.NotFound:
-            return False
-        except docker.errors.APIError as exc:
-            raise _api_error("inspecting container " + container_id, exc) from exc
-        return True
+        return _unless_missing(
+            "inspecting container " + container_id,
+            lambda: self._client.api.inspect_container(container_id),
+        )
 
     def remove_container(self, container_id: str) -> bool:
         """Remove a container (forcefully); False when it was already gone."""
-        try:
-            self._client.api.remove_container(container_id, force=True, v=True)
-        except docker.errors.NotFound:
-            return False
-        except docker.errors.APIError as exc:
-            raise _api_error("removing container " + container_id, exc) from exc
-        return True
+        return _unless_missing(
+            "removing container " + container_id,
+            lambda: self._client.api.remove_container(container_id, force=True, v=True),
+        )
 
     def remove_image(self, image_id: str) -> bool:
         """Remove an image by id without pruning its parents; False when it was already gone."""
-        try:
-            self._client.api.remove_image(image_id, force=True, noprune=True)
-        except docker.errors.ImageNotFound:
-            return False
-        except docker.errors.APIError as exc:
-            if exc.status_code == 404:
-                return False
-            raise _api_error("removing image " + image_id, exc) from exc
-        return True
+        return _unless_missing(
+            "removing image " + image_id,
+            lambda: self._client.api.remove_image(image_id, force=True, noprune=True),
+        )
 
     def remove_images(self, image_ids: set[str]) -> list[str]:
         """Remove images children first (the daemon refuses a parent with children)."""
@@ -414,6 +403,19 @@ def _probe_unix_socket(url: str) -> None:
             sock.connect(path)
         except OSError as exc:
             raise docker.errors.DockerException(f"{path}: {exc.strerror or exc}") from exc
+
+
+def _unless_missing(doing: str, call: Callable[[], object]) -> bool:
+    """Run an API call on a container or image: True, or False when the object is gone."""
+    try:
+        call()
+    except docker.errors.NotFound:
+        return False
+    except docker.errors.APIError as exc:
+        if exc.status_code == 404:
+            return False
+        raise _api_error(doing, exc) from exc
+    return True
 
 
 def _first_line(exc: BaseException) -> str:
