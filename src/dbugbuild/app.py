@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from dbugbuild import buildlog, debug, dockerfile, report
+from dbugbuild import buildlog, dockerfile, report
 from dbugbuild.console import Console
 from dbugbuild.engine import BuildCommand, Engine, build_argv
 from dbugbuild.errors import BadInputError, DbugbuildError, NoInputError, UsageError
@@ -65,6 +65,10 @@ def run(options: Options, console: Console, connect: Connect = connect_engine) -
             return result.exit_code
         if outcome.engine is None:
             outcome.engine = connect(console)
+        # Imported here: the session pulls in prompt-toolkit, which a report-only run
+        # (CI, IDE tasks) does not need to pay for at start-up (benchmarks/: ~0.17 s).
+        from dbugbuild import debug
+
         return debug.run_debug(
             outcome.engine,
             debug.Failed(

@@ -527,14 +527,22 @@ class Workspace:
                     self._api.kill(cid)
             except docker.errors.APIError as exc:
                 raise _start_error(argv, exc) from exc
-            code = int(self._api.wait(cid).get("StatusCode", -1))
-            self._commit(cid)
+            try:
+                code = int(self._api.wait(cid).get("StatusCode", -1))
+                self._commit(cid)
+            except docker.errors.APIError as exc:
+                raise _api_error("finishing a debug command", exc) from exc
         finally:
             self._engine.remove_container(cid)
         return CommandResult(code, "".join(captured), time.monotonic() - started, interrupted)
 
     def _commit(self, cid: str) -> None:
-        for change in self._api.diff(cid) or ():
+        changes = self._api.diff(cid) or ()
+        if not changes:
+            # Nothing to carry forward: no layer, so read-only commands cost no commit and do
+            # not deepen the image (overlay2 refuses images deeper than about 125 layers).
+            return
+        for change in changes:
             self._note_change(Change(_KINDS.get(change.get("Kind", 0), "C"), change["Path"]))
         image = self._api.commit(cid, changes=[f"LABEL {LABEL}={self.session_id}"])
         self.current = str(image["Id"])
