@@ -39,7 +39,7 @@ REPRODUCE_AND_EDIT = Scenario(
     name="reproduce-and-edit",
     dockerfile=FAILING,
     steps=[
-        expect(r"debugging Dockerfile:3 RUN"),
+        expect(r"debugging Dockerfile:3: RUN failed with exit code 1: cat: can't open"),
         expect(r"dbugbuild> cat /missing-file"),  # the failed command, pre-typed
         send(ENTER),
         expect(r"No such file or directory"),

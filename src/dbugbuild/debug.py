@@ -193,7 +193,7 @@ def _interactive(workspace: Workspace, failed: Failed, console: Console) -> int:
     if step.line is not None:
         where = f"{where}:{step.line}"
     facts = Facts(
-        where=f"{where} {step.instruction or ''}".rstrip(),
+        where=where,
         message=report.headline(step),
         last_good_image=workspace.env.image,
         failed_container=rep.failed_container,

@@ -71,7 +71,7 @@ class Layer(Protocol):
 class Facts:
     """What the banner says about the failure."""
 
-    where: str  # "Dockerfile:8 RUN" or similar
+    where: str  # "Dockerfile:8", or the Dockerfile alone when the line is unknown
     message: str
     last_good_image: str
     failed_container: str | None
