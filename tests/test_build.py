@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from conftest import FIXTURES, Run, remove_build, run_cli
+from conftest import FIXTURES, Run, note_build_output, remove_build, run_cli
 from dbugbuild.engine import Engine
 
 pytestmark = pytest.mark.docker
@@ -71,13 +71,17 @@ def _args(case: dict[str, Any]) -> list[str]:
 def pre_built(request: pytest.FixtureRequest, engine: Engine) -> Iterator[None]:
     case = _case(request.param)
     for pre in case["pre_builds"]:
-        subprocess.run(
-            ["docker", "build", "-q", "-f", pre["dockerfile"], "-t", pre["tag"], "."],
+        done = subprocess.run(
+            ["docker", "build", "--no-cache", "-f", pre["dockerfile"], "-t", pre["tag"], "."],
             cwd=BUILDS / request.param / pre["context"],
             env={**os.environ, "DOCKER_BUILDKIT": "0"},
             check=True,
             capture_output=True,
+            text=True,
         )
+        # Its layers may outlive the tag (trigger images are their children): the session's
+        # clean-up removes them once it knows their ids.
+        note_build_output(done.stdout)
     yield
     for pre in case["pre_builds"]:
         subprocess.run(["docker", "rmi", pre["tag"]], check=False, capture_output=True)
