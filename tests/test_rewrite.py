@@ -1,4 +1,4 @@
-"""The pure rewrite of a Dockerfile instruction, on many Dockerfile shapes (whole texts asserted)."""
+"""The pure rewrite of a Dockerfile instruction on many Dockerfile shapes (whole texts asserted)."""
 
 from __future__ import annotations
 
@@ -112,7 +112,8 @@ def test_rewrite_insert_before_keeps_order() -> None:
     once = _insert(text, 2, "apt-get update")
     twice = _insert(once, 3, "mkdir -p /app")
     assert twice == (
-        "FROM debian\n    RUN apt-get update\n    RUN mkdir -p /app\n    RUN apt-get install -y curl\n"
+        "FROM debian\n    RUN apt-get update\n    RUN mkdir -p /app\n"
+        "    RUN apt-get install -y curl\n"
     )
 
 
@@ -125,5 +126,6 @@ def test_rewrite_diff_equals_change(newline: str) -> None:
     old = newline.join(["FROM x", "RUN false", "CMD y", ""])
     new = _replace(old, 2, "true")
     assert unified_diff(old, new, "Dockerfile") == (
-        "--- a/Dockerfile\n+++ b/Dockerfile\n@@ -1,3 +1,3 @@\n FROM x\n-RUN false\n+RUN true\n CMD y\n"
+        "--- a/Dockerfile\n+++ b/Dockerfile\n@@ -1,3 +1,3 @@\n"
+        " FROM x\n-RUN false\n+RUN true\n CMD y\n"
     )

@@ -111,10 +111,9 @@ def instruction_text(
     else:
         lines = _command_lines(command, lay)
     head = f"{lay.indent}{lay.keyword} {lines[0]}"
-    if "\n" in command:  # the user's own layout, kept as typed
-        rest = lines[1:]
-    else:
-        rest = [lay.continuation_indent + line for line in lines[1:]]
+    # The user's own multi-line layout is kept as typed; a reflowed chain gets the indent.
+    indent = "" if "\n" in command else lay.continuation_indent
+    rest = [indent + line for line in lines[1:]]
     return lay.newline.join([head, *rest]) + lay.newline
 
 
