@@ -11,7 +11,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,8 +36,9 @@ _ANSI = regex.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07]*\x07|[@-Z\\-_])|\r")
 
 @dataclass(frozen=True)
 class Step:
-    kind: str  # "send" | "expect"
+    kind: str  # "send" | "expect" | "do"
     text: str
+    action: Callable[[], None] | None = None
 
 
 def send(text: str) -> Step:
@@ -46,6 +47,11 @@ def send(text: str) -> Step:
 
 def expect(pattern: str) -> Step:
     return Step("expect", pattern)
+
+
+def do(action: Callable[[], None], what: str = "") -> Step:
+    """Do something outside the terminal at this point (edit a file, say)."""
+    return Step("do", what, action)
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,8 @@ def play_in_pty(scenario: Scenario, workdir: Path, env: dict[str, str] | None = 
         for step in scenario.steps:
             if step.kind == "send":
                 child.send(step.text)
+            elif step.kind == "do" and step.action is not None:
+                step.action()
             else:
                 try:
                     # A terminal ends lines with CRLF; scenarios are written with \n.
@@ -154,6 +162,9 @@ def play_in_process(scenario: Scenario, workdir: Path) -> str:
             for step in scenario.steps:
                 if step.kind == "send":
                     pipe.send_text(step.text)
+                    continue
+                if step.kind == "do" and step.action is not None:
+                    step.action()
                     continue
                 pattern = regex.compile(step.text)
                 deadline = time.monotonic() + TIMEOUT

@@ -10,6 +10,7 @@ import hashlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from dbugbuild import buildlog, dockerfile, report
 from dbugbuild.console import Console
@@ -19,6 +20,9 @@ from dbugbuild.locate import locate
 from dbugbuild.options import BuildOptions, Options
 
 Connect = Callable[[Console], Engine]
+
+if TYPE_CHECKING:
+    from dbugbuild import debug
 
 
 def connect_engine(console: Console) -> Engine:
@@ -47,6 +51,11 @@ class _Outcome:
 
 def run(options: Options, console: Console, connect: Connect = connect_engine) -> int:
     """Run dbugbuild for parsed options; returns the exit status (the build's own on failure)."""
+    if options.apply is not None and not options.yes and not console.stdin_isatty:
+        raise UsageError(
+            "--apply cannot ask before writing: stdin is not a terminal",
+            "Add --yes to write without asking",
+        )
     if options.log is not None:
         outcome = _report_from_log(options, console, connect)
     else:
@@ -59,7 +68,7 @@ def run(options: Options, console: Console, connect: Connect = connect_engine) -
             and console.stdin_isatty
             and console.stdout_isatty
         )
-        wants_debug = bool(options.exec or options.retry) or interactive
+        wants_debug = bool(options.exec or options.retry or options.apply) or interactive
         if result.failed_step is None or not wants_debug:
             _emit(result, options, console)
             return result.exit_code
@@ -69,22 +78,39 @@ def run(options: Options, console: Console, connect: Connect = connect_engine) -
         # (CI, IDE tasks) does not need to pay for at start-up (benchmarks/: ~0.17 s).
         from dbugbuild import debug
 
+        engine = outcome.engine
+
+        def rebuild() -> debug.Failed:
+            again = _report_from_build(options, console, lambda _: engine)
+            return _failed(again, console)
+
         return debug.run_debug(
-            outcome.engine,
-            debug.Failed(
-                report=result,
-                log=outcome.log,
-                dockerfile=_parse_dockerfile(outcome.source.text),
-                dockerfile_path=outcome.source.shown,
-            ),
+            engine,
+            _failed(outcome, console),
             options,
             console,
             interactive=interactive,
             emit=lambda r: _emit(r, options, console),
+            rebuild=rebuild if options.log is None else None,
         )
     finally:
         if outcome.engine is not None:
             outcome.engine.close()
+
+
+def _failed(outcome: _Outcome, console: Console) -> debug.Failed:
+    """The outcome as the debug phase takes it (debug is imported late: see run)."""
+    from dbugbuild import debug
+
+    source = outcome.source
+    return debug.Failed(
+        report=outcome.report,
+        log=outcome.log,
+        dockerfile=_parse_dockerfile(source.text),
+        dockerfile_path=source.shown,
+        source_text=source.text,
+        source_file=None if source.stdin else os.path.join(console.cwd, source.shown),
+    )
 
 
 def clean(args: list[str], console: Console, connect: Connect = connect_engine) -> int:

@@ -134,6 +134,13 @@ def _parser() -> argparse.ArgumentParser:
     o.add_argument(
         "--keep", action="store_true", help="keep the failed step's container (its id is printed)"
     )
+    o.add_argument(
+        "--apply",
+        metavar="CMD",
+        help="run CMD in the failed step's environment; if it exits 0, write it into the "
+        "Dockerfile in place of the failing RUN (shows the diff; asks unless --yes)",
+    )
+    o.add_argument("--yes", action="store_true", help="write back without asking")
     o.add_argument("--format", choices=("text", "json", "gcc"), default="text")
     o.add_argument("--color", choices=("auto", "always", "never"), default="auto")
     o.add_argument("--traceback", action="store_true", help="show a traceback on internal errors")
@@ -174,6 +181,8 @@ def parse_args(argv: Sequence[str]) -> Options:
         exec=tuple(ns.exec),
         retry=ns.retry,
         keep=ns.keep,
+        apply=ns.apply,
+        yes=ns.yes,
         format=ns.format,
         color=ns.color,
         traceback=ns.traceback,

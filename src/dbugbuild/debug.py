@@ -17,9 +17,10 @@ from dbugbuild import buildlog, report, stepenv
 from dbugbuild.console import Console
 from dbugbuild.dockerfile import Dockerfile, Instruction, command_as_written
 from dbugbuild.engine import Engine, NoShellError, Workspace
-from dbugbuild.errors import BadInputError, EngineError, Terminated
+from dbugbuild.errors import BadInputError, EngineError, Terminated, UsageError
 from dbugbuild.options import Options
 from dbugbuild.session import Facts, Session, make_history
+from dbugbuild.writeback import DockerfileFile, WriteBack
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,11 @@ class Failed:
     log: buildlog.BuildLog
     dockerfile: Dockerfile | None
     dockerfile_path: str
+    source_text: str | None = None  # the Dockerfile as read when the build started
+    source_file: str | None = None  # its absolute path; None for a Dockerfile from stdin
+
+
+Rebuild = Callable[[], Failed]  # runs the build again (same options); its outcome
 
 
 def resolve_build_args(args: tuple[str, ...], env: Mapping[str, str]) -> dict[str, str]:
@@ -148,8 +154,12 @@ def run_debug(
     *,
     interactive: bool,
     emit: Callable[[report.Report], None],
+    rebuild: Rebuild | None = None,
 ) -> int:
     """Open the debug environment of a failed step; returns the exit status to end with."""
+    if interactive:
+        with ending_signals():
+            return _sessions(engine, failed, options, console, emit, rebuild)
     rep = failed.report
     with ending_signals():
         if rep.failed_step is None or rep.failed_step.index is None:
@@ -164,19 +174,57 @@ def run_debug(
             raise
         workspace = Workspace(engine, env, uuid.uuid4().hex[:12])
         try:
-            if interactive:
-                emit(rep)
-                return _interactive(workspace, failed, console)
             return _batch(workspace, failed, options, console, emit)
         finally:
-            workspace.close()
-            if rep.failed_container:
-                if options.keep:
-                    _quiet_write(
-                        console, f"dbugbuild: kept failed container {rep.failed_container}\n"
-                    )
-                else:
-                    engine.remove_container(rep.failed_container)
+            _close(engine, workspace, rep, options, console)
+
+
+def _close(
+    engine: Engine, workspace: Workspace, rep: report.Report, options: Options, console: Console
+) -> None:
+    workspace.close()
+    if rep.failed_container:
+        if options.keep:
+            _quiet_write(console, f"dbugbuild: kept failed container {rep.failed_container}\n")
+        else:
+            engine.remove_container(rep.failed_container)
+
+
+def _state_home(console: Console) -> str:
+    return console.env.get("XDG_STATE_HOME") or os.path.join(
+        console.env.get("HOME", os.path.expanduser("~")), ".local", "state"
+    )
+
+
+def _sessions(
+    engine: Engine,
+    failed: Failed,
+    options: Options,
+    console: Console,
+    emit: Callable[[report.Report], None],
+    rebuild: Rebuild | None,
+) -> int:
+    """Session after session: `:continue` rebuilds, and a new failure opens a new session."""
+    while True:
+        rep = failed.report
+        emit(rep)
+        if rep.failed_step is None:  # the rebuild succeeded
+            return rep.exit_code
+        if rep.failed_step.index is None:
+            console.warn("nothing to debug: the build failed before any step ran")
+            return rep.exit_code
+        env = step_environment(engine, failed, options, console.env)
+        workspace = Workspace(engine, env, uuid.uuid4().hex[:12])
+        try:
+            leave = _interactive(workspace, failed, console)
+        finally:
+            _close(engine, workspace, rep, options, console)
+        if leave != "continue":
+            return rep.exit_code
+        if rebuild is None:
+            console.warn(":continue needs a build; with --log, run dbugbuild on the folder")
+            return rep.exit_code
+        failed = rebuild()
 
 
 def _quiet_write(console: Console, text: str) -> None:
@@ -185,7 +233,26 @@ def _quiet_write(console: Console, text: str) -> None:
         console.write(text, err=True)
 
 
-def _interactive(workspace: Workspace, failed: Failed, console: Console) -> int:
+def _writeback(
+    failed: Failed,
+    line: int | None,
+    shell: tuple[str, ...],
+    console: Console,
+    confirm: Callable[[str], bool],
+    say: Callable[[str], None],
+) -> WriteBack | None:
+    if line is None or failed.source_file is None:
+        return None
+    try:
+        file = DockerfileFile.open(
+            failed.source_file, failed.dockerfile_path, failed.source_text, _state_home(console)
+        )
+    except UsageError:
+        return None
+    return WriteBack(file, line, shell, confirm, say)
+
+
+def _interactive(workspace: Workspace, failed: Failed, console: Console) -> str:
     rep = failed.report
     step = rep.failed_step
     assert step is not None
@@ -198,9 +265,7 @@ def _interactive(workspace: Workspace, failed: Failed, console: Console) -> int:
         last_good_image=workspace.env.image,
         failed_container=rep.failed_container,
     )
-    state = console.env.get("XDG_STATE_HOME") or os.path.join(
-        console.env.get("HOME", os.path.expanduser("~")), ".local", "state"
-    )
+    state = _state_home(console)
     session = Session(
         workspace,
         facts,
@@ -209,8 +274,10 @@ def _interactive(workspace: Workspace, failed: Failed, console: Console) -> int:
         input=console.prompt_input,
         output=console.prompt_output,
     )
-    session.loop()
-    return rep.exit_code
+    session.writeback = _writeback(
+        failed, step.line, workspace.env.shell, console, session.ask, console.write
+    )
+    return session.loop()
 
 
 def _batch(
@@ -251,6 +318,10 @@ def _batch(
             retry = run(env.command or " ".join(env.argv), env.argv)
     execs = tuple(run(cmd, env.argv_for(cmd)) for cmd in options.exec)
     notes = failed.report.notes
+    if options.apply is not None:
+        applied = run(options.apply, env.argv_for(options.apply))
+        execs = (*execs, applied)
+        notes = (*notes, _apply(failed, applied, env.shell, options, console))
     if failed.report.failed_container and not options.keep:
         notes = (
             *notes,
@@ -258,10 +329,44 @@ def _batch(
         )
     rep = replace(
         failed.report,
-        exec=execs if options.exec else None,
+        exec=execs if options.exec or options.apply is not None else None,
         retry=retry,
         notes=notes,
     )
     if not live:
         emit(rep)
     return status
+
+
+def _apply(
+    failed: Failed,
+    applied: report.ExecResult,
+    shell: tuple[str, ...],
+    options: Options,
+    console: Console,
+) -> str:
+    """--apply: write the command back when it worked; returns the note saying what happened."""
+    if applied.exit_code != 0:
+        return f"--apply: not written: the command exited {applied.exit_code}"
+    step = failed.report.failed_step
+
+    def confirm(question: str) -> bool:
+        if options.yes:
+            return True
+        console.write(f"{question} [y/N] ", err=True)
+        return console.stdin.readline().strip().lower().startswith("y")
+
+    out = options.format == "text"
+    writeback = _writeback(
+        failed,
+        step.line if step else None,
+        shell,
+        console,
+        confirm,
+        lambda text: console.write(text, err=not out),
+    )
+    if writeback is None:
+        return "--apply: not written: no Dockerfile line to write to"
+    if writeback.apply(applied.command):
+        return f"--apply: wrote {writeback.file.shown}"
+    return "--apply: not written"

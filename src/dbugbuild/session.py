@@ -24,8 +24,9 @@ from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.output import Output
 
 from dbugbuild.engine import Change, CommandResult, NoShellError
-from dbugbuild.errors import EngineError
+from dbugbuild.errors import BadInputError, EngineError, UsageError
 from dbugbuild.stepenv import StepEnv
+from dbugbuild.writeback import WriteBack
 
 HELP = """\
 Commands run as a RUN line would: each in a new process through the step's shell,
@@ -42,12 +43,30 @@ A JSON array (["prog", "arg"]) runs in exec form, without a shell.
   :diff         files this session changed in the layer
   :failed [diff|shell]
                 what the failed build step left behind (its kept container)
+  :apply [CMD]  write the last command that succeeded (or CMD) into the Dockerfile,
+                in place of the failing RUN; shows the diff and asks first
+  :add [CMD]    write it as a new RUN line before the failing instruction
+  :continue     rebuild with the same options (earlier steps come from the cache);
+                a new failure opens here again
   :history      commands run in this session
   :help         this text
   :quit         leave; every container and image of the session is removed
 """
 
-COMMANDS = (":shell", ":reset", ":diff", ":failed", ":history", ":help", ":quit")
+COMMANDS = (
+    ":shell",
+    ":reset",
+    ":diff",
+    ":failed",
+    ":apply",
+    ":add",
+    ":continue",
+    ":history",
+    ":help",
+    ":quit",
+)
+
+Leave = str  # how a session ended: "quit" or "continue"
 
 
 class Layer(Protocol):
@@ -123,6 +142,10 @@ class Session:
         self.write = write
         self.ran: list[str] = []
         self.last_status: int | None = None
+        self.last_success: str | None = None
+        self.writeback: WriteBack | None = None
+        self._input = input
+        self._output = output
         self._prompt: PromptSession[str] = PromptSession(
             message=self._message,
             multiline=True,
@@ -154,8 +177,17 @@ class Session:
         lines.append("  Enter runs the command; :help for more; Ctrl-D leaves.")
         return "\n".join(lines) + "\n"
 
-    def loop(self) -> int | None:
-        """Prompt until :quit or Ctrl-D; returns the exit code of the last command run."""
+    def ask(self, question: str) -> bool:
+        """A y/N question on the session's terminal (No unless the answer starts with y)."""
+        confirm: PromptSession[str] = PromptSession(input=self._input, output=self._output)
+        try:
+            answer = confirm.prompt(f"{question} [y/N] ")
+        except (EOFError, KeyboardInterrupt):
+            return False
+        return answer.strip().lower().startswith("y")
+
+    def loop(self) -> Leave:
+        """Prompt until :quit, Ctrl-D ("quit") or :continue ("continue")."""
         self.write(self.banner())
         default = self.layer.env.command or ""
         while True:
@@ -166,14 +198,15 @@ class Session:
                 continue
             except EOFError:
                 self.write("\n")
-                return self.last_status
+                return "quit"
             stripped = text.strip()
             if not stripped:
                 default = ""
                 continue
             if stripped.startswith(":"):
-                if self.command(stripped) is False:
-                    return self.last_status
+                leave = self.command(stripped)
+                if leave is not None:
+                    return leave
                 default = self.ran[-1] if self.ran else ""
                 continue
             self.execute(text)
@@ -196,21 +229,27 @@ class Session:
         note = " (interrupted)" if result.interrupted else ""
         self.write(f"-- exit code {result.exit_code}{note} ({result.seconds:.1f}s)\n")
         self.last_status = result.exit_code
+        if result.exit_code == 0 and not result.interrupted:
+            self.last_success = text
         return result
 
-    def command(self, line: str) -> bool:
-        """A `:command`; returns False to leave the session."""
+    def command(self, line: str) -> Leave | None:
+        """A `:command`; returns how to leave the session, or None to stay."""
         name, _, arg = line.partition(" ")
         arg = arg.strip()
         matches = [c for c in COMMANDS if c.startswith(name)]
         if len(matches) != 1:
             self.write(f"unknown command {name}; :help lists them\n")
-            return True
+            return None
         name = matches[0]
         try:
             if name == ":quit":
-                return False
-            if name == ":help":
+                return "quit"
+            if name == ":continue":
+                return "continue"
+            if name in (":apply", ":add"):
+                self._write_back(name, arg)
+            elif name == ":help":
                 self.write(HELP)
             elif name == ":history":
                 for i, text in enumerate(self.ran, 1):
@@ -228,9 +267,22 @@ class Session:
                 self._failed(arg or "diff")
         except NoShellError as exc:
             self.write(f"dbugbuild: {exc}\n")
-        except EngineError as exc:
+        except (EngineError, BadInputError, UsageError) as exc:
             self.write(f"dbugbuild: {exc}\n")
-        return True
+        return None
+
+    def _write_back(self, name: str, arg: str) -> None:
+        if self.writeback is None:
+            self.write("this session cannot write to the Dockerfile\n")
+            return
+        command = arg or self.last_success
+        if not command:
+            self.write(f"no command has succeeded yet; run one, or give it: {name} CMD\n")
+            return
+        if name == ":apply":
+            self.writeback.apply(command)
+        else:
+            self.writeback.add(command)
 
     def _failed(self, what: str) -> None:
         cid = self.facts.failed_container

@@ -1,0 +1,160 @@
+"""Writing a fix back into the Dockerfile: nothing lost, nothing overwritten behind the user's back.
+
+Writes are atomic (a temporary file in the same folder, then rename) and keep the
+file's mode and bytes outside the edit. The previous version is kept as a numbered
+backup under the user's state directory, not beside the Dockerfile: a file added
+next to it would change the build context (and bust the cache of `COPY . ...` on
+the very rebuild that follows). A Dockerfile that changed on disk since dbugbuild
+read it is never overwritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from dbugbuild import dockerfile, rewrite
+from dbugbuild.errors import BadInputError, UsageError
+
+
+class DockerfileChangedError(BadInputError):
+    """The Dockerfile on disk is not the one dbugbuild read."""
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def read_text(path: str) -> str:
+    with open(path, encoding="utf-8", errors="surrogateescape", newline="") as fh:
+        return fh.read()
+
+
+@dataclass
+class DockerfileFile:
+    """The Dockerfile being edited, as dbugbuild last read or wrote it."""
+
+    path: str  # absolute
+    shown: str  # as the user named it
+    text: str
+    backups: Path  # folder for this Dockerfile's backups
+
+    @classmethod
+    def open(cls, path: str, shown: str, text: str | None, state_home: str) -> DockerfileFile:
+        if shown == "-" or text is None:
+            raise UsageError(
+                "a Dockerfile read from stdin cannot be written back",
+                "Give it as a file with -f to use :apply or :add",
+            )
+        key = hashlib.sha256(os.path.abspath(path).encode()).hexdigest()[:16]
+        return cls(path, shown, text, Path(state_home) / "dbugbuild" / "backups" / key)
+
+    def check_unchanged(self) -> None:
+        try:
+            now = read_text(self.path)
+        except OSError as exc:
+            raise DockerfileChangedError(
+                f"{self.shown} cannot be read any more ({exc.strerror})",
+                "Nothing was written",
+            ) from exc
+        if digest(now) != digest(self.text):
+            raise DockerfileChangedError(
+                f"{self.shown} changed on disk since dbugbuild read it; nothing was written",
+                "Rebuild with dbugbuild to debug the new version",
+            )
+
+    def write(self, new_text: str) -> Path:
+        """Replace the file atomically, keeping its mode; returns the backup of the old text."""
+        self.check_unchanged()
+        backup = self._backup()
+        folder = os.path.dirname(self.path)
+        mode = os.stat(self.path).st_mode & 0o7777
+        fd, tmp = tempfile.mkstemp(prefix=".dbugbuild-", dir=folder)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape", newline="") as fh:
+                fh.write(new_text)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, mode)
+            os.replace(tmp, self.path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        self.text = new_text
+        return backup
+
+    def _backup(self) -> Path:
+        """A new numbered backup (Dockerfile.~1~, ~2~, ...): an older one is never overwritten."""
+        self.backups.mkdir(parents=True, exist_ok=True)
+        name = os.path.basename(self.path)
+        n = 1
+        while (self.backups / f"{name}.~{n}~").exists():
+            n += 1
+        target = self.backups / f"{name}.~{n}~"
+        with open(target, "x", encoding="utf-8", errors="surrogateescape", newline="") as fh:
+            fh.write(self.text)
+        return target
+
+
+Confirm = Callable[[str], bool]  # shown the diff, says whether to write
+
+
+class WriteBack:
+    """`:apply` and `:add` for one failing instruction, which moves as lines are added."""
+
+    def __init__(
+        self,
+        file: DockerfileFile,
+        line: int,
+        shell: tuple[str, ...],
+        confirm: Confirm,
+        say: Callable[[str], None],
+    ) -> None:
+        self.file = file
+        self.line = line
+        self.shell = shell
+        self.confirm = confirm
+        self.say = say
+
+    def _instruction(self) -> dockerfile.Instruction:
+        ins = dockerfile.parse(self.file.text).instruction_at(self.line)
+        if ins is None:  # pragma: no cover - the line always holds it; a bug if not
+            raise BadInputError(f"no instruction at {self.file.shown}:{self.line}", "")
+        return ins
+
+    def apply(self, command: str) -> bool:
+        """Replace the failing RUN with `command`; True when written."""
+        ins = self._instruction()
+        if ins.keyword != "RUN":
+            self.say(f"{self.file.shown}:{self.line} is a {ins.keyword}, not a RUN: use :add\n")
+            return False
+        return self._write(rewrite.replace_run(self.file.text, ins, command, self.shell))
+
+    def add(self, command: str) -> bool:
+        """Insert `RUN command` before the failing instruction; True when written."""
+        ins = self._instruction()
+        new = rewrite.insert_run_before(self.file.text, ins, command)
+        added = len(new.splitlines()) - len(self.file.text.splitlines())
+        if not self._write(new):
+            return False
+        self.line += added  # the failing instruction moved down; the next :add goes after this
+        return True
+
+    def _write(self, new: str) -> bool:
+        self.file.check_unchanged()  # refuse before asking, not after
+        diff = rewrite.unified_diff(self.file.text, new, self.file.shown)
+        if not diff:
+            self.say("the Dockerfile already says that; nothing to write\n")
+            return False
+        self.say(diff)
+        if not self.confirm(f"write {self.file.shown}?"):
+            self.say("not written\n")
+            return False
+        backup = self.file.write(new)
+        self.say(f"wrote {self.file.shown} (the previous version is in {backup})\n")
+        return True
