@@ -28,8 +28,9 @@ from scenarios import (
 
 PROMPT = r"dbugbuild>"
 
-FAILING = "FROM busybox\n# make the file the last step needs\nRUN echo one > /one\nRUN cat /missing-file\n"
-FIXED = "FROM busybox\n# make the file the last step needs\nRUN echo one > /one\nRUN cat /one\n"
+HEAD = "FROM busybox\n# make the file the last step needs\nRUN echo one > /one\n"
+FAILING = HEAD + "RUN cat /missing-file\n"
+FIXED = HEAD + "RUN cat /one\n"
 
 
 def _leftovers(engine: Engine) -> list[str]:
