@@ -276,3 +276,34 @@ def test_writeback_file_atomic_backups_numbered(tmp_path: Path) -> None:
     with pytest.raises(DockerfileChangedError):
         file.write("v4\n")
     assert path.read_text() == "someone else\n"
+
+
+@pytest.mark.docker
+def test_writeback_continue_reopens_at_the_next_failure(
+    engine: Engine, no_leaks: None, tmp_path: Path, state: Path
+) -> None:
+    text = "FROM busybox\nRUN test -e /a\nRUN cat /b\n"
+    project = _project(tmp_path, text)
+    scenario = Scenario(
+        name="continue-next-failure",
+        dockerfile=text,
+        steps=[
+            expect(r"debugging Dockerfile:2"),
+            expect(PROMPT),
+            send(CTRL_U + "touch /a" + ENTER),
+            expect(r"exit code 0 "),
+            expect(PROMPT),
+            send(CTRL_U + ":apply" + ENTER),
+            expect(r"\[y/N\]"),
+            send("y" + ENTER),
+            expect(PROMPT),
+            send(CTRL_U + ":continue" + ENTER),
+            expect(r"debugging Dockerfile:3: RUN failed with exit code 1"),  # a new session
+            expect(r"dbugbuild> cat /b"),  # with the new failing command pre-typed
+            send(CTRL_D),
+        ],
+        exit_code=1,
+    )
+    play_in_process(scenario, project)
+    assert (project / "Dockerfile").read_text() == "FROM busybox\nRUN touch /a\nRUN cat /b\n"
+    assert _leftovers(engine) == []
