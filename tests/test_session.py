@@ -275,3 +275,29 @@ def test_session_history_lives_in_state_dir(
     assert len(histories) == 1
     assert "+echo remembered" in histories[0].read_text()
     assert sorted(p.name for p in project.iterdir()) == ["Dockerfile"]  # nothing in the project
+
+
+def test_session_failed_shell_opens_the_failed_state(
+    engine: Engine, no_leaks: None, tmp_path: Path
+) -> None:
+    scenario = Scenario(
+        name="failed-shell",
+        dockerfile="FROM busybox\nRUN echo half-done > /state && exit 4\n",
+        steps=[
+            expect(PROMPT),
+            send(CTRL_U + ":failed shell" + ENTER),
+            expect(r"/ # "),
+            send("cat /state" + ENTER),
+            expect(r"half-done"),  # what the failing command left behind
+            send("exit" + ENTER),
+            expect(r"left the failed step's state"),
+            expect(PROMPT),
+            send(CTRL_U + "cat /state" + ENTER),  # the session's own layer never had it
+            expect(r"exit code 1 "),
+            expect(PROMPT),
+            send(CTRL_D),
+        ],
+        exit_code=4,
+    )
+    play_in_pty(scenario, _workdir(tmp_path, scenario))
+    assert _session_leftovers(engine) == []
