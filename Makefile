@@ -36,6 +36,7 @@ lint: venv
 
 bench: setup
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/bisect.py
 
 clean:
 	-$(BIN)/dbugbuild clean

@@ -151,10 +151,11 @@ def test_build_tool_output_formats(engine: Engine, no_leaks: None) -> None:
     report = run_cli(["--log", "-", "--format", "json"], BUILDS / "run-exit-100", stdin=run.stderr)
     try:
         assert run.code == 100
-        assert run.stdout == (
-            "Dockerfile:5:1: error: RUN failed with exit code 100: "
-            "E: Invalid operation update-all\n"
+        # The error line, then the diagnosis as `note:` lines (tests/test_report.py has them).
+        assert run.stdout.splitlines()[0] == (
+            "Dockerfile:5:1: error: RUN failed with exit code 100: E: Invalid operation update-all"
         )
+        assert run.stdout.splitlines()[1].startswith("Dockerfile:5:1: note: package-manager-misuse")
         # The build's own output went to stderr, whole.
         assert "Step 5/6 : RUN apt-get -y update-all" in run.stderr
         text = run_cli(
@@ -207,8 +208,8 @@ def test_build_syntax_error(engine: Engine, no_leaks: None) -> None:
         "output_tail": [],
     }
     gcc = run_cli(["--log", "-", "--format", "gcc"], BUILDS / "syntax-error", stdin=run.stderr)
-    assert gcc.stdout == (
-        "Dockerfile:3:1: error: dockerfile parse error line 3: unknown instruction: FOO\n"
+    assert gcc.stdout.splitlines()[0] == (
+        "Dockerfile:3:1: error: dockerfile parse error line 3: unknown instruction: FOO"
     )
 
 
@@ -246,5 +247,22 @@ def test_build_bare_build_arg_takes_environment(
     try:
         assert run.code == 4
         assert report["failed_step"]["output_tail"] == ["GREETING is from-the-environment"]
+    finally:
+        remove_build(engine, report)
+
+
+def test_build_unrecognised_error_is_a_failure(
+    engine: Engine, no_leaks: None, tmp_path: Path
+) -> None:
+    """An error line the parser does not know still fails the report: docker's status rules."""
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN --mount=type=cache,target=/x true\n")
+    run = run_cli(["--no-cache", "--format", "json", "."], tmp_path)
+    report = run.json()
+    try:
+        assert run.code == 1
+        assert report["status"] == "failed"
+        assert report["failed_step"]["line"] == 2
+        assert report["failed_step"]["message"].startswith("the --mount option requires BuildKit")
+        assert "dbugbuild did not recognise this error: please report it" in report["notes"]
     finally:
         remove_build(engine, report)

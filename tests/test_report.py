@@ -21,10 +21,12 @@ from jsonschema import Draft202012Validator
 
 from conftest import FIXTURES, TESTS, Run, run_cli
 from dbugbuild.report import (
+    Diagnosis,
     ExecResult,
     FailedStep,
     Report,
     StepReport,
+    json_name,
     render_gcc,
     render_text,
     to_dict,
@@ -94,6 +96,7 @@ def _described_objects(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "failed_step": defs["failedStep"],
         "step": defs["step"],
         "exec": defs["commandResult"],
+        "diagnosis": defs["diagnosis"],
     }
 
 
@@ -105,8 +108,13 @@ def test_schema_lists_exactly_the_fields_to_dict_writes() -> None:
     ]
     assert objects["report"]["required"] == always
     assert list(objects["report"]["properties"]) == [*always, "exec", "retry"]
-    for name, cls in (("failed_step", FailedStep), ("step", StepReport), ("exec", ExecResult)):
-        names = [f.name for f in fields(cls)]
+    for name, cls in (
+        ("failed_step", FailedStep),
+        ("step", StepReport),
+        ("exec", ExecResult),
+        ("diagnosis", Diagnosis),
+    ):
+        names = [json_name(f) for f in fields(cls)]
         assert objects[name]["required"] == names, name
         assert list(objects[name]["properties"]) == names, name
 
@@ -178,6 +186,9 @@ def _mutated(path: tuple[str | int, ...], value: Any) -> dict[str, Any]:
         (("status",), "succeeded"),  # with a failed_step and exit code 100
         (("image",), "7745079d5461"),  # an image on a failed build
         (("exec",), []),
+        (("diagnosis",), None),  # a failed build always has a diagnosis
+        (("diagnosis", "class"), "compile-error"),  # not one of the 13 classes
+        (("diagnosis", "hints"), _DELETE),
         (("retry",), {"command": "apt-get -y update-all", "exit_code": 100}),
     ],
 )
@@ -217,6 +228,16 @@ FAILED_STEP = FailedStep(
     output_tail=("make: *** No targets specified and no makefile found.  Stop.",),
 )
 
+DIAGNOSIS = Diagnosis(
+    "missing-file",
+    "make found no Makefile in the working folder.",
+    (
+        "COPY the Makefile (and sources) before this step, or `make -C <folder>`; relative "
+        "paths start at WORKDIR.",
+    ),
+    ('output: "make: *** No targets specified and no makefile found.  Stop."',),
+)
+
 FAILED = Report(
     status="failed",
     dockerfile="./Dockerfile",
@@ -230,6 +251,7 @@ FAILED = Report(
         StepReport(2, "RUN", 2, 3, "build", None, False),
     ),
     exit_code=2,
+    diagnosis=DIAGNOSIS,
     location="Dockerfile",
     source_lines=("RUN make && \\", "    make test"),
 )
@@ -277,6 +299,15 @@ FAILED_DICT = {
     ],
     "exit_code": 2,
     "notes": [],
+    "diagnosis": {
+        "class": "missing-file",
+        "summary": "make found no Makefile in the working folder.",
+        "hints": [
+            "COPY the Makefile (and sources) before this step, or `make -C <folder>`; relative "
+            "paths start at WORKDIR."
+        ],
+        "evidence": ['output: "make: *** No targets specified and no makefile found.  Stop."'],
+    },
 }
 
 
@@ -321,18 +352,36 @@ def test_to_dict_exec_without_retry() -> None:
 # -- render_gcc ----------------------------------------------------------------------------------
 
 RUN_100 = "RUN failed with exit code 100: E: Invalid operation update-all"
+
+
+def _run_100(where: str) -> str:
+    """The gcc lines of run-exit-100: the error, then its diagnosis as notes."""
+    return (
+        f"{where} error: {RUN_100}\n"
+        f"{where} note: package-manager-misuse: apt-get has no operation `update-all`.\n"
+        f"{where} note: hint: To refresh the package lists and upgrade: `apt-get update && "
+        "apt-get -y upgrade`.\n"
+        f"{where} note: hint: apt-get's first word is an operation: install, remove, update, "
+        "upgrade, ... (`apt-get --help` lists them).\n"
+    )
+
+
 SUBDIR_DOCKERFILE = BUILDS / "subdir-target" / "docker" / "Dockerfile"
 
 
 @pytest.mark.parametrize(
     ("name", "options", "code", "stdout", "stderr"),
     [
-        pytest.param("run-exit-100", (), 100, f"Dockerfile:5:1: error: {RUN_100}\n", "", id="run"),
+        pytest.param("run-exit-100", (), 100, _run_100("Dockerfile:5:1:"), "", id="run"),
         pytest.param(
             "syntax-error",
             (),
             1,
-            "Dockerfile:3:1: error: dockerfile parse error line 3: unknown instruction: FOO\n",
+            "Dockerfile:3:1: error: dockerfile parse error line 3: unknown instruction: FOO\n"
+            "Dockerfile:3:1: note: dockerfile-syntax: Line 3 starts with `FOO`, which is not a "
+            "Dockerfile instruction.\n"
+            "Dockerfile:3:1: note: hint: Each line starts with an instruction (RUN, COPY, ENV, "
+            "...) unless the line before it ends with `\\`.\n",
             "",
             id="syntax-error",
         ),
@@ -342,7 +391,11 @@ SUBDIR_DOCKERFILE = BUILDS / "subdir-target" / "docker" / "Dockerfile"
             (),
             1,
             "Dockerfile:4:1: error: COPY failed: file not found in build context or excluded by "
-            ".dockerignore: stat secret.txt: file does not exist\n",
+            ".dockerignore: stat secret.txt: file does not exist\n"
+            "Dockerfile:4:1: note: build-context: `secret.txt` is excluded from the build "
+            "context by .dockerignore line 1 (`secret.txt`).\n"
+            "Dockerfile:4:1: note: hint: Add the line `!secret.txt` after line 1 of "
+            ".dockerignore, or remove `secret.txt` if the image needs those files.\n",
             "",
             id="copy-no-exit-code",
         ),
@@ -366,7 +419,7 @@ SUBDIR_DOCKERFILE = BUILDS / "subdir-target" / "docker" / "Dockerfile"
             "run-exit-100",
             ("-f", "missing/Dockerfile"),
             100,
-            f"missing/Dockerfile: error: {RUN_100}\n",
+            _run_100("missing/Dockerfile:"),
             "dbugbuild: warning: no Dockerfile at missing/Dockerfile: lines not mapped\n",
             id="no-dockerfile",
         ),
@@ -374,7 +427,7 @@ SUBDIR_DOCKERFILE = BUILDS / "subdir-target" / "docker" / "Dockerfile"
             "run-exit-100",
             ("-f", "../run-exit-127/Dockerfile"),
             100,
-            f"../run-exit-127/Dockerfile: error: {RUN_100}\n",
+            _run_100("../run-exit-127/Dockerfile:"),
             "dbugbuild: warning: lines not mapped: step 1 of the build ran 'FROM debian:bookworm' "
             "but ../run-exit-127/Dockerfile has 'FROM busybox' there (the Dockerfile changed, or "
             "other -f/--target/--label options were used)\n",
@@ -417,18 +470,31 @@ def test_render_gcc_prefers_the_location_over_the_dockerfile_as_given() -> None:
     assert render_gcc(FAILED) == (
         "Dockerfile:2:1: error: RUN failed with exit code 2: "
         "make: *** No targets specified and no makefile found.  Stop.\n"
+        "Dockerfile:2:1: note: missing-file: make found no Makefile in the working folder.\n"
+        "Dockerfile:2:1: note: hint: COPY the Makefile (and sources) before this step, or "
+        "`make -C <folder>`; relative paths start at WORKDIR.\n"
     )
     no_line = replace(
         FAILED,
         failed_step=replace(FAILED_STEP, line=None, end_line=None),
         location="",
+        diagnosis=None,
     )
     assert render_gcc(no_line) == (
         "./Dockerfile: error: RUN failed with exit code 2: "
         "make: *** No targets specified and no makefile found.  Stop.\n"
     )
-    success = replace(FAILED, status="succeeded", failed_step=None, exit_code=0)
+    success = replace(FAILED, status="succeeded", failed_step=None, exit_code=0, diagnosis=None)
     assert render_gcc(success) == ""
+
+
+def test_render_gcc_leaves_out_the_catch_all_diagnosis() -> None:
+    """`command-failed` adds nothing an editor needs: the error line alone."""
+    caught_all = replace(FAILED, diagnosis=replace(DIAGNOSIS, class_="command-failed"))
+    assert render_gcc(caught_all) == (
+        "Dockerfile:2:1: error: RUN failed with exit code 2: "
+        "make: *** No targets specified and no makefile found.  Stop.\n"
+    )
 
 
 # -- render_text ---------------------------------------------------------------------------------
@@ -441,6 +507,11 @@ error: RUN failed with exit code 100: E: Invalid operation update-all  [step 5/6
   builder: The command '/bin/sh -c apt-get -y update-all' returned a non-zero code: 100
   output (last lines):
     | E: Invalid operation update-all
+  diagnosis: package-manager-misuse: apt-get has no operation `update-all`.
+    hint: To refresh the package lists and upgrade: `apt-get update && apt-get -y upgrade`.
+    hint: apt-get's first word is an operation: install, remove, update, upgrade, ... \
+(`apt-get --help` lists them).
+    evidence: output: "E: Invalid operation update-all"
   last good image: 7745079d5461
   failed container: 172b2af322bb
 """,
@@ -448,6 +519,11 @@ error: RUN failed with exit code 100: E: Invalid operation update-all  [step 5/6
 error: dockerfile parse error line 3: unknown instruction: FOO
   --> Dockerfile:3
   > 3 | FOO bar
+  diagnosis: dockerfile-syntax: Line 3 starts with `FOO`, which is not a Dockerfile instruction.
+    hint: Each line starts with an instruction (RUN, COPY, ENV, ...) unless the line before it \
+ends with `\\`.
+    evidence: builder: "dockerfile parse error line 3: unknown instruction: FOO"
+    evidence: Dockerfile line 3: `FOO bar`
 """,
     "success": """
 dbugbuild: build succeeded: image 96d2a9b2025c (dbugbuild-test/success:latest)
@@ -466,6 +542,9 @@ ls /no/such/dir &&     echo "never printed"' returned a non-zero code: 1
     | hello from line one
     | line two
     | ls: /no/such/dir: No such file or directory
+  diagnosis: missing-file: `/no/such/dir` does not exist in this layer.
+    hint: Check that `/no/such/dir` is copied (COPY) or made before this step.
+    evidence: output: "ls: /no/such/dir: No such file or directory"
   last good image: b762a2c6d0ae
   failed container: 4e7197890656
 """,
@@ -477,6 +556,14 @@ error: RUN failed with exit code 1: running tests  [step 5/5]
 returned a non-zero code: 1
   output (last lines):
     | running tests
+  diagnosis: command-failed: The RUN's commands ran, and one exited with code 1.
+    hint: The last command, `test`, exits 1 when its condition is false or nothing matched: \
+it may have reported a fact, not an error.
+    hint: Its own output above says why: the last lines are usually the error.
+    hint: Reproduce it in the layer it ran in: `dbugbuild` in a terminal pre-types the command \
+(or `--retry` / `--exec` in CI).
+    evidence: exit code 1
+    evidence: output: "running tests"
   last good image: ab5539cb87e2
   failed container: d7d8c8590e6e
 """,
@@ -489,6 +576,15 @@ code: 3
   output (last lines):
     | first trigger runs fine
     | second trigger fails
+  diagnosis: command-failed: An ONBUILD trigger of the base image ran a command that exited \
+with code 3.
+    hint: Its own output above says why: the last lines are usually the error.
+    hint: The trigger comes with the FROM image (`docker image inspect -f '{{.Config.OnBuild}}' \
+IMAGE` lists them): fix it where that image is built, or start FROM an image without it.
+    hint: Reproduce it in the layer it ran in: `dbugbuild` in a terminal pre-types the command \
+(or `--retry` / `--exec` in CI).
+    evidence: exit code 3
+    evidence: output: "second trigger fails"
   failed container: 0fa4c5b86ea8
   note: the failure happened in an ONBUILD trigger of the base image
 """,
@@ -513,6 +609,11 @@ error: RUN failed with exit code 100: E: Invalid operation update-all  [step 5/6
   builder: The command '/bin/sh -c apt-get -y update-all' returned a non-zero code: 100
   output (last lines):
     | E: Invalid operation update-all
+  diagnosis: package-manager-misuse: apt-get has no operation `update-all`.
+    hint: To refresh the package lists and upgrade: `apt-get update && apt-get -y upgrade`.
+    hint: apt-get's first word is an operation: install, remove, update, upgrade, ... \
+(`apt-get --help` lists them).
+    evidence: output: "E: Invalid operation update-all"
   last good image: 7745079d5461
   failed container: 172b2af322bb
   note: no Dockerfile at missing/Dockerfile: lines not mapped
@@ -528,6 +629,7 @@ def test_render_text_colour() -> None:
         tags=("app:1", "app:latest"),
         failed_step=None,
         exit_code=0,
+        diagnosis=None,
     )
     assert render_text(success, color=True) == (
         "\x1b[1;32mdbugbuild: build succeeded\x1b[0m: image 96d2a9b2025c (app:1, app:latest)\n"
@@ -542,6 +644,12 @@ def test_render_text_colour() -> None:
         "non-zero code: 2\n"
         "  \x1b[2moutput (last lines)\x1b[0m:\n"
         "    | make: *** No targets specified and no makefile found.  Stop.\n"
+        "  \x1b[1;33mdiagnosis\x1b[0m: missing-file: make found no Makefile in the working "
+        "folder.\n"
+        "    hint: COPY the Makefile (and sources) before this step, or `make -C <folder>`; "
+        "relative paths start at WORKDIR.\n"
+        '    \x1b[2mevidence\x1b[0m: output: "make: *** No targets specified and no makefile '
+        'found.  Stop."\n'
         "  last good image: 634a12f5cd7e\n"
         "  failed container: 916a15ed9295\n"
     )

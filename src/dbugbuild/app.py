@@ -9,15 +9,15 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from dbugbuild import buildlog, dockerfile, report
+from dbugbuild import buildlog, dockerfile, facts, report
 from dbugbuild.console import Console
 from dbugbuild.engine import BuildCommand, Engine, build_argv
 from dbugbuild.errors import BadInputError, DbugbuildError, NoInputError, UsageError
 from dbugbuild.locate import locate
-from dbugbuild.options import BuildOptions, Options
+from dbugbuild.options import BisectOptions, BuildOptions, Options
 
 Connect = Callable[[Console], Engine]
 
@@ -132,6 +132,57 @@ def clean(args: list[str], console: Console, connect: Connect = connect_engine) 
     return 0
 
 
+def bisect(options: BisectOptions, console: Console, connect: Connect = connect_engine) -> int:
+    """`dbugbuild bisect`: which step of the build (or of --image's history) changed the check.
+
+    The build runs as for a report (its output shown as docker shows it); bisecting.py
+    picks the layers and probes them. Exit status: docs/bisect.md.
+    """
+    # Imported here, as debug is in run(): plain runs need not load the probes' modules.
+    from dbugbuild import bisecting
+
+    if options.image is not None:
+        source = None
+        if options.dockerfile_given:
+            given = _dockerfile_source(options.build, console, required=True)
+            source = bisecting.Source(given.shown, given.location, given.text)
+        engine = connect(console)
+        try:
+            model = _parse_dockerfile(source.text if source is not None else None)
+            return bisecting.run_image(engine, options, model, source, console)
+        finally:
+            engine.close()
+    as_report = Options(
+        build=options.build, no_shell=True, format=options.format, color=options.color
+    )
+    outcome = _report_from_build(as_report, console, connect)
+    built = outcome.engine
+    assert built is not None  # a build always connects
+    try:
+        src = outcome.source
+        status = bisecting.run_build(
+            built,
+            outcome.report,
+            outcome.log,
+            _parse_dockerfile(src.text),
+            bisecting.Source(src.shown, src.location, src.text),
+            options,
+            console,
+        )
+        if status is None:  # the build made no layer in the stage: report it as dbugbuild does
+            _emit(outcome.report, as_report, console)
+            failed = outcome.report.failed_step
+            at = f" at step {failed.index}" if failed is not None and failed.index else ""
+            console.warn(
+                f"nothing to bisect: the build failed{at} before the stage made a layer; "
+                "fix the build first, or give --stage a stage that ran"
+            )
+            return outcome.report.exit_code
+        return status
+    finally:
+        built.close()
+
+
 # -- the two sources of a report ----------------------------------------------
 
 
@@ -144,10 +195,14 @@ def _report_from_build(options: Options, console: Console, connect: Connect) -> 
         parser = buildlog.BuildLogParser()
         machine = options.format != "text"
 
+        errors: list[str] = []  # docker's stderr, kept to name an error the parser misses
+
         def sink(text: str, from_stderr: bool) -> None:
             # Docker's stdout/stderr split is kept for people; a machine format owns stdout.
             console.write(text, err=from_stderr or machine)
             parser.feed(text)
+            if from_stderr:
+                errors.append(text)
 
         command = BuildCommand(
             argv=build_argv(
@@ -177,8 +232,22 @@ def _report_from_build(options: Options, console: Console, connect: Connect) -> 
             source.digest
         ):
             console.warn(f"{source.shown} changed during the build; its lines may not match")
+        unrecognised = status != 0 and log.failure is None
+        if unrecognised:
+            # Docker failed with an error the parser does not know: report a failure with
+            # docker's last error line rather than a success (the exit status is the truth).
+            lines = [ln.strip() for ln in "".join(errors).splitlines() if ln.strip()]
+            message = buildlog.strip_ansi(lines[-1]) if lines else f"docker build exited {status}"
+            log = replace(
+                log,
+                failure=buildlog.Failure(message.removeprefix("Error response from daemon: "),
+                                         None, None, None, False),
+            )  # fmt: skip
         parent = _trigger_parent(log, engine)
         result = _locate(log, source, opts, parent)
+        if unrecognised:
+            result = _with_note(result, "dbugbuild did not recognise this error: please report it")
+        result = _explain(result, log, source, opts, console, lambda: engine)
         if log.succeeded == (status != 0):
             raise DbugbuildError(
                 f"docker build exited {status} but its output says the build "
@@ -225,7 +294,19 @@ def _report_from_log(options: Options, console: Console, connect: Connect) -> _O
     result = _locate(log, source, opts, parent)
     if source.text is None:
         result = _with_note(result, f"no Dockerfile at {source.shown}: lines not mapped")
-    return _Outcome(result, log, source, engine)
+    reached: list[Engine | None] = [engine]
+
+    def lazy_engine() -> Engine | None:
+        # A log needs no daemon; one that is there (with the log's images) sharpens the diagnosis.
+        if reached[0] is None:
+            try:
+                reached[0] = connect(console)
+            except DbugbuildError:
+                return None
+        return reached[0]
+
+    result = _explain(result, log, source, opts, console, lazy_engine)
+    return _Outcome(result, log, source, reached[0])
 
 
 def _locate(
@@ -244,6 +325,28 @@ def _locate(
         target=opts.target,
         labels=opts.labels,
         parent_image=parent,
+    )
+
+
+def _explain(
+    result: report.Report,
+    log: buildlog.BuildLog,
+    source: _DockerfileSource,
+    opts: BuildOptions,
+    console: Console,
+    engine: Callable[[], Engine | None],
+) -> report.Report:
+    """The report with its diagnosis: facts.py looks in the build context and, through the
+    engine, read-only in the last good layer; diagnosis.py's rules decide."""
+    context_dir = os.path.join(console.cwd, opts.context)
+    return facts.explain(
+        result,
+        dockerfile=_parse_dockerfile(source.text),
+        dockerfile_text=source.text,
+        in_trigger=log.failure is not None and log.failure.in_trigger,
+        context=opts.context,
+        context_dir=context_dir if os.path.isdir(context_dir) else None,
+        engine=engine,
     )
 
 

@@ -335,6 +335,8 @@ _STRONG_START = re.compile(
     r"|[Uu]nknown instruction: "
     r"|failed to reach build target "
     r"|No build stage in current context"
+    # moby builder/dockerfile/copy.go: a multi-source COPY/ADD to a path without `/`.
+    r"|When using (?:COPY|ADD) with more than one source file, the destination must be"
 )
 _DAEMON_PREFIX = re.compile(r"Error response from daemon: ")
 _OLD_CLI_PREFIX = re.compile(r"(?:(?:FATA|ERRO|INFO)\[\d+\]|\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) ")

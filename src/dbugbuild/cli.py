@@ -13,10 +13,10 @@ import traceback
 from collections.abc import Sequence
 from typing import NoReturn
 
-from dbugbuild import __version__, app
+from dbugbuild import __version__, app, samples
 from dbugbuild.console import Console
 from dbugbuild.errors import DbugbuildError, ExitCode, Terminated, UsageError
-from dbugbuild.options import BuildOptions, Options
+from dbugbuild.options import BisectOptions, BuildOptions, Options
 
 # docker build options that dbugbuild refuses by name rather than passing on: some
 # would defeat the debugger (--force-rm removes the failed container, -q hides the
@@ -94,22 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "path", nargs="?", default=".", metavar="PATH", help="build context (default: .)"
     )
-    b = p.add_argument_group("docker build options (docker's meaning)")
-    b.add_argument("-f", "--file", metavar="FILE", help="the Dockerfile (default: PATH/Dockerfile)")
-    b.add_argument("-t", "--tag", action="append", default=[], metavar="NAME:TAG")
-    b.add_argument(
-        "--build-arg",
-        action="append",
-        default=[],
-        metavar="K=V",
-        help="a build-time variable; a bare K takes its value from the environment",
-    )
-    b.add_argument("--target", metavar="STAGE")
-    b.add_argument("--no-cache", action="store_true")
-    b.add_argument("--pull", action="store_true")
-    b.add_argument("--network", metavar="MODE")
-    b.add_argument("--platform", metavar="PLATFORM")
-    b.add_argument("--label", action="append", default=[], metavar="K=V")
+    _add_build_options(p)
     o = p.add_argument_group("dbugbuild options")
     o.add_argument(
         "--log",
@@ -148,22 +133,29 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def parse_args(argv: Sequence[str]) -> Options:
-    """argv (without the program name) -> Options; UsageError on anything we do not support."""
-    parser = _parser()
-    ns, rest = parser.parse_known_args(list(argv))
-    for word in rest:
-        name = word.split("=", 1)[0]
-        if name in UNSUPPORTED_DOCKER_OPTIONS:
-            raise UsageError(
-                f"docker build option {name} is not supported by dbugbuild",
-                "Drop it, or run 'docker build' directly for that build",
-            )
-        if word.startswith("-") and word != "-":
-            raise UsageError(f"unknown option {name}", "See 'dbugbuild --help'")
-        raise UsageError(f"unexpected argument '{word}'", "Give at most one build context PATH")
-    build = BuildOptions(
-        context=ns.path,
+def _add_build_options(p: argparse.ArgumentParser) -> None:
+    """The docker build options dbugbuild passes on, as `docker build` spells them."""
+    b = p.add_argument_group("docker build options (docker's meaning)")
+    b.add_argument("-f", "--file", metavar="FILE", help="the Dockerfile (default: PATH/Dockerfile)")
+    b.add_argument("-t", "--tag", action="append", default=[], metavar="NAME:TAG")
+    b.add_argument(
+        "--build-arg",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="a build-time variable; a bare K takes its value from the environment",
+    )
+    b.add_argument("--target", metavar="STAGE")
+    b.add_argument("--no-cache", action="store_true")
+    b.add_argument("--pull", action="store_true")
+    b.add_argument("--network", metavar="MODE")
+    b.add_argument("--platform", metavar="PLATFORM")
+    b.add_argument("--label", action="append", default=[], metavar="K=V")
+
+
+def _build_options(ns: argparse.Namespace, context: str) -> BuildOptions:
+    return BuildOptions(
+        context=context,
         file=ns.file,
         tags=tuple(ns.tag),
         build_args=tuple(ns.build_arg),
@@ -174,6 +166,28 @@ def parse_args(argv: Sequence[str]) -> Options:
         platform=ns.platform,
         labels=tuple(ns.label),
     )
+
+
+def _refuse(rest: Sequence[str], prog: str) -> None:
+    """UsageError for what argparse left over: refused docker options by name, then the rest."""
+    for word in rest:
+        name = word.split("=", 1)[0]
+        if name in UNSUPPORTED_DOCKER_OPTIONS:
+            raise UsageError(
+                f"docker build option {name} is not supported by dbugbuild",
+                "Drop it, or run 'docker build' directly for that build",
+            )
+        if word.startswith("-") and word != "-":
+            raise UsageError(f"unknown option {name}", f"See '{prog} --help'")
+        raise UsageError(f"unexpected argument '{word}'", "Give at most one build context PATH")
+
+
+def parse_args(argv: Sequence[str]) -> Options:
+    """argv (without the program name) -> Options; UsageError on anything we do not support."""
+    parser = _parser()
+    ns, rest = parser.parse_known_args(list(argv))
+    _refuse(rest, "dbugbuild")
+    build = _build_options(ns, ns.path)
     return Options(
         build=build,
         log=ns.log,
@@ -183,6 +197,99 @@ def parse_args(argv: Sequence[str]) -> Options:
         keep=ns.keep,
         apply=ns.apply,
         yes=ns.yes,
+        format=ns.format,
+        color=ns.color,
+        traceback=ns.traceback,
+    )
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, got '{text}'")
+    return value
+
+
+def _bisect_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="dbugbuild bisect",
+        description=(
+            "Build as dbugbuild does (or take --image), then find the Dockerfile step that made "
+            "CMD fail (or, with --until-pass, pass) by running it in the build's layers."
+        ),
+        allow_abbrev=False,
+        epilog=(
+            "exit status: 0 when the step is found; 4 when the final layer does not show the "
+            "asked-for outcome; 5 when no layer probed shows the other one; the build's own "
+            "code when it made no layer to bisect; 2, 3, 65, 66, 69 and 130 as for dbugbuild. "
+            "See docs/bisect.md."
+        ),
+    )
+    p.add_argument(
+        "path", nargs="?", default=None, metavar="PATH", help="build context (default: .)"
+    )
+    _add_build_options(p)
+    o = p.add_argument_group("bisect options")
+    o.add_argument(
+        "--check",
+        required=True,
+        metavar="CMD",
+        help="the command to probe each layer with, run as a RUN line would (exit 0 = passes)",
+    )
+    o.add_argument(
+        "--image",
+        metavar="IMAGE",
+        help="no build: bisect this classic-built image's history (-f/PATH map its lines)",
+    )
+    o.add_argument(
+        "--stage", metavar="NAME", help="the stage to bisect (default: the last one that ran)"
+    )
+    o.add_argument(
+        "--until-pass",
+        action="store_true",
+        help="find the step that made CMD pass (the final layer must pass)",
+    )
+    o.add_argument(
+        "--probe-timeout",
+        type=_seconds,
+        default=60.0,
+        metavar="SECONDS",
+        help="kill a probe after this long; it counts as failing (default: 60)",
+    )
+    o.add_argument("--format", choices=("text", "json", "gcc"), default="text")
+    o.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    o.add_argument("--traceback", action="store_true", help="show a traceback on internal errors")
+    return p
+
+
+# Build options that mean nothing without a build (`bisect --image`).
+_BUILD_ONLY = (("tag", "-t/--tag"), ("no_cache", "--no-cache"), ("pull", "--pull"))
+
+
+def parse_bisect_args(argv: Sequence[str]) -> BisectOptions:
+    """`dbugbuild bisect` argv (after `bisect`) -> BisectOptions; UsageError as parse_args."""
+    ns, rest = _bisect_parser().parse_known_args(list(argv))
+    _refuse(rest, "dbugbuild bisect")
+    if ns.image is not None:
+        for attr, name in (*_BUILD_ONLY, ("platform", "--platform")):
+            if getattr(ns, attr):
+                raise UsageError(
+                    f"{name} has no meaning with --image (no build runs)",
+                    "Drop it, or bisect a build: 'dbugbuild bisect PATH --check CMD'",
+                )
+    if not ns.check.strip():
+        raise UsageError("--check is empty", "Give the command to run in each layer")
+    return BisectOptions(
+        build=_build_options(ns, ns.path if ns.path is not None else "."),
+        check=ns.check,
+        image=ns.image,
+        dockerfile_given=ns.path is not None or ns.file is not None,
+        stage=ns.stage,
+        until_pass=ns.until_pass,
+        probe_timeout=ns.probe_timeout,
         format=ns.format,
         color=ns.color,
         traceback=ns.traceback,
@@ -199,6 +306,10 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
     try:
         if args[:1] == ["clean"]:
             return app.clean(args[1:], con)
+        if args[:1] == ["samples"]:
+            return samples.run(args[1:], con)
+        if args[:1] == ["bisect"]:
+            return app.bisect(parse_bisect_args(args[1:]), con)
         options = parse_args(args)
         return app.run(options, con)
     except SystemExit as exc:  # argparse's --help / --version

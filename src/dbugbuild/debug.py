@@ -15,6 +15,7 @@ from types import FrameType
 
 from dbugbuild import buildlog, report, stepenv
 from dbugbuild.console import Console
+from dbugbuild.diagnosis import banner_text
 from dbugbuild.dockerfile import Dockerfile, Instruction, command_as_written
 from dbugbuild.engine import Engine, NoShellError, Workspace
 from dbugbuild.errors import BadInputError, EngineError, Terminated, UsageError
@@ -264,6 +265,7 @@ def _interactive(workspace: Workspace, failed: Failed, console: Console) -> str:
         message=report.headline(step),
         last_good_image=workspace.env.image,
         failed_container=rep.failed_container,
+        diagnosis=banner_text(rep.diagnosis) if rep.diagnosis is not None else None,
     )
     state = _state_home(console)
     session = Session(

@@ -14,6 +14,7 @@ import selectors
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -54,6 +55,15 @@ def _unavailable_hint() -> str:
         "Start Docker (e.g. 'sudo systemctl start docker', or 'make setup' in a dbugbuild "
         "checkout) or point DOCKER_HOST / 'docker context use' at a running daemon"
     )
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What a probe container printed (stdout), its exit code (None: killed at the timeout)."""
+
+    exit_code: int | None
+    output: str
+    timed_out: bool = False
 
 
 class Engine:
@@ -231,6 +241,79 @@ class Engine:
             if exc.status_code in (400, 404):
                 return None
             raise _api_error("inspecting image " + ref, exc) from exc
+
+    def image_chain(self, ref: str) -> list[tuple[str, str]]:
+        """An image and its parents, oldest first, each (id, its history's created-by text).
+
+        The classic builder commits one image per step, each the parent of the next; a
+        pulled or BuildKit-built image has no parent, so its chain is itself. [] when the
+        daemon has no such image.
+        """
+        api = self._client.api
+        chain: list[tuple[str, str]] = []
+        try:
+            created = {h.get("Id"): str(h.get("CreatedBy") or "") for h in api.history(ref)}
+            image = str(api.inspect_image(ref)["Id"])
+            while image and len(chain) < 10_000:  # a cycle cannot happen; do not loop if it did
+                chain.append((image, created.get(image, "")))
+                image = str(api.inspect_image(image).get("Parent") or "")
+        except docker.errors.ImageNotFound:
+            return []
+        except docker.errors.APIError as exc:
+            if exc.status_code in (400, 404) and not chain:
+                return []
+            raise _api_error("reading the history of image " + ref, exc) from exc
+        chain.reverse()
+        return chain
+
+    def probe(
+        self, image: str, argv: Sequence[str], label: str, timeout: float = 10.0
+    ) -> ProbeResult | None:
+        """Run a short read-only look inside an image: a container that is removed, never committed.
+
+        The container has a read-only root file system and no network, runs as root (to
+        stat anything), carries the dbugbuild label (so `dbugbuild clean` finds a leftover),
+        and is killed after `timeout` seconds. None when it could not run at all (no such
+        image, no /bin/sh in the layer); the output is cut at 64 KiB.
+        """
+        import requests.exceptions  # docker-py's transport: its timeouts surface as these
+
+        api = self._client.api
+        try:
+            cid = str(
+                api.create_container(
+                    image=image,
+                    command=list(argv),
+                    entrypoint=[""],
+                    user="0",
+                    labels={LABEL: label},
+                    network_disabled=True,
+                    host_config=api.create_host_config(read_only=True, network_mode="none"),
+                )["Id"]
+            )
+        except docker.errors.APIError:
+            return None
+        try:
+            try:
+                api.start(cid)
+            except docker.errors.APIError:
+                return None
+            timed_out = False
+            code: int | None = None
+            try:
+                code = int(api.wait(cid, timeout=timeout).get("StatusCode", -1))
+            except (requests.exceptions.RequestException, docker.errors.APIError):
+                timed_out = True
+                with contextlib.suppress(docker.errors.APIError):
+                    api.kill(cid)
+            raw = api.logs(cid, stdout=True, stderr=False) or b""
+            output = raw[:65536].decode("utf-8", errors="replace")
+            return ProbeResult(code, output, timed_out)
+        except (requests.exceptions.RequestException, docker.errors.APIError):
+            return None
+        finally:
+            with contextlib.suppress(EngineError):
+                self.remove_container(cid)
 
     def sweep(self, session_id: str | None = None) -> tuple[list[str], list[str]]:
         """Remove the containers and images labelled by dbugbuild (one session's, or all).
@@ -443,6 +526,7 @@ class CommandResult:
     output: str
     seconds: float
     interrupted: bool = False
+    timed_out: bool = False  # killed when its timeout expired (run(timeout=...))
 
 
 @dataclass(frozen=True)
@@ -501,16 +585,31 @@ class Workspace:
             raise _api_error("creating a debug container", exc) from exc
         return str(container["Id"])
 
-    def run(self, argv: Sequence[str], sink: Callable[[str], None] | None = None) -> CommandResult:
-        """Run argv in the current layer, streaming its output; the layer keeps its changes."""
+    def run(
+        self,
+        argv: Sequence[str],
+        sink: Callable[[str], None] | None = None,
+        *,
+        timeout: float | None = None,
+        keep: bool = True,
+    ) -> CommandResult:
+        """Run argv in the current layer, streaming its output; the layer keeps its changes
+        (unless not `keep`: bisect probes). After `timeout` seconds its container is killed."""
         started = time.monotonic()
         cid = self._create(self.current, argv)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         captured: list[str] = []
         interrupted = False
+        expired = threading.Event()
+        timer: threading.Timer | None = None
+        if timeout is not None:
+            timer = threading.Timer(timeout, self._expire, (cid, expired))
+            timer.daemon = True
         try:
             try:
                 self._api.start(cid)
+                if timer is not None:
+                    timer.start()
                 stream = self._api.logs(cid, stream=True, follow=True, stdout=True, stderr=True)
                 try:
                     for chunk in stream:
@@ -527,14 +626,28 @@ class Workspace:
                     self._api.kill(cid)
             except docker.errors.APIError as exc:
                 raise _start_error(argv, exc) from exc
+            finally:
+                if timer is not None:
+                    timer.cancel()
+                    if timer.ident is not None:  # started: a kill in flight ends first
+                        timer.join()
             try:
                 code = int(self._api.wait(cid).get("StatusCode", -1))
-                self._commit(cid)
+                if keep:
+                    self._commit(cid)
             except docker.errors.APIError as exc:
                 raise _api_error("finishing a debug command", exc) from exc
         finally:
             self._engine.remove_container(cid)
-        return CommandResult(code, "".join(captured), time.monotonic() - started, interrupted)
+        return CommandResult(
+            code, "".join(captured), time.monotonic() - started, interrupted, expired.is_set()
+        )
+
+    def _expire(self, cid: str, expired: threading.Event) -> None:
+        """The timeout's thread: kill the command's container, which ends its log stream."""
+        expired.set()
+        with contextlib.suppress(docker.errors.APIError):  # it ended meanwhile
+            self._api.kill(cid)
 
     def _commit(self, cid: str) -> None:
         changes = self._api.diff(cid) or ()

@@ -15,6 +15,9 @@ class ExitCode(enum.IntEnum):
     BUILD_FAILED = 1  # a build failure that carries no exit code (COPY failed, parse error)
     USAGE = 2  # bad arguments (argparse's convention)
     INTERNAL = 3  # a bug in dbugbuild
+    # `dbugbuild bisect` found no culprit (docs/bisect.md): not tool errors, but answers.
+    NOT_SHOWN = 4  # the final layer does not show the asked-for outcome
+    NO_TRANSITION = 5  # no layer probed shows the other outcome
     BAD_INPUT = 65  # input we cannot use: a garbage log, a Dockerfile that changed under us
     NO_INPUT = 66  # a path, Dockerfile or log that does not exist or cannot be read
     UNAVAILABLE = 69  # no Docker daemon, or no docker CLI

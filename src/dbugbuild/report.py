@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import Field, dataclass, field, fields
 from typing import Any, Literal
 
 SCHEMA_VERSION = 1
@@ -51,6 +51,17 @@ class ExecResult:
 
 
 @dataclass(frozen=True)
+class Diagnosis:
+    """Why the build failed, for people: one of diagnosis.CLASSES, one sentence, concrete next
+    steps, and the output lines and facts it rests on (docs/failure-classes.md)."""
+
+    class_: str = field(metadata={"json_name": "class"})
+    summary: str
+    hints: tuple[str, ...]
+    evidence: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Report:
     status: Status
     dockerfile: str  # the path as the user gave it (or the default)
@@ -62,6 +73,8 @@ class Report:
     steps: tuple[StepReport, ...]
     exit_code: int  # what dbugbuild exits with for this build: 0, the RUN's code, or 1
     notes: tuple[str, ...] = ()
+    # Why it failed (diagnosis.py); None exactly when the build succeeded.
+    diagnosis: Diagnosis | None = None
     # Present only when --exec / --retry ran commands in the debug environment.
     exec: tuple[ExecResult, ...] | None = field(default=None, metadata={"omit_none": True})
     retry: ExecResult | None = field(default=None, metadata={"omit_none": True})
@@ -82,9 +95,14 @@ def to_dict(report: Report) -> dict[str, Any]:
     return out
 
 
+def json_name(f: Field[Any]) -> str:
+    """A field's key in the JSON report (`class_` is written `class`)."""
+    return str(f.metadata.get("json_name", f.name))
+
+
 def _plain(value: Any) -> Any:
-    if isinstance(value, (StepReport, FailedStep, ExecResult)):
-        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, (StepReport, FailedStep, ExecResult, Diagnosis)):
+        return {json_name(f): _plain(getattr(value, f.name)) for f in fields(value)}
     if isinstance(value, tuple):
         return [_plain(v) for v in value]
     return value
@@ -117,9 +135,15 @@ def render_gcc(report: Report) -> str:
     if step is None:
         return ""
     path = report.location or report.dockerfile
-    if step.line is None:
-        return f"{path}: error: {headline(step)}\n"
-    return f"{path}:{step.line}:1: error: {headline(step)}\n"
+    where = f"{path}:" if step.line is None else f"{path}:{step.line}:1:"
+    lines = [f"{where} error: {headline(step)}"]
+    diagnosis = report.diagnosis
+    # The diagnosis as `note:` lines (gcc's own word for them; VS Code shows notes as info),
+    # where it says more than the error line: not for the catch-all class.
+    if diagnosis is not None and diagnosis.class_ != "command-failed":
+        lines.append(f"{where} note: {diagnosis.class_}: {diagnosis.summary}")
+        lines += [f"{where} note: hint: {hint}" for hint in diagnosis.hints]
+    return "".join(line.replace("\n", " ") + "\n" for line in lines)
 
 
 class _Paint:
@@ -163,6 +187,11 @@ def render_text(report: Report, color: bool = False) -> str:
     if step.output_tail:
         lines.append(f"  {paint('2', 'output (last lines)')}:")
         lines += [f"    | {line}" for line in step.output_tail]
+    if report.diagnosis is not None:
+        d = report.diagnosis
+        lines.append(f"  {paint('1;33', 'diagnosis')}: {d.class_}: {d.summary}")
+        lines += [f"    hint: {hint}" for hint in d.hints]
+        lines += [f"    {paint('2', 'evidence')}: {e}" for e in d.evidence]
     if report.last_good_image:
         lines.append(f"  last good image: {report.last_good_image}")
     if report.failed_container:

@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "app starting with $(cat /etc/app/app.conf)"

@@ -1,0 +1,237 @@
+"""`dbugbuild bisect` against the daemon: pick the layers, probe them, render the answer.
+
+A probe runs the check the way a session command runs a typed line: engine.Workspace
+in the layer's reconstructed step environment (its SHELL, USER, WORKDIR, Env and the
+build ARGs in scope), with a timeout, committing nothing, every container labelled and
+removed. Where to probe is bisect.search's pure decision. Only engine.py talks to Docker.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from dbugbuild import bisect, stepenv
+from dbugbuild.buildlog import BuildLog
+from dbugbuild.console import Console
+from dbugbuild.debug import ending_signals, resolve_build_args
+from dbugbuild.dockerfile import Dockerfile
+from dbugbuild.engine import Engine, NoShellError, Workspace
+from dbugbuild.errors import BadInputError, EngineError, NoInputError, UsageError
+from dbugbuild.locate import label_options
+from dbugbuild.options import BisectOptions
+from dbugbuild.report import Report, headline
+
+
+@dataclass(frozen=True)
+class Source:
+    """The Dockerfile the layers map to: its path as given, relative to the cwd, and its text."""
+
+    shown: str
+    location: str
+    text: str | None
+
+
+def run_build(
+    engine: Engine,
+    build: Report,
+    log: BuildLog,
+    dockerfile: Dockerfile | None,
+    source: Source,
+    options: BisectOptions,
+    console: Console,
+) -> int | None:
+    """Bisect the layers a build made (of its last stage, or --stage); returns the exit
+    status, or None when that stage made no layer (the caller then reports the build)."""
+    args = resolve_build_args(options.build.build_args, console.env)
+    try:
+        stage = bisect.build_layers(log, build.steps, dockerfile, args, options.stage)
+    except bisect.StageError as exc:
+        raise _stage_error(exc) from exc
+    if not stage.layers:
+        return None
+    notes: list[str] = []
+    failed = build.failed_step
+    if failed is not None:
+        where = f"{source.location}:{failed.line}" if failed.line is not None else source.location
+        notes.append(
+            f"the build failed at step {failed.index} ({where}: {headline(failed)}); "
+            "bisected the layers made before it"
+        )
+        if build.failed_container:
+            notes.append(
+                f"the build's failed container {build.failed_container} is left, as docker "
+                "build leaves it"
+            )
+    return _bisect(
+        engine,
+        stage,
+        options,
+        console,
+        source=source,
+        build=build,
+        notes=notes,
+    )
+
+
+def run_image(
+    engine: Engine,
+    options: BisectOptions,
+    dockerfile: Dockerfile | None,
+    source: Source | None,
+    console: Console,
+) -> int:
+    """Bisect the parent chain of an existing classic-built image (--image)."""
+    assert options.image is not None
+    image = engine.image_id(options.image)
+    if image is None:
+        raise NoInputError(
+            f"no image {options.image} in the Docker daemon",
+            "Give an image id or name that 'docker images' lists",
+        )
+    chain = [
+        bisect.HistoryEntry(i.removeprefix("sha256:")[:12], created)
+        for i, created in engine.image_chain(image)
+    ]
+    if len(chain) < 2:
+        raise BadInputError(
+            f"image {options.image} has no parent images to bisect (it was pulled, squashed "
+            "or built with BuildKit, which keep no image per step)",
+            "Build it with dbugbuild: 'dbugbuild bisect PATH --check CMD'",
+        )
+    notes: list[str] = []
+    if source is not None and source.text is not None and dockerfile is None:
+        notes.append(f"{source.shown} does not parse: lines not mapped")
+    try:
+        stage = bisect.history_layers(
+            chain,
+            dockerfile,
+            source.shown if source is not None else None,
+            target=options.build.target,
+            labels=label_options(options.build.labels),
+            build_args=resolve_build_args(options.build.build_args, console.env),
+            stage=options.stage,
+        )
+    except bisect.StageError as exc:
+        raise _stage_error(exc) from exc
+    return _bisect(
+        engine,
+        stage,
+        options,
+        console,
+        source=source,
+        image=options.image,
+        notes=notes,
+    )
+
+
+def _stage_error(exc: bisect.StageError) -> UsageError:
+    if exc.known:
+        return UsageError(exc.message, f"Give --stage one of: {', '.join(exc.known)}")
+    return UsageError(exc.message, "Give --stage (or --target) a stage the Dockerfile names")
+
+
+def _bisect(
+    engine: Engine,
+    stage: bisect.StageLayers,
+    options: BisectOptions,
+    console: Console,
+    *,
+    source: Source | None,
+    image: str | None = None,
+    build: Report | None = None,
+    notes: list[str],
+) -> int:
+    layers = stage.layers
+    points = bisect.positions(layers)
+    session = uuid.uuid4().hex[:12]
+    probes: dict[int, bisect.Probe] = {}
+    most = 1 + min(bisect.probe_budget(len(points)), len(points) - 1)
+    console.write(
+        f"dbugbuild bisect: {len(layers)} layers"
+        + (f" of stage {stage.label}" if stage.label else "")
+        + f", at most {most} probes of `{options.check}`\n",
+        err=True,
+    )
+
+    def shows(position: int) -> bool:
+        layer = layers[points[position]]
+        probe = probe_layer(
+            engine,
+            layer,
+            options.check,
+            session_id=session,
+            timeout=options.probe_timeout,
+            network=options.build.network,
+        )
+        probes[position] = probe
+        said = {"pass": "passes", "fail": "fails", "timeout": "timed out"}[probe.outcome]
+        console.write(
+            f"dbugbuild bisect: probe {len(probes)}: step {layer.index} ({layer.image[:12]}) "
+            f"{said} (exit {probe.exit_code}, {probe.seconds:.1f}s)\n",
+            err=True,
+        )
+        return probe.passed == options.until_pass
+
+    with ending_signals():  # SIGTERM/SIGHUP unwind through the probe's clean-up too
+        found = bisect.search(len(points), shows)
+    result = bisect.conclude(
+        found,
+        stage,
+        probes,
+        check=options.check,
+        until_pass=options.until_pass,
+        probe_timeout=options.probe_timeout,
+        source=source.text if source is not None else None,
+        dockerfile=source.shown if source is not None else None,
+        location=source.location if source is not None else None,
+        image=image,
+        build=build,
+        notes=notes,
+    )
+    if options.format == "json":
+        console.write(bisect.render_json(result))
+    elif options.format == "gcc":
+        console.write(bisect.render_gcc(result))
+        for note in result.notes:
+            console.warn(note)
+    else:
+        # A blank line parts the answer from the build's output and the probes' progress.
+        text = bisect.render_text(result, color=console.color(options.color))
+        console.write("\n" + text)
+    return result.exit_code
+
+
+def probe_layer(
+    engine: Engine,
+    layer: bisect.Layer,
+    check: str,
+    *,
+    session_id: str,
+    timeout: float | None,
+    network: str | None,
+) -> bisect.Probe:
+    """Run the check in one layer as a session command would, committing nothing; Ctrl-C
+    stops it (its container is killed and removed) and ends the bisection."""
+    config = engine.image_config(layer.image)
+    if config is None:
+        raise EngineError(
+            f"the layer of step {layer.index} ({layer.image}) is no longer in the Docker daemon",
+            "Rebuild to recreate it: 'dbugbuild bisect PATH --check CMD'",
+        )
+    env = stepenv.reconstruct(layer.image, config, None, layer.args_env, network)
+    workspace = Workspace(engine, env, session_id)
+    try:
+        try:
+            ran = workspace.run(env.argv_for(check), timeout=timeout, keep=False)
+        except NoShellError as exc:
+            # A layer without the step's shell (FROM scratch) cannot pass a shell check.
+            return bisect.Probe(layer, "fail", 127, f"{exc}\n", 0.0)
+    finally:
+        workspace.close()
+    if ran.interrupted:
+        raise KeyboardInterrupt
+    outcome: bisect.Outcome = (
+        "timeout" if ran.timed_out else "pass" if ran.exit_code == 0 else "fail"
+    )
+    return bisect.Probe(layer, outcome, ran.exit_code, bisect.clip(ran.output), ran.seconds)

@@ -1,0 +1,71 @@
+"""The look inside a layer on the real daemon: the probe answers the questions, cannot change
+the layer, leaves nothing behind, and is killed at its time limit."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from dbugbuild.diagnosis import PathInfo, Questions
+from dbugbuild.engine import LABEL, Engine
+from dbugbuild.facts import layer_facts
+
+pytestmark = pytest.mark.docker
+
+
+def _images(engine: Engine) -> set[str]:
+    return engine.image_ids()
+
+
+def test_probe_answers_about_a_busybox_layer(engine: Engine, no_leaks: None) -> None:
+    asked = Questions(commands=("curl", "wget"), paths=("/etc/passwd",), names=("curl",))
+    found = layer_facts(engine, "busybox:latest", asked, timeout=10)
+    assert found is not None
+    assert (found.os, found.package_managers, found.user, found.workdir) == ("busybox", (), "", "/")
+    assert found.command("wget") == "/bin/wget"
+    assert found.command("curl") is None
+    assert found.path("/etc/passwd") == PathInfo(
+        "/etc/passwd", True, "regular file", "root:root", "644"
+    )
+    assert found.path("/etc") is not None and found.path("/") is not None
+
+
+def test_probe_cannot_change_the_layer(engine: Engine, no_leaks: None) -> None:
+    """Read-only root file system, no network, never committed: the image is as it was."""
+    before = _images(engine)
+    result = engine.probe(
+        "busybox:latest",
+        [
+            "/bin/sh",
+            "-c",
+            "touch /made-by-probe; echo touch=$?; wget -q -T 2 -O- http://127.0.0.1:9/ ; "
+            "echo wget=$?",
+        ],
+        "test-probe",
+        timeout=10,
+    )
+    assert result is not None and not result.timed_out
+    assert "touch=1" in result.output  # read-only
+    assert "wget=1" in result.output  # no network, not even loopback's port 9
+    assert _images(engine) == before
+    again = engine.probe("busybox:latest", ["/bin/sh", "-c", "ls /made-by-probe"], "t", 10)
+    assert again is not None and again.exit_code != 0
+
+
+def test_probe_is_killed_at_its_time_limit(engine: Engine, no_leaks: None) -> None:
+    started = time.monotonic()
+    result = engine.probe("busybox:latest", ["/bin/sh", "-c", "echo up; sleep 60"], "t", 1.0)
+    assert time.monotonic() - started < 15
+    assert result is not None
+    assert result.timed_out and result.exit_code is None
+    assert result.output == "up\n"
+    assert not engine._client.api.containers(all=True, filters={"label": f"{LABEL}=t"})
+
+
+def test_probe_of_a_missing_image_or_shell_is_none(engine: Engine, no_leaks: None) -> None:
+    assert engine.probe("dbugbuild-test/no-such-image:none", ["/bin/sh"], "t", 5) is None
+    assert engine.probe("busybox:latest", ["/no/such/shell"], "t", 5) is None
+    assert (
+        layer_facts(engine, "dbugbuild-test/no-such-image:none", Questions(probe=True), 5) is None
+    )
