@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dbugbuild.dockerfile import Instruction
+from dbugbuild.stepenv import parse_exec_form
 
 _CONTINUED = re.compile(r"\\[ \t]*$")
 
@@ -118,16 +119,8 @@ def instruction_text(
 
 
 def _json_array(text: str) -> list[str] | None:
-    stripped = text.strip()
-    if not stripped.startswith("["):
-        return None
-    try:
-        value = json.loads(stripped)
-    except ValueError:
-        return None
-    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-        return value
-    return None
+    array = parse_exec_form(text)  # the session's rule: a JSON array of strings is exec form
+    return list(array) if array is not None else None
 
 
 def _lines(text: str) -> list[str]:
