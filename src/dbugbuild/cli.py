@@ -88,7 +88,10 @@ def _parser() -> argparse.ArgumentParser:
             "exit status: 0 when the build succeeds; the failing RUN's exit code when a RUN "
             "fails; 1 for a build failure without a code; 2 bad arguments; 3 internal error; "
             "65 unusable input (a garbage log); 66 a missing path, Dockerfile or log; "
-            "69 no Docker daemon or docker CLI; 130 interrupted."
+            "69 no Docker daemon or docker CLI; 130 interrupted. "
+            "Other commands: 'dbugbuild bisect --help' (which step broke a check), "
+            "'dbugbuild samples' (a gallery of failing builds), 'dbugbuild clean' (remove "
+            "what a crashed run left)."
         ),
     )
     p.add_argument(
