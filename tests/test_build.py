@@ -266,3 +266,15 @@ def test_build_unrecognised_error_is_a_failure(
         assert "dbugbuild did not recognise this error: please report it" in report["notes"]
     finally:
         remove_build(engine, report)
+
+
+def test_build_dockerfile_not_utf8(engine: Engine, no_leaks: None, tmp_path: Path) -> None:
+    """A Latin-1 comment in the Dockerfile is no reason to crash (the daemon accepts it)."""
+    (tmp_path / "Dockerfile").write_bytes(b"# caf\xe9\nFROM busybox\nRUN exit 4\n")
+    run = run_cli(["--no-cache", "--format", "json", "."], tmp_path)
+    report = run.json()
+    try:
+        assert run.code == 4
+        assert report["failed_step"]["line"] == 3
+    finally:
+        remove_build(engine, report)

@@ -6,13 +6,13 @@ rendering it calls are pure, and only engine.py talks to Docker.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import TYPE_CHECKING
 
-from dbugbuild import buildlog, dockerfile, facts, report
+from dbugbuild import buildlog, dockerfile, facts, report, writeback
 from dbugbuild.console import Console
 from dbugbuild.engine import BuildCommand, Engine, build_argv
 from dbugbuild.errors import BadInputError, DbugbuildError, NoInputError, UsageError
@@ -38,7 +38,12 @@ class _DockerfileSource:
 
     @property
     def digest(self) -> str | None:
-        return hashlib.sha256(self.text.encode()).hexdigest() if self.text is not None else None
+        return writeback.digest(self.text) if self.text is not None else None
+
+    @cached_property
+    def model(self) -> dockerfile.Dockerfile | None:
+        """The parsed Dockerfile, once per read (None when absent or not parsable)."""
+        return _parse_dockerfile(self.text)
 
 
 @dataclass
@@ -106,7 +111,7 @@ def _failed(outcome: _Outcome, console: Console) -> debug.Failed:
     return debug.Failed(
         report=outcome.report,
         log=outcome.log,
-        dockerfile=_parse_dockerfile(source.text),
+        dockerfile=source.model,
         dockerfile_path=source.shown,
         source_text=source.text,
         source_file=None if source.stdin else os.path.join(console.cwd, source.shown),
@@ -164,7 +169,7 @@ def bisect(options: BisectOptions, console: Console, connect: Connect = connect_
             built,
             outcome.report,
             outcome.log,
-            _parse_dockerfile(src.text),
+            src.model,
             bisecting.Source(src.shown, src.location, src.text),
             options,
             console,
@@ -315,10 +320,9 @@ def _locate(
     opts: BuildOptions,
     parent: str | None,
 ) -> report.Report:
-    model = _parse_dockerfile(source.text)
     return locate(
         log,
-        dockerfile=model,
+        dockerfile=source.model,
         source=source.text,
         dockerfile_path=source.shown,
         location=source.location,
@@ -341,7 +345,7 @@ def _explain(
     context_dir = os.path.join(console.cwd, opts.context)
     return facts.explain(
         result,
-        dockerfile=_parse_dockerfile(source.text),
+        dockerfile=source.model,
         dockerfile_text=source.text,
         in_trigger=log.failure is not None and log.failure.in_trigger,
         context=opts.context,
@@ -429,8 +433,7 @@ def _dockerfile_source(opts: BuildOptions, console: Console, required: bool) -> 
     location = os.path.relpath(path, console.cwd)
     text: str | None
     try:
-        with open(path, encoding="utf-8", errors="surrogateescape", newline="") as fh:
-            text = fh.read()
+        text = writeback.read_text(path)  # the one reader: digests compare like with like
     except FileNotFoundError:
         if required:
             raise NoInputError(

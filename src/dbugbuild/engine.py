@@ -83,7 +83,6 @@ class Engine:
                 "the docker command was not found on PATH",
                 "Install the Docker CLI (Debian: 'apt-get install docker.io') and retry",
             )
-        client: Any = None
         try:
             params = kwargs_from_env(environment=dict(env))
             if "base_url" not in params:
@@ -100,20 +99,15 @@ class Engine:
             finally:
                 probe.close()
             client = docker.DockerClient(version="auto", timeout=120, **params)
-        except docker.errors.DockerException as exc:
-            if client is not None:
-                client.close()
+        except Exception as exc:  # docker-py's errors, and requests' that escape its wrapping
+            detail = (
+                _first_line(exc)
+                if isinstance(exc, docker.errors.DockerException)
+                else type(exc).__name__
+            )
             where = env.get("DOCKER_HOST") or "the default socket"
             raise EngineUnavailableError(
-                f"no Docker daemon is reachable at {where} ({_first_line(exc)})",
-                _unavailable_hint(),
-            ) from exc
-        except Exception as exc:  # requests' connection errors escape docker-py's wrapping
-            if client is not None:
-                client.close()
-            where = env.get("DOCKER_HOST") or "the default socket"
-            raise EngineUnavailableError(
-                f"no Docker daemon is reachable at {where} ({type(exc).__name__})",
+                f"no Docker daemon is reachable at {where} ({detail})",
                 _unavailable_hint(),
             ) from exc
         return cls(client, cli, env)
