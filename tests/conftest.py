@@ -2,6 +2,9 @@
 
 Tests marked `docker` talk to the real daemon. Without one they skip on a
 developer's machine but FAIL under CI=true: a green CI must mean they ran.
+Every other test is hermetic: it runs with no Docker endpoint at all (DOCKER_HOST
+names a socket that does not exist, and no context or CLI configuration is read), so
+it cannot reach a daemon even when one is running.
 """
 
 from __future__ import annotations
@@ -32,6 +35,31 @@ FIXTURES = TESTS / "fixtures"
 _BUILD_IDS = re.compile(r"(?:--->(?: Running in)? |Successfully built )([0-9a-f]{12})\b")
 BUILT: set[str] = set()
 
+# Where an unmarked test's Docker endpoint points: nowhere.
+NO_ENDPOINT = "unix:///nonexistent/dbugbuild-test/docker.sock"
+_hermetic = False  # the running test has no docker mark
+
+
+@pytest.fixture(autouse=True)
+def _no_endpoint_without_the_docker_mark(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: Any
+) -> Iterator[None]:
+    """A test without the docker mark gets an environment with no endpoint: DOCKER_HOST at a
+    socket that does not exist (it wins over any context), no DOCKER_CONTEXT, and an empty
+    DOCKER_CONFIG (no contexts, credential helpers or CLI settings of the machine's)."""
+    global _hermetic
+    if request.node.get_closest_marker("docker") is not None:
+        yield
+        return
+    monkeypatch.setenv("DOCKER_HOST", NO_ENDPOINT)
+    monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path_factory.mktemp("docker-config")))
+    _hermetic = True
+    try:
+        yield
+    finally:
+        _hermetic = False
+
 
 def note_build_output(text: str) -> None:
     BUILT.update(_BUILD_IDS.findall(text))
@@ -54,8 +82,16 @@ def run_cli(
     env: dict[str, str] | None = None,
     tty: bool = False,
 ) -> Run:
-    """Run dbugbuild in-process with captured streams (stdin not a TTY unless asked)."""
+    """Run dbugbuild in-process with captured streams (stdin not a TTY unless asked).
+
+    In a test without the docker mark, an `env` given without DOCKER_HOST gets the
+    harness's endpoint that does not exist, like the process environment.
+    """
     out, err = io.StringIO(), io.StringIO()
+    environment = dict(os.environ if env is None else env)
+    if _hermetic:
+        environment.setdefault("DOCKER_HOST", NO_ENDPOINT)
+        environment.pop("DOCKER_CONTEXT", None)
     console = Console(
         stdin=io.StringIO(stdin),
         stdout=out,
@@ -63,7 +99,7 @@ def run_cli(
         stdin_isatty=tty,
         stdout_isatty=tty,
         stderr_isatty=tty,
-        env=dict(os.environ if env is None else env),
+        env=environment,
         cwd=str(cwd),
     )
     code = main(list(args), console)

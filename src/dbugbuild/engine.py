@@ -69,20 +69,29 @@ class ProbeResult:
 class Engine:
     """The daemon as dbugbuild needs it: classic builds through the CLI, the rest by the API."""
 
-    def __init__(self, client: Any, docker_cli: str, env: Mapping[str, str]) -> None:
+    def __init__(self, client: Any, docker_cli: str | None, env: Mapping[str, str]) -> None:
         self._client = client
-        self._cli = docker_cli
+        self._docker_cli = docker_cli
         self._env = dict(env)
 
-    @classmethod
-    def connect(cls, env: Mapping[str, str]) -> Engine:
-        """Find the docker CLI and reach the daemon it would use (DOCKER_HOST, then the context)."""
-        cli = shutil.which("docker", path=env.get("PATH"))
-        if cli is None:
+    @property
+    def _cli(self) -> str:
+        """The docker CLI, needed for builds and :shell only (not to reach the daemon)."""
+        if self._docker_cli is None:
             raise EngineUnavailableError(
                 "the docker command was not found on PATH",
                 "Install the Docker CLI (Debian: 'apt-get install docker.io') and retry",
             )
+        return self._docker_cli
+
+    @classmethod
+    def connect(cls, env: Mapping[str, str]) -> Engine:
+        """Reach the daemon the docker CLI would use (DOCKER_HOST, then the current context).
+
+        The CLI is not required here: with DOCKER_HOST set, a `--log` run needs only the
+        API, and a missing CLI is reported when a build or `:shell` needs it.
+        """
+        cli = shutil.which("docker", path=env.get("PATH"))
         try:
             params = kwargs_from_env(environment=dict(env))
             if "base_url" not in params:
@@ -428,12 +437,14 @@ def build_argv(
     return tuple(argv)
 
 
-def _context_endpoint(cli: str, env: Mapping[str, str]) -> dict[str, Any]:
+def _context_endpoint(cli: str | None, env: Mapping[str, str]) -> dict[str, Any]:
     """base_url (and tls) of the docker CLI's current context, as `docker context inspect` says.
 
     docker-py's own ContextAPI misses contexts when no config.json exists (it looks
-    for the contexts folder next to that file), so the CLI is asked instead.
+    for the contexts folder next to that file), so the CLI is asked instead when it is there.
     """
+    if cli is None:
+        return _context_api_endpoint(env)
     try:
         out = subprocess.run(
             [cli, "context", "inspect"],
@@ -447,10 +458,7 @@ def _context_endpoint(cli: str, env: Mapping[str, str]) -> dict[str, Any]:
     except (OSError, ValueError, IndexError, subprocess.TimeoutExpired):
         info = None
     if not isinstance(info, dict):  # a CLI without contexts: docker-py's reading of them
-        ctx = ContextAPI.get_context(env.get("DOCKER_CONTEXT") or None)
-        if ctx is None or not ctx.Host:
-            return {}
-        return {"base_url": ctx.Host, **({"tls": ctx.TLSConfig} if ctx.TLSConfig else {})}
+        return _context_api_endpoint(env)
     endpoint = (info.get("Endpoints") or {}).get("docker") or {}
     host = endpoint.get("Host")
     if not host:
@@ -465,6 +473,13 @@ def _context_endpoint(cli: str, env: Mapping[str, str]) -> dict[str, Any]:
             verify=not endpoint.get("SkipTLSVerify", False),
         )
     return params
+
+
+def _context_api_endpoint(env: Mapping[str, str]) -> dict[str, Any]:
+    ctx = ContextAPI.get_context(env.get("DOCKER_CONTEXT") or None)
+    if ctx is None or not ctx.Host:
+        return {}
+    return {"base_url": ctx.Host, **({"tls": ctx.TLSConfig} if ctx.TLSConfig else {})}
 
 
 def _probe_unix_socket(url: str) -> None:
