@@ -13,6 +13,7 @@ import io
 import json
 import os
 import re
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,16 +25,26 @@ from dbugbuild.cli import main
 from dbugbuild.console import Console
 from dbugbuild.engine import Engine
 from dbugbuild.errors import DbugbuildError
+from dbugbuild.options import RUN_LABELS
 
 TESTS = Path(__file__).parent
 FIXTURES = TESTS / "fixtures"
 
 
-# Ids of what test builds printed (" ---> <image>", "Running in <container>"): at the end of
-# the session, images the daemon did not have before are removed only when a test build
-# made them, so a developer's own images built meanwhile are left alone.
-_BUILD_IDS = re.compile(r"(?:--->(?: Running in)? |Successfully built )([0-9a-f]{12})\b")
+# Ids of what test builds made: the images of steps they ran (" ---> <image>" not after
+# "Using cache", which may be another client's image) and the containers of those steps
+# ("Running in <container>"). At the end of the session, images the daemon did not have
+# before are removed only when a test build made them, so a developer's (or another
+# client's) images built meanwhile are left alone.
+_BUILD_LINE = re.compile(r"---> (Using cache|Running in ([0-9a-f]{12})|([0-9a-f]{12}))\s*$")
 BUILT: set[str] = set()
+# The step containers the running test's builds printed: the builder keeps a failed one.
+PRINTED_CONTAINERS: set[str] = set()
+
+# Every container and image dbugbuild makes for a docker test carries this label, with a
+# value of the test's own (DBUGBUILD_LABELS), so leak checks and `clean` count only its own.
+TEST_LABEL = "dbugbuild.test"
+_test_value = ""
 
 # Where an unmarked test's Docker endpoint points: nowhere.
 NO_ENDPOINT = "unix:///nonexistent/dbugbuild-test/docker.sock"
@@ -47,9 +58,15 @@ def _no_endpoint_without_the_docker_mark(
     """A test without the docker mark gets an environment with no endpoint: DOCKER_HOST at a
     socket that does not exist (it wins over any context), no DOCKER_CONTEXT, and an empty
     DOCKER_CONFIG (no contexts, credential helpers or CLI settings of the machine's)."""
-    global _hermetic
+    global _hermetic, _test_value
+    PRINTED_CONTAINERS.clear()
     if request.node.get_closest_marker("docker") is not None:
-        yield
+        _test_value = uuid.uuid4().hex[:12]
+        monkeypatch.setenv(RUN_LABELS, own_label())
+        try:
+            yield
+        finally:
+            _test_value = ""
         return
     monkeypatch.setenv("DOCKER_HOST", NO_ENDPOINT)
     monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
@@ -62,7 +79,26 @@ def _no_endpoint_without_the_docker_mark(
 
 
 def note_build_output(text: str) -> None:
-    BUILT.update(_BUILD_IDS.findall(text))
+    cached = False
+    for line in text.splitlines():
+        found = _BUILD_LINE.search(line)
+        if found is None:
+            continue
+        if found.group(1) == "Using cache":
+            cached = True
+        elif found.group(2):
+            PRINTED_CONTAINERS.add(found.group(2))
+            BUILT.add(found.group(2))  # ONBUILD trigger images are known by their container
+        else:
+            if not cached:
+                BUILT.add(found.group(3))
+            cached = False
+
+
+def own_label() -> str:
+    """The running docker test's own label filter, `dbugbuild.test=<value>`."""
+    assert _test_value, "own_label() outside a docker test"
+    return f"{TEST_LABEL}={_test_value}"
 
 
 @dataclass
@@ -109,11 +145,25 @@ def run_cli(
 
 def _daemon_or_fail() -> Engine:
     try:
-        return Engine.connect(os.environ)
+        # The tests' own engine labels nothing: each test's runs label theirs (RUN_LABELS).
+        return Engine.connect({k: v for k, v in os.environ.items() if k != RUN_LABELS})
     except DbugbuildError as exc:
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail(f"CI=true and no Docker daemon: {exc}", pytrace=False)
         pytest.skip(f"no Docker daemon: {exc} (run 'make test' to set one up)")
+
+
+_api: list[Any] = []
+
+
+def docker_api() -> Any:
+    """A docker-py API client of the tests' own, to look at the daemon as it is (the engine's
+    client is its own business)."""
+    if not _api:
+        import docker
+
+        _api.append(docker.from_env().api)
+    return _api[0]
 
 
 @pytest.fixture(scope="session")
@@ -123,36 +173,57 @@ def engine() -> Iterator[Engine]:
     eng = _daemon_or_fail()
     before = eng.image_ids()
     yield eng
-    api = eng._client.api
     ours = set()
     for image in eng.image_ids() - before:
-        info = api.inspect_image(image)
-        # An image a test build printed, or one committed from a container it printed
+        try:
+            info = docker_api().inspect_image(image)
+        except Exception:  # removed meanwhile (by the daemon's other clients too)
+            continue
+        # An image a test build made, or one committed from a container it ran
         # (ONBUILD triggers commit images no log line names).
         if image[7:19] in BUILT or str(info.get("Container", ""))[:12] in BUILT:
             ours.add(image)
     eng.remove_images(ours)
     eng.close()
+    if _api:
+        _api.pop().close()
+
+
+def own_leftovers(engine: Engine) -> list[str]:
+    """What the running test left in the daemon: containers and images carrying its label
+    value, and the builder's containers its own builds printed that still exist."""
+    containers, images = engine.labelled(own_label())
+    printed = sorted(c for c in PRINTED_CONTAINERS if engine.container_exists(c))
+    return [c[:12] for c in containers] + printed + [i[:19] for i in images]
 
 
 @pytest.fixture
 def no_leaks(engine: Engine) -> Iterator[None]:
-    """Fail the test if it leaves a container behind."""
-    before = engine.container_ids()
+    """Fail the test if it leaves a container behind (of its own: see own_leftovers, so a
+    shared daemon's other clients cannot fail it)."""
     yield
-    left = engine.container_ids() - before
-    assert not left, f"containers left behind: {sorted(c[:12] for c in left)}"
+    containers, _ = engine.labelled(own_label())
+    left = {c[:12] for c in containers}
+    left |= {c for c in PRINTED_CONTAINERS if engine.container_exists(c)}
+    assert not left, f"containers left behind: {sorted(left)}"
 
 
 def remove_build(engine: Engine, report: dict[str, Any]) -> None:
-    """Remove what a --no-cache test build made: the failed container, step images, tags."""
+    """Remove what a --no-cache test build made: the failed container, step images, tags.
+
+    Children before parents; an image another client's build has taken as its cache (and
+    built on) is left to that client (Engine.remove_images)."""
     if report.get("failed_container"):
         engine.remove_container(report["failed_container"])
-    for tag in report.get("tags", []):
-        engine.remove_image(tag)
-    for step in reversed(report.get("steps", [])):
+    images = set()
+    for ref in [
+        *report.get("tags", []),
         # FROM steps show the base image, which is not ours; --no-cache made every other one.
-        if step["image"] and step["instruction"] != "FROM" and not step["cached"]:
-            engine.remove_image(step["image"])
-    if report.get("image"):
-        engine.remove_image(report["image"])
+        *(s["image"] for s in report.get("steps", []) if s["instruction"] != "FROM"
+          and s["image"] and not s["cached"]),
+        report.get("image"),
+    ]:  # fmt: skip
+        full = engine.image_id(ref) if ref else None
+        if full is not None:
+            images.add(full)
+    engine.remove_images(images)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from conftest import Run, note_build_output, remove_build, run_cli
+from conftest import Run, docker_api, note_build_output, remove_build, run_cli
 from dbugbuild.engine import LABEL, Engine
 
 pytestmark = pytest.mark.docker
@@ -34,7 +34,7 @@ def _most(layers: int) -> int:
 
 def _assert_nothing_left(engine: Engine, out: dict[str, Any]) -> None:
     """No labelled container or image grew from the bisected layers: probes commit nothing."""
-    api = engine._client.api
+    api = docker_api()
     layers = {engine.image_id(p["image"]) for p in out["probe_log"]}
     labelled = api.images(all=True, filters={"label": LABEL})
     assert not [i["Id"] for i in labelled if i.get("ParentId") in layers]
@@ -147,8 +147,12 @@ def test_bisect_check_needs_the_step_user(engine: Engine, no_leaks: None, tmp_pa
         assert _step(out, "first_bad_step") == (4, 4, "USER", "USER 1234")
         assert _step(out, "last_good_step")[:3] == (3, 3, "WORKDIR")
         log = {p["index"]: p for p in out["probe_log"]}
-        assert log[4]["output"] == "1234 /data\ncat: can't open '/data/s': Permission denied\n"
-        assert log[3]["output"] == "0 /data\nsecret\n"
+        # The probe's stdout and stderr come back through the Engine's multiplexed log
+        # stream, which does not keep their relative order: compare the lines, not the order.
+        assert sorted(log[4]["output"].splitlines(keepends=True)) == sorted(
+            ["1234 /data\n", "cat: can't open '/data/s': Permission denied\n"]
+        )
+        assert log[3]["output"] == "0 /data\nsecret\n"  # one stream: in order
         _assert_nothing_left(engine, out)
     finally:
         remove_build(engine, out["build"])

@@ -9,7 +9,8 @@ import pytest
 
 from conftest import run_cli
 from dbugbuild import __version__
-from dbugbuild.cli import parse_args
+from dbugbuild.cli import parse_args, parse_clean_args
+from dbugbuild.options import CleanOptions, run_labels
 
 
 def test_parse_args_docker_spelling() -> None:
@@ -137,3 +138,36 @@ def test_cli_log_from_stdin_garbage(tmp_path: Path) -> None:
     run = run_cli(["--log", "-"], tmp_path, stdin="")
     assert run.code == 65
     assert run.stderr.count("\n") == 1
+
+
+def test_cli_clean_takes_labels_to_scope_it() -> None:
+    assert parse_clean_args([]) == CleanOptions()
+    assert parse_clean_args(["--label", "ci.job=7", "--label", "x"]) == CleanOptions(
+        labels=("ci.job=7", "x")
+    )
+
+
+def test_cli_clean_refuses_arguments(tmp_path: Path) -> None:
+    run = run_cli(["clean", "now"], tmp_path)
+    assert (run.code, run.stderr) == (
+        2,
+        "dbugbuild: error: clean takes no arguments, got now. Run 'dbugbuild clean --help'\n",
+    )
+
+
+@pytest.mark.parametrize("value", ["ci.job", "=1", "a b=1", "k=v w"])
+def test_cli_run_labels_malformed_is_a_usage_error(tmp_path: Path, value: str) -> None:
+    """DBUGBUILD_LABELS is checked before the daemon is tried: one line, exit 2."""
+    run = run_cli(["clean"], tmp_path, env={**os.environ, "DBUGBUILD_LABELS": value})
+    assert run.code == 2
+    assert run.stderr.startswith("dbugbuild: error: DBUGBUILD_LABELS holds ")
+    assert run.stderr.count("\n") == 1
+
+
+def test_run_labels_parses_pairs() -> None:
+    assert run_labels({}) == {}
+    assert run_labels({"DBUGBUILD_LABELS": "ci.job=123, runner=a-1,,empty="}) == {
+        "ci.job": "123",
+        "runner": "a-1",
+        "empty": "",
+    }

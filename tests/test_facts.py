@@ -4,9 +4,11 @@ the layer, leaves nothing behind, and is killed at its time limit."""
 from __future__ import annotations
 
 import time
+import uuid
 
 import pytest
 
+from conftest import own_label
 from dbugbuild.diagnosis import PathInfo, Questions
 from dbugbuild.engine import LABEL, Engine
 from dbugbuild.facts import layer_facts
@@ -14,8 +16,14 @@ from dbugbuild.facts import layer_facts
 pytestmark = pytest.mark.docker
 
 
-def _images(engine: Engine) -> set[str]:
-    return engine.image_ids()
+def _session() -> str:
+    """A probe's own session id: what it labels is this test's alone."""
+    return f"test-probe-{uuid.uuid4().hex[:12]}"
+
+
+def _images(engine: Engine, session: str) -> list[str]:
+    """Images carrying a probe's session label: a commit of its container would."""
+    return engine.labelled(f"{LABEL}={session}")[1]
 
 
 def test_probe_answers_about_a_busybox_layer(engine: Engine, no_leaks: None) -> None:
@@ -33,7 +41,8 @@ def test_probe_answers_about_a_busybox_layer(engine: Engine, no_leaks: None) -> 
 
 def test_probe_cannot_change_the_layer(engine: Engine, no_leaks: None) -> None:
     """Read-only root file system, no network, never committed: the image is as it was."""
-    before = _images(engine)
+    session = _session()
+    before = engine.image_id("busybox:latest")
     result = engine.probe(
         "busybox:latest",
         [
@@ -42,30 +51,33 @@ def test_probe_cannot_change_the_layer(engine: Engine, no_leaks: None) -> None:
             "touch /made-by-probe; echo touch=$?; wget -q -T 2 -O- http://127.0.0.1:9/ ; "
             "echo wget=$?",
         ],
-        "test-probe",
+        session,
         timeout=10,
     )
     assert result is not None and not result.timed_out
     assert "touch=1" in result.output  # read-only
     assert "wget=1" in result.output  # no network, not even loopback's port 9
-    assert _images(engine) == before
-    again = engine.probe("busybox:latest", ["/bin/sh", "-c", "ls /made-by-probe"], "t", 10)
+    assert _images(engine, session) == []
+    assert engine.image_id("busybox:latest") == before
+    again = engine.probe("busybox:latest", ["/bin/sh", "-c", "ls /made-by-probe"], session, 10)
     assert again is not None and again.exit_code != 0
 
 
 def test_probe_is_killed_at_its_time_limit(engine: Engine, no_leaks: None) -> None:
     started = time.monotonic()
-    result = engine.probe("busybox:latest", ["/bin/sh", "-c", "echo up; sleep 60"], "t", 1.0)
+    session = _session()
+    result = engine.probe("busybox:latest", ["/bin/sh", "-c", "echo up; sleep 60"], session, 1.0)
     assert time.monotonic() - started < 15
     assert result is not None
     assert result.timed_out and result.exit_code is None
     assert result.output == "up\n"
-    assert not engine._client.api.containers(all=True, filters={"label": f"{LABEL}=t"})
+    assert engine.labelled(f"{LABEL}={session}") == ([], [])
+    assert engine.labelled(own_label()) == ([], [])
 
 
 def test_probe_of_a_missing_image_or_shell_is_none(engine: Engine, no_leaks: None) -> None:
-    assert engine.probe("dbugbuild-test/no-such-image:none", ["/bin/sh"], "t", 5) is None
-    assert engine.probe("busybox:latest", ["/no/such/shell"], "t", 5) is None
+    assert engine.probe("dbugbuild-test/no-such-image:none", ["/bin/sh"], _session(), 5) is None
+    assert engine.probe("busybox:latest", ["/no/such/shell"], _session(), 5) is None
     assert (
         layer_facts(engine, "dbugbuild-test/no-such-image:none", Questions(probe=True), 5) is None
     )

@@ -7,13 +7,12 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import Run, remove_build, run_cli
+from conftest import Run, docker_api, own_label, remove_build, run_cli
 from dbugbuild.engine import LABEL, Engine
 
 pytestmark = pytest.mark.docker
@@ -39,7 +38,7 @@ def _ours(engine: Engine, report: dict[str, Any]) -> tuple[set[str], set[str]]:
     Other sessions may share the daemon, so only descendants of images this build made
     count: not of a FROM image, which is why no test here fails right after its FROM.
     """
-    api = engine._client.api
+    api = docker_api()
     own = {s["image"] for s in report["steps"] if s["instruction"] != "FROM"}
     roots = own | {report["last_good_image"]}  # an ONBUILD parent's is ours too
     found = {engine.image_id(r) for r in roots if r}
@@ -347,22 +346,18 @@ def test_fidelity_keep(engine: Engine, no_leaks: None, tmp_path: Path) -> None:
 
 
 def test_fidelity_clean(engine: Engine, no_leaks: None, tmp_path: Path) -> None:
-    """`dbugbuild clean` removes whatever carries the label (here ours, made by hand)."""
-    api = engine._client.api
-    # clean removes every labelled object: never run it over another session's (the daemon
-    # may be shared); such sessions end in seconds, so wait a little for them first.
-    deadline = time.monotonic() + 15
-    while api.containers(all=True, filters={"label": LABEL}) or api.images(
-        all=True, filters={"label": LABEL}
-    ):
-        if time.monotonic() > deadline:
-            pytest.skip("another dbugbuild session has containers or images in this daemon")
-        time.sleep(0.5)
-    cid = _docker("create", "--label", f"{LABEL}=test-clean", "busybox", "true")
+    """`dbugbuild clean` removes whatever carries the label and the labels it is scoped to
+    (here ours, made by hand), and nothing else: another run's objects stay."""
+    mine = own_label()
+    other = f"{mine}-someone-else"
+    cid = _docker("create", "--label", f"{LABEL}=test-clean", "--label", mine, "busybox", "true")
+    theirs = _docker("create", "--label", f"{LABEL}=test-clean", "--label", other, "busybox")
     image = ""
     try:
-        image = _docker("commit", "--change", f"LABEL {LABEL}=test-clean", cid)
-        run = run_cli(["clean"], tmp_path)
+        image = _docker("commit", "--change", f"LABEL {LABEL}=test-clean {mine}", cid)
+        # The harness sets DBUGBUILD_LABELS to this test's label: clean is scoped by it, and
+        # --label says the same again (both must match).
+        run = run_cli(["clean", "--label", mine], tmp_path)
         assert run.code == 0
         lines = run.stdout.splitlines()
         assert f"removed container {cid[:12]}" in lines
@@ -375,7 +370,9 @@ def test_fidelity_clean(engine: Engine, no_leaks: None, tmp_path: Path) -> None:
         assert int(counts[2]) == sum(line.startswith("removed image ") for line in lines)
         assert not engine.container_exists(cid)
         assert engine.image_id(image) is None
+        assert engine.container_exists(theirs)  # not this run's: left alone
     finally:
         engine.remove_container(cid)
+        engine.remove_container(theirs)
         if image:
             engine.remove_image(image)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import sys
@@ -12,7 +13,8 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from dbugbuild.engine import LABEL, Engine
+from conftest import note_build_output, own_label, own_leftovers
+from dbugbuild.engine import Engine
 from scenarios import (
     CTRL_C,
     CTRL_D,
@@ -130,10 +132,8 @@ def _workdir(tmp_path: Path, scenario: Scenario) -> Path:
 
 
 def _session_leftovers(engine: Engine) -> list[str]:
-    api = engine._client.api
-    return [c["Id"][:12] for c in api.containers(all=True, filters={"label": LABEL})] + [
-        i["Id"][:19] for i in api.images(all=True, filters={"label": LABEL})
-    ]
+    containers, images = engine.labelled(own_label())
+    return [c[:12] for c in containers] + [i[:19] for i in images]
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
@@ -201,7 +201,6 @@ def test_session_signal_leaves_no_trace(
     engine: Engine, tmp_path: Path, signum: signal.Signals
 ) -> None:
     (tmp_path / "Dockerfile").write_text(FAILING)
-    before = engine.container_ids()
     child = pexpect.spawn(
         sys.executable,
         ["-m", "dbugbuild", "."],
@@ -210,6 +209,8 @@ def test_session_signal_leaves_no_trace(
         encoding="utf-8",
         timeout=60,
     )
+    log = io.StringIO()
+    child.logfile_read = log
     child.expect("dbugbuild> ")
     child.send(CTRL_U + "touch /x" + ENTER)  # make the session own an image
     child.expect("exit code 0 ")
@@ -218,10 +219,11 @@ def test_session_signal_leaves_no_trace(
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 128 + signum or child.signalstatus == signum
+    note_build_output(log.getvalue())
     deadline = time.monotonic() + 10
-    while engine.container_ids() - before and time.monotonic() < deadline:
+    while own_leftovers(engine) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert engine.container_ids() - before == set()
+    assert own_leftovers(engine) == []
     assert _session_leftovers(engine) == []
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import remove_build, run_cli
-from dbugbuild.engine import LABEL, Engine
+from conftest import own_label, remove_build, run_cli
+from dbugbuild.engine import Engine
 from dbugbuild.rewrite import unified_diff
 from dbugbuild.writeback import DockerfileChangedError, DockerfileFile
 from scenarios import (
@@ -34,10 +34,8 @@ FIXED = HEAD + "RUN cat /one\n"
 
 
 def _leftovers(engine: Engine) -> list[str]:
-    api = engine._client.api
-    return [c["Id"][:12] for c in api.containers(all=True, filters={"label": LABEL})] + [
-        i["Id"][:19] for i in api.images(all=True, filters={"label": LABEL})
-    ]
+    containers, images = engine.labelled(own_label())
+    return [c[:12] for c in containers] + [i[:19] for i in images]
 
 
 @pytest.fixture

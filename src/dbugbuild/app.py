@@ -17,7 +17,7 @@ from dbugbuild.console import Console
 from dbugbuild.engine import BuildCommand, Engine, build_argv
 from dbugbuild.errors import BadInputError, DbugbuildError, NoInputError, UsageError
 from dbugbuild.locate import locate
-from dbugbuild.options import BisectOptions, BuildOptions, Options
+from dbugbuild.options import BisectOptions, BuildOptions, CleanOptions, Options
 
 Connect = Callable[[Console], Engine]
 
@@ -118,13 +118,13 @@ def _failed(outcome: _Outcome, console: Console) -> debug.Failed:
     )
 
 
-def clean(args: list[str], console: Console, connect: Connect = connect_engine) -> int:
-    """`dbugbuild clean`: remove every container and image a dbugbuild run left (by label)."""
-    if args:
-        raise UsageError(f"clean takes no arguments, got {' '.join(args)}", "Run 'dbugbuild clean'")
+def clean(options: CleanOptions, console: Console, connect: Connect = connect_engine) -> int:
+    """`dbugbuild clean`: remove the containers and images dbugbuild runs left (by label): all
+    of them, or only those that also carry --label and DBUGBUILD_LABELS' labels."""
     engine = connect(console)
     try:
-        containers, images = engine.sweep()
+        scope = [f"{k}={v}" for k, v in engine.run_labels.items()]
+        containers, images = engine.sweep(*scope, *options.labels)
     finally:
         engine.close()
     for cid in containers:

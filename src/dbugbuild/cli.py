@@ -16,7 +16,7 @@ from typing import NoReturn
 from dbugbuild import __version__, app, samples
 from dbugbuild.console import Console
 from dbugbuild.errors import DbugbuildError, ExitCode, Terminated, UsageError
-from dbugbuild.options import BisectOptions, BuildOptions, Options
+from dbugbuild.options import BisectOptions, BuildOptions, CleanOptions, Options
 
 # docker build options that dbugbuild refuses by name rather than passing on: some
 # would defeat the debugger (--force-rm removes the failed container, -q hides the
@@ -299,6 +299,36 @@ def parse_bisect_args(argv: Sequence[str]) -> BisectOptions:
     )
 
 
+def _clean_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="dbugbuild clean",
+        description=(
+            "Remove the containers and images that dbugbuild runs left (a crash, a kill -9): "
+            "everything labelled dbugbuild.session, or only what also has the given labels. "
+            "DBUGBUILD_LABELS=K=V[,K=V...] labels all a run creates and scopes clean the same way."
+        ),
+        allow_abbrev=False,
+    )
+    p.add_argument(
+        "--label",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="remove only what also carries this label (repeatable; all must match)",
+    )
+    return p
+
+
+def parse_clean_args(argv: Sequence[str]) -> CleanOptions:
+    """`dbugbuild clean` argv (after `clean`) -> CleanOptions."""
+    ns, rest = _clean_parser().parse_known_args(list(argv))
+    if rest:
+        raise UsageError(
+            f"clean takes no arguments, got {' '.join(rest)}", "Run 'dbugbuild clean --help'"
+        )
+    return CleanOptions(labels=tuple(ns.label))
+
+
 def main(argv: Sequence[str] | None = None, console: Console | None = None) -> int:
     """Entry point: run dbugbuild, return the exit status. The one error boundary."""
     import sys
@@ -308,7 +338,7 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
     show_traceback = "--traceback" in args
     try:
         if args[:1] == ["clean"]:
-            return app.clean(args[1:], con)
+            return app.clean(parse_clean_args(args[1:]), con)
         if args[:1] == ["samples"]:
             return samples.run(args[1:], con)
         if args[:1] == ["bisect"]:

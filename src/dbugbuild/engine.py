@@ -27,6 +27,7 @@ from docker.context import ContextAPI
 from docker.utils import kwargs_from_env
 
 from dbugbuild.errors import EngineError, EngineUnavailableError
+from dbugbuild.options import run_labels
 from dbugbuild.stepenv import StepEnv
 
 # Everything dbugbuild creates in the daemon carries this label (value: the session id).
@@ -69,10 +70,27 @@ class ProbeResult:
 class Engine:
     """The daemon as dbugbuild needs it: classic builds through the CLI, the rest by the API."""
 
-    def __init__(self, client: Any, docker_cli: str | None, env: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        client: Any,
+        docker_cli: str | None,
+        env: Mapping[str, str],
+        labels: Mapping[str, str] | None = None,
+    ) -> None:
         self._client = client
         self._docker_cli = docker_cli
         self._env = dict(env)
+        self._labels = dict(labels or {})
+
+    def labels(self, session_id: str) -> dict[str, str]:
+        """The labels of everything this run creates for a session: dbugbuild's own, with the
+        session id, and DBUGBUILD_LABELS' (options.run_labels)."""
+        return {**self._labels, LABEL: session_id}
+
+    @property
+    def run_labels(self) -> dict[str, str]:
+        """DBUGBUILD_LABELS as this engine applies them."""
+        return dict(self._labels)
 
     @property
     def _cli(self) -> str:
@@ -91,6 +109,7 @@ class Engine:
         The CLI is not required here: with DOCKER_HOST set, a `--log` run needs only the
         API, and a missing CLI is reported when a build or `:shell` needs it.
         """
+        labels = run_labels(env)  # a malformed DBUGBUILD_LABELS is a usage error, before anything
         cli = shutil.which("docker", path=env.get("PATH"))
         try:
             params = kwargs_from_env(environment=dict(env))
@@ -119,7 +138,7 @@ class Engine:
                 f"no Docker daemon is reachable at {where} ({detail})",
                 _unavailable_hint(),
             ) from exc
-        return cls(client, cli, env)
+        return cls(client, cli, env, labels)
 
     def close(self) -> None:
         self._client.close()
@@ -202,8 +221,15 @@ class Engine:
         )
 
     def remove_images(self, image_ids: set[str]) -> list[str]:
-        """Remove images children first (the daemon refuses a parent with children)."""
-        parents = {i["Id"]: i.get("ParentId", "") for i in self._client.api.images(all=True)}
+        """Remove images children first (the daemon refuses a parent with children).
+
+        An image that keeps a child outside the set is left where it is: on a shared daemon
+        another client's build may have taken it as its cache and built on it (Engine 26
+        refuses such a removal with 409 "image has dependent child images"). A conflict
+        that may pass (the image still in use by a container being removed) is retried.
+        """
+        api = self._client.api
+        parents = {i["Id"]: i.get("ParentId", "") for i in api.images(all=True)}
         left = {i for i in image_ids if i in parents}
         removed: list[str] = []
         while left:
@@ -211,12 +237,33 @@ class Engine:
             if not leaves:  # a cycle cannot happen; do not loop forever if it did
                 leaves = set(left)
             for image in sorted(leaves):
-                for tag in self._client.api.inspect_image(image).get("RepoTags") or ():
-                    self.remove_image(tag)
-                if self.remove_image(image):
+                if any(p == image and c not in image_ids for c, p in parents.items()):
+                    continue  # someone else's child: removing it would fail, and is not ours
+                if self._remove_image_retrying(image):
                     removed.append(image)
             left -= leaves
         return removed
+
+    def _remove_image_retrying(self, image: str, attempts: int = 5) -> bool:
+        """Remove an image and its tags; False when it was gone or still conflicts."""
+        api = self._client.api
+        for attempt in range(attempts):
+            try:
+                for tag in api.inspect_image(image).get("RepoTags") or ():
+                    api.remove_image(tag, force=True, noprune=True)
+                api.remove_image(image, force=True, noprune=True)
+                return True
+            except docker.errors.NotFound:
+                return False
+            except docker.errors.APIError as exc:
+                if exc.status_code == 404:
+                    return False
+                if exc.status_code != 409:
+                    raise _api_error("removing image " + image, exc) from exc
+                if "dependent child images" in str(exc.explanation or ""):
+                    return False  # a child appeared meanwhile (another client's build)
+                time.sleep(0.2 * (attempt + 1))
+        return False
 
     def container_ids(self, all_: bool = True) -> set[str]:
         return {c["Id"] for c in self._client.api.containers(all=all_)}
@@ -270,7 +317,7 @@ class Engine:
         return chain
 
     def probe(
-        self, image: str, argv: Sequence[str], label: str, timeout: float = 10.0
+        self, image: str, argv: Sequence[str], session_id: str, timeout: float = 10.0
     ) -> ProbeResult | None:
         """Run a short read-only look inside an image: a container that is removed, never committed.
 
@@ -289,7 +336,7 @@ class Engine:
                     command=list(argv),
                     entrypoint=[""],
                     user="0",
-                    labels={LABEL: label},
+                    labels=self.labels(session_id),
                     network_disabled=True,
                     host_config=api.create_host_config(read_only=True, network_mode="none"),
                 )["Id"]
@@ -318,18 +365,29 @@ class Engine:
             with contextlib.suppress(EngineError):
                 self.remove_container(cid)
 
-    def sweep(self, session_id: str | None = None) -> tuple[list[str], list[str]]:
-        """Remove the containers and images labelled by dbugbuild (one session's, or all).
+    def labelled(self, *selectors: str) -> tuple[list[str], list[str]]:
+        """(container ids, image ids) labelled by dbugbuild that also match every one of
+        `selectors` (`KEY=VALUE` or `KEY` label filters)."""
+        filters = {"label": [LABEL, *selectors]}  # the daemon ANDs label filters
+        api = self._client.api
+        try:
+            containers = [str(c["Id"]) for c in api.containers(all=True, filters=filters)]
+            images = [str(i["Id"]) for i in api.images(all=True, filters=filters)]
+        except docker.errors.APIError as exc:
+            raise _api_error("listing dbugbuild's containers and images", exc) from exc
+        return containers, images
+
+    def sweep(self, *selectors: str) -> tuple[list[str], list[str]]:
+        """Remove the containers and images labelled by dbugbuild that also match every one of
+        `selectors` (`KEY=VALUE` or `KEY` label filters, e.g. one session's id).
 
         Returns the (container ids, image ids) removed: what `dbugbuild clean` reports.
         """
-        selector = f"{LABEL}={session_id}" if session_id else LABEL
-        api = self._client.api
+        containers, _ = self.labelled(*selectors)
         try:
-            containers = [c["Id"] for c in api.containers(all=True, filters={"label": selector})]
             removed_c = [c for c in containers if self.remove_container(c)]
-            images = {i["Id"] for i in api.images(all=True, filters={"label": selector})}
-            removed_i = self.remove_images(images)
+            # Listed after the containers are gone: a session's last commit may land meanwhile.
+            removed_i = self.remove_images(set(self.labelled(*selectors)[1]))
         except docker.errors.APIError as exc:
             raise _api_error("removing dbugbuild's containers and images", exc) from exc
         return removed_c, removed_i
@@ -569,7 +627,11 @@ class Workspace:
 
     @property
     def labels(self) -> dict[str, str]:
-        return {LABEL: self.session_id}
+        return self._engine.labels(self.session_id)
+
+    def _label_changes(self) -> list[str]:
+        """The labels as commit changes: a committed image carries them too."""
+        return [f"LABEL {k}={json.dumps(v)}" for k, v in self.labels.items()]
 
     def _create(self, image: str, argv: Sequence[str]) -> str:
         self._serial += 1
@@ -666,7 +728,7 @@ class Workspace:
             return
         for change in changes:
             self._note_change(Change(_KINDS.get(change.get("Kind", 0), "C"), change["Path"]))
-        image = self._api.commit(cid, changes=[f"LABEL {LABEL}={self.session_id}"])
+        image = self._api.commit(cid, changes=self._label_changes())
         self.current = str(image["Id"])
         self._images.append(self.current)
 
@@ -699,7 +761,9 @@ class Workspace:
 
         self._serial += 1
         name = f"dbugbuild-{self.session_id}-{self._serial}"
-        args = ["run", "-it", "--name", name, "--label", f"{LABEL}={self.session_id}"]
+        args = ["run", "-it", "--name", name]
+        for key, value in self.labels.items():
+            args += ["--label", f"{key}={value}"]
         for item in self.env.env:
             args += ["-e", item]
         if self.env.user:
@@ -743,7 +807,7 @@ class Workspace:
     def snapshot(self, container_id: str) -> str:
         """Commit another container (the builder's failed one) to a labelled temporary image."""
         try:
-            image = self._api.commit(container_id, changes=[f"LABEL {LABEL}={self.session_id}"])
+            image = self._api.commit(container_id, changes=self._label_changes())
         except docker.errors.NotFound as exc:
             raise EngineError(
                 f"the failed build container {container_id[:12]} no longer exists",
@@ -773,7 +837,7 @@ class Workspace:
     def close(self) -> None:
         """Remove every container and image of this session (also ones a crash left)."""
         self._drop_images()
-        self._engine.sweep(self.session_id)
+        self._engine.sweep(f"{LABEL}={self.session_id}")
 
 
 def _type_at_prompt(child: Any, text: str) -> None:

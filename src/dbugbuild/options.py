@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
 from dbugbuild.console import ColorChoice
+from dbugbuild.errors import UsageError
 
 Format = Literal["text", "json", "gcc"]
 
@@ -53,3 +56,35 @@ class BisectOptions:
     format: Format = "text"
     color: ColorChoice = "auto"
     traceback: bool = False
+
+
+@dataclass(frozen=True)
+class CleanOptions:
+    """`dbugbuild clean`: remove what dbugbuild runs left, only those with these labels too."""
+
+    labels: tuple[str, ...] = ()  # KEY=VALUE (or KEY): each must match, with dbugbuild's own
+
+
+# A label key as the daemon takes it in a filter and a LABEL line: no spaces, no `=` or `,`.
+_LABEL_KEY = re.compile(r"[^\s=,]+")
+RUN_LABELS = "DBUGBUILD_LABELS"
+
+
+def run_labels(env: Mapping[str, str]) -> dict[str, str]:
+    """The extra labels for everything a run creates, from DBUGBUILD_LABELS ("K=V,K2=V2").
+
+    For CI runners that share a daemon: each job labels its own containers and images,
+    and `dbugbuild clean --label K=V` (or `clean` with the same variable) removes only those.
+    """
+    labels: dict[str, str] = {}
+    for item in env.get(RUN_LABELS, "").split(","):
+        if not item.strip():
+            continue
+        key, eq, value = item.strip().partition("=")
+        if not eq or not _LABEL_KEY.fullmatch(key) or any(c.isspace() for c in value):
+            raise UsageError(
+                f"{RUN_LABELS} holds '{item.strip()}', which is not KEY=VALUE",
+                f"Set it to KEY=VALUE[,KEY=VALUE...], e.g. {RUN_LABELS}=ci.job=123",
+            )
+        labels[key] = value
+    return labels
