@@ -36,7 +36,7 @@ lint: venv
 
 bench: setup
 	$(BIN)/python benchmarks/run.py
-	$(BIN)/python benchmarks/bisect.py
+	$(BIN)/python benchmarks/bisection.py
 
 clean:
 	-$(BIN)/dbugbuild clean

@@ -276,8 +276,8 @@ def bench_build(daemon: Daemon, plan: Plan) -> list[Row]:
     say(f"   dbugbuild --no-shell --format json: {o:.2f} s  (runs: {_fmt_s(ours)})")
     say(f"   DOCKER_BUILDKIT=0 docker build:     {p:.2f} s  (runs: {_fmt_s(plain)})")
     say(f"   ratio {o / p:.2f}x, overhead {1000 * (o - p):+.0f} ms per build")
-    # Where the overhead goes: the interpreter and dbugbuild's imports (docker-py, requests,
-    # prompt-toolkit) are paid before the build starts.
+    # Where the overhead goes: the interpreter and dbugbuild's imports (docker-py, requests;
+    # prompt-toolkit only for a session) are paid before the build starts.
     version = [sys.executable, "-m", "dbugbuild", "--version"]
     start = _median_s(lambda: _quiet(version), plan.build_rounds + 1)
     bare = _median_s(lambda: _quiet([sys.executable, "-c", "pass"]), plan.build_rounds + 1)

@@ -1,6 +1,6 @@
 """`dbugbuild bisect` against probing every layer in turn, on a real 64-step classic build.
 
-Run `.venv/bin/python benchmarks/bisect.py`. It builds a 64-step busybox Dockerfile once
+Run `.venv/bin/python benchmarks/bisection.py`. It builds a 64-step busybox Dockerfile once
 (--no-cache), then for a culprit near the start, in the middle, near the end and at the end runs
 `dbugbuild bisect --image FINAL -f Dockerfile --check 'test -f /gone-K'` in-process, and
 probes all 64 layers in turn with the very same probe (bisecting.probe_layer). It prints
@@ -10,19 +10,13 @@ See benchmarks/README.md.
 
 from __future__ import annotations
 
-import os
-import sys
-
-# Run as a script, this file's folder comes first on sys.path, and its name would then hide
-# the standard library's `bisect`, which `random` (and so `tempfile`) imports.
-if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
-    del sys.path[0]
-
 import argparse
 import io
 import json
+import os
 import re
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -40,8 +34,8 @@ try:
     from dbugbuild.errors import DbugbuildError
 except ImportError as _exc:
     sys.exit(
-        f"benchmarks/bisect.py: error: cannot import {_exc.name}. Run it with the project's "
-        "venv: '.venv/bin/python benchmarks/bisect.py'"
+        f"benchmarks/bisection.py: error: cannot import {_exc.name}. Run it with the project's "
+        "venv: '.venv/bin/python benchmarks/bisection.py'"
     )
 
 STEPS = 64
@@ -89,7 +83,7 @@ def build(ctx: Path) -> tuple[list[str], float]:
         if image and keyword != "FROM":
             images.append(image.group(1))
     if done.returncode != 0:
-        raise SystemExit(f"benchmarks/bisect.py: error: the build failed:\n{done.stderr}")
+        raise SystemExit(f"benchmarks/bisection.py: error: the build failed:\n{done.stderr}")
     return images, seconds
 
 
@@ -111,7 +105,7 @@ def run_bisect(ctx: Path, image: str, culprit: int) -> tuple[dict[str, Any], flo
     code = dbugbuild_main([*argv, "--check", f"test -f /gone-{culprit}"], console)
     seconds = time.perf_counter() - started
     if code != 0:
-        raise SystemExit(f"benchmarks/bisect.py: error: bisect exited {code}:\n{err.getvalue()}")
+        raise SystemExit(f"benchmarks/bisection.py: error: bisect exited {code}:\n{err.getvalue()}")
     result: dict[str, Any] = json.loads(out.getvalue())
     return result, seconds
 
@@ -141,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         engine = Engine.connect(os.environ)
     except DbugbuildError as exc:
-        print(f"benchmarks/bisect.py: error: {exc}", file=sys.stderr)
+        print(f"benchmarks/bisection.py: error: {exc}", file=sys.stderr)
         return 1
     images: list[str] = []
     try:
