@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import sys
 import threading
 import time
@@ -17,7 +18,6 @@ from pathlib import Path
 
 import pexpect
 import pytest
-import regex
 from prompt_toolkit.data_structures import Size
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output.vt100 import Vt100_Output
@@ -31,7 +31,7 @@ CTRL_D = "\x04"
 CTRL_U = "\x15"  # kill the line before the cursor (emacs mode)
 ENTER = "\r"
 TIMEOUT = 60.0
-_ANSI = regex.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07]*\x07|[@-Z\\-_])|\r")
+_ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07]*\x07|[@-Z\\-_])|\r")
 
 
 @dataclass(frozen=True)
@@ -142,6 +142,7 @@ def play_in_process(scenario: Scenario, workdir: Path) -> str:
     """Run dbugbuild's main() in this process with pipe input; a thread plays the script."""
     screen = _Screen()
     failure: list[Step] = []
+    finished = threading.Event()  # the driver got through every step
     with create_pipe_input() as pipe:
         output = Vt100_Output(screen, lambda: Size(rows=40, columns=120), enable_cpr=False)
         console = Console(
@@ -166,7 +167,7 @@ def play_in_process(scenario: Scenario, workdir: Path) -> str:
                 if step.kind == "do" and step.action is not None:
                     step.action()
                     continue
-                pattern = regex.compile(step.text)
+                pattern = re.compile(step.text)  # as pexpect reads it in the pty
                 deadline = time.monotonic() + TIMEOUT
                 while True:
                     text = screen_text(screen.text())
@@ -180,13 +181,18 @@ def play_in_process(scenario: Scenario, workdir: Path) -> str:
                         pipe.close()
                         return
                     time.sleep(0.05)
+            finished.set()
 
         driver = threading.Thread(target=drive, daemon=True)
         driver.start()
         code = main([*scenario.args, "."], console)
-        driver.join(timeout=5)
+        # What the session printed last (after its end: a rebuild's output) is still being
+        # matched: wait for the driver, which gives up on a step at its own deadline.
+        driver.join(timeout=TIMEOUT + 5)
     note_build_output(screen.text())
     if failure:
         _fail(scenario, failure[0], screen.text(), "in-process")
+    if not finished.is_set():  # pragma: no cover - the driver's own deadline comes first
+        pytest.fail(f"[in-process] scenario {scenario.name!r}: the script did not finish")
     assert code == scenario.exit_code, screen_text(screen.text())
     return screen.text()
