@@ -658,11 +658,8 @@ def test_classic_steps_labels_go_to_the_target_stage() -> None:
     )
 
 
-def test_classic_steps_has_labels_adds_one_step() -> None:
+def test_classic_steps_without_labels_adds_no_step() -> None:
     df = parse("FROM busybox\nRUN x\n")
-    assert classic_steps(df, has_labels=True)[-1] == StepRef(
-        index=3, instruction=None, stage=df.stages[0], synthetic=True, text="LABEL"
-    )
     assert len(classic_steps(df)) == 2
 
 

@@ -305,3 +305,30 @@ def test_writeback_continue_reopens_at_the_next_failure(
     play_in_process(scenario, project)
     assert (project / "Dockerfile").read_text() == "FROM busybox\nRUN touch /a\nRUN cat /b\n"
     assert _leftovers(engine) == []
+
+
+@pytest.mark.docker
+def test_writeback_continue_after_no_cache_reuses_the_first_build(
+    engine: Engine, no_leaks: None, tmp_path: Path, state: Path
+) -> None:
+    """--no-cache refreshed every layer the first build made: `:continue` takes them from the
+    cache (as the session's help says) instead of running every step again."""
+    project = _project(tmp_path, FAILING)
+    scenario = Scenario(
+        name="continue-after-no-cache",
+        dockerfile=FAILING,
+        steps=[
+            expect(PROMPT),
+            send(CTRL_U + ":apply cat /one" + ENTER),
+            expect(r"\[y/N\]"),
+            send("y" + ENTER),
+            expect(PROMPT),
+            send(CTRL_U + ":continue" + ENTER),
+            expect(r"Step 2/3 : RUN echo one > /one\n ---> Using cache\n"),
+            expect(r"build succeeded"),
+        ],
+        exit_code=0,
+        args=("--no-cache",),
+    )
+    play_in_process(scenario, project)
+    assert _leftovers(engine) == []

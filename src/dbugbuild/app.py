@@ -86,7 +86,7 @@ def run(options: Options, console: Console, connect: Connect = connect_engine) -
         engine = outcome.engine
 
         def rebuild() -> debug.Failed:
-            again = _report_from_build(options, console, lambda _: engine)
+            again = _report_from_build(rebuild_options(options), console, lambda _: engine)
             return _failed(again, console)
 
         return debug.run_debug(
@@ -101,6 +101,12 @@ def run(options: Options, console: Console, connect: Connect = connect_engine) -
     finally:
         if outcome.engine is not None:
             outcome.engine.close()
+
+
+def rebuild_options(options: Options) -> Options:
+    """The options `:continue` rebuilds with: the same, but never --no-cache. The first build
+    already refreshed every layer it made; the rebuild after a fix reuses them."""
+    return replace(options, build=replace(options.build, no_cache=False))
 
 
 def _failed(outcome: _Outcome, console: Console) -> debug.Failed:
@@ -378,8 +384,6 @@ def _parse_dockerfile(text: str | None) -> dockerfile.Dockerfile | None:
 
 
 def _with_note(result: report.Report, note: str) -> report.Report:
-    from dataclasses import replace
-
     return replace(result, notes=(*result.notes, note))
 
 

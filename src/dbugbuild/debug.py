@@ -167,12 +167,7 @@ def run_debug(
             emit(rep)
             console.warn("nothing to debug: the build failed before any step ran")
             return rep.exit_code
-        try:
-            env = step_environment(engine, failed, options, console.env)
-        except EngineError:
-            if interactive:
-                emit(rep)
-            raise
+        env = step_environment(engine, failed, options, console.env)
         workspace = Workspace(engine, env, uuid.uuid4().hex[:12])
         try:
             return _batch(workspace, failed, options, console, emit)

@@ -467,7 +467,6 @@ def parse(text: str) -> Dockerfile:
 def classic_steps(
     df: Dockerfile,
     target: str | None = None,
-    has_labels: bool = False,
     *,
     labels: Mapping[str, str] | None = None,
 ) -> tuple[StepRef, ...]:
@@ -491,11 +490,8 @@ def classic_steps(
         )
         for n, (instruction, stage) in enumerate(pairs, start=1)
     ]
-    if labels is not None:
-        label_texts = [f"LABEL {key}={labels[key]}" for key in sorted(labels)]
-    else:
-        label_texts = ["LABEL"] if has_labels else []  # one --label whose text is unknown
-    for text in label_texts:
+    for key, value in sorted((labels or {}).items()):
+        text = f"LABEL {key}={value}"
         steps.append(
             StepRef(
                 index=len(steps) + 1, instruction=None, stage=stages[-1], synthetic=True, text=text

@@ -46,8 +46,8 @@ A JSON array (["prog", "arg"]) runs in exec form, without a shell.
   :apply [CMD]  write the last command that succeeded (or CMD) into the Dockerfile,
                 in place of the failing RUN; shows the diff and asks first
   :add [CMD]    write it as a new RUN line before the failing instruction
-  :continue     rebuild with the same options (earlier steps come from the cache);
-                a new failure opens here again
+  :continue     rebuild with the same options (earlier steps come from the cache,
+                also after --no-cache); a new failure opens here again
   :history      commands run in this session
   :help         this text
   :quit         leave; every container and image of the session is removed
