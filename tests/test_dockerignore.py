@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import remove_build, run_cli
-from dbugbuild.dockerignore import Pattern, excluded_by, patterns
+from dbugbuild.dockerfile.dockerignore import Pattern, excluded_by, patterns
 from dbugbuild.engine import Engine
 
 IGNORE = """\

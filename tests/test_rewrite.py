@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dbugbuild.dockerfile import parse
-from dbugbuild.rewrite import insert_run_before, replace_run, split_chain, unified_diff
+from dbugbuild.dockerfile.rewrite import insert_run_before, replace_run, split_chain, unified_diff
 
 
 def _replace(text: str, line: int, command: str, shell: tuple[str, ...] = ("/bin/sh", "-c")) -> str:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from conftest import own_label, remove_build, run_cli
+from dbugbuild.dockerfile.rewrite import unified_diff
 from dbugbuild.engine import Engine
-from dbugbuild.rewrite import unified_diff
 from dbugbuild.writeback import DockerfileChangedError, DockerfileFile
 from scenarios import (
     CTRL_C,

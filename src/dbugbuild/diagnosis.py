@@ -17,8 +17,7 @@ import shlex
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from dbugbuild import dockerignore
-from dbugbuild.dockerfile import Dockerfile, Instruction
+from dbugbuild.dockerfile import Dockerfile, Instruction, dockerignore
 from dbugbuild.report import Diagnosis, FailedStep
 
 __all__ = [

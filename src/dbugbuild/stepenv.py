@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from dbugbuild.dockerfile import Instruction, Stage
+from dbugbuild.dockerfile import Instruction, Stage, parse_exec_form
 
 DEFAULT_SHELL = ("/bin/sh", "-c")
 # Build args the builder accepts without an ARG declaration (moby builder/dockerfile/buildargs.go).
@@ -52,20 +52,6 @@ class StepEnv:
         if shell and shell[-1] in ("-c", "/c", "/C", "-Command"):
             shell.pop()
         return tuple(shell) or DEFAULT_SHELL[:1]
-
-
-def parse_exec_form(text: str) -> tuple[str, ...] | None:
-    """A JSON array of strings (RUN's exec form), or None for anything else."""
-    stripped = text.strip()
-    if not stripped.startswith("["):
-        return None
-    try:
-        value = json.loads(stripped)
-    except ValueError:
-        return None
-    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-        return tuple(value)
-    return None
 
 
 def from_failed_container(

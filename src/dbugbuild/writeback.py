@@ -17,7 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from dbugbuild import dockerfile, rewrite
+from dbugbuild import dockerfile
+from dbugbuild.dockerfile import rewrite
 from dbugbuild.errors import BadInputError, UsageError
 
 

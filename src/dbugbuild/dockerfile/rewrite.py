@@ -14,8 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dbugbuild.dockerfile import Instruction
-from dbugbuild.stepenv import parse_exec_form
+from dbugbuild.dockerfile.model import Instruction, parse_exec_form
 
 _CONTINUED = re.compile(r"\\[ \t]*$")
 

@@ -1,4 +1,4 @@
-"""PURE: Dockerfile text -> stages and instructions with line spans; classic step number <-> line.
+"""PURE: Dockerfile text -> stages and instructions with line spans, as the builder reads it.
 
 Follows the parser the Engine 20.10 legacy builder vendors (moby/buildkit frontend/dockerfile).
 Must not do I/O, print, or read the environment or the clock.
@@ -8,31 +8,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-# The instructions the classic builder knows (buildkit `frontend/dockerfile/command`).
-KEYWORDS = frozenset(
-    {
-        "ADD",
-        "ARG",
-        "CMD",
-        "COPY",
-        "ENTRYPOINT",
-        "ENV",
-        "EXPOSE",
-        "FROM",
-        "HEALTHCHECK",
-        "LABEL",
-        "MAINTAINER",
-        "ONBUILD",
-        "RUN",
-        "SHELL",
-        "STOPSIGNAL",
-        "USER",
-        "VOLUME",
-        "WORKDIR",
-    }
+from dbugbuild.dockerfile.model import (
+    KEYWORDS,
+    Dockerfile,
+    DockerfileSyntaxError,
+    Instruction,
+    Stage,
 )
 
 # Keywords whose arguments may be a JSON array (parser.go's dispatch table: parseMaybeJSON and
@@ -56,100 +39,6 @@ _STAGE_NAME = re.compile(r"[a-z][a-z0-9\-_.]*")
 _BOM = "\ufeff"
 
 _NOT_STRINGS = "when using JSON array syntax, arrays must be comprised of strings only"
-
-
-class DockerfileSyntaxError(ValueError):
-    """A Dockerfile the classic builder would refuse before running any step."""
-
-    def __init__(self, message: str, line: int | None = None) -> None:
-        super().__init__(message, line)
-        self.message = message
-        self.line = line
-
-    def __str__(self) -> str:
-        # The daemon's own wording: "dockerfile parse error line 3: unknown instruction: FOO".
-        if self.line is None:
-            return self.message
-        return f"dockerfile parse error line {self.line}: {self.message}"
-
-
-@dataclass(frozen=True)
-class Instruction:
-    """One instruction: its logical line as the builder sees it, and where it sits in the file."""
-
-    keyword: str
-    args: str
-    flags: tuple[str, ...]
-    line: int
-    end_line: int
-    stage: int | None
-    original: str
-    json_args: tuple[str, ...] | None
-    code: str  # the logical line, trimmed: what the classic builder echoes after "Step N/M : "
-
-    @property
-    def is_exec_form(self) -> bool:
-        """True when the arguments are a JSON array (exec form)."""
-        return self.json_args is not None
-
-    @property
-    def text(self) -> str:
-        """The step text the classic builder prints: the source, keyword case and spacing kept."""
-        return self.code
-
-
-@dataclass(frozen=True)
-class Stage:
-    """A build stage: a FROM and the instructions up to the next FROM."""
-
-    index: int
-    name: str | None
-    base: str
-    instructions: tuple[Instruction, ...]
-
-
-@dataclass(frozen=True)
-class Dockerfile:
-    """A parsed Dockerfile."""
-
-    escape: str
-    meta_args: tuple[Instruction, ...]
-    stages: tuple[Stage, ...]
-    instructions: tuple[Instruction, ...]
-
-    def stage(self, ref: str | int) -> Stage:
-        """The stage named `ref` (case-insensitive) or at index `ref`; KeyError if absent."""
-        if isinstance(ref, int):
-            if 0 <= ref < len(self.stages):
-                return self.stages[ref]
-            raise KeyError(ref)
-        wanted = ref.lower()
-        for stage in self.stages:
-            if stage.name == wanted:
-                return stage
-        raise KeyError(ref)
-
-    def instruction_at(self, line: int) -> Instruction | None:
-        """The instruction whose span line..end_line holds `line`, or None."""
-        for instruction in self.instructions:
-            if instruction.line <= line <= instruction.end_line:
-                return instruction
-        return None
-
-
-@dataclass(frozen=True)
-class StepRef:
-    """One "Step N/M" of a classic build and what it runs."""
-
-    index: int
-    instruction: Instruction | None
-    stage: Stage | None
-    synthetic: bool
-    text: str  # what the builder prints after "Step N/M : "
-
-
-# ---------------------------------------------------------------------------------------------
-# Parsing
 
 
 @dataclass(frozen=True)
@@ -458,65 +347,3 @@ def parse(text: str) -> Dockerfile:
         stages=stages,
         instructions=tuple(meta_args) + tuple(i for s in stages for i in s.instructions),
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# Step numbering
-
-
-def classic_steps(
-    df: Dockerfile,
-    target: str | None = None,
-    *,
-    labels: Mapping[str, str] | None = None,
-) -> tuple[StepRef, ...]:
-    """The steps a classic build runs, numbered and echoed as it prints them ("Step N/M : ...")."""
-    # moby builder/dockerfile/builder.go: build() cuts the stages after --target (matched by name,
-    # case-insensitively, never by index) before dispatchDockerfileWithCancellation counts
-    # total = len(metaArgs) + len(stages) + commands; so --target changes the total too.
-    # buildLabelOptions() appends one LABEL command per --label, sorted by key, to the last stage.
-    stages = df.stages
-    if target:
-        wanted = target.lower()
-        cut = next((s.index for s in stages if s.name == wanted), None)
-        if cut is None:
-            raise KeyError(f"failed to reach build target {target} in Dockerfile")
-        stages = stages[: cut + 1]
-    pairs: list[tuple[Instruction, Stage | None]] = [(arg, None) for arg in df.meta_args]
-    pairs += [(instruction, stage) for stage in stages for instruction in stage.instructions]
-    steps = [
-        StepRef(
-            index=n, instruction=instruction, stage=stage, synthetic=False, text=instruction.text
-        )
-        for n, (instruction, stage) in enumerate(pairs, start=1)
-    ]
-    for key, value in sorted((labels or {}).items()):
-        text = f"LABEL {key}={value}"
-        steps.append(
-            StepRef(
-                index=len(steps) + 1, instruction=None, stage=stages[-1], synthetic=True, text=text
-            )
-        )
-    return tuple(steps)
-
-
-def command_as_written(instruction: Instruction, escape: str = "\\") -> str:
-    """A RUN's shell-form command with its lines kept, ready to edit and to run in a shell.
-
-    The keyword is dropped, and so are the comment and blank lines inside the
-    continuation (the builder drops them before the shell sees the command).
-    With the backtick escape (Windows) the lines are joined, as the builder does.
-    """
-    if escape != "\\" or instruction.is_exec_form:
-        return instruction.args
-    lines = instruction.original.replace("\r\n", "\n").split("\n")
-    first = lines[0].lstrip()
-    first = (
-        first[len(instruction.keyword) :].lstrip()
-        if first[: len(instruction.keyword)].upper() == instruction.keyword
-        else first
-    )
-    kept = [first] + [
-        line for line in lines[1:] if line.strip() and not line.lstrip().startswith("#")
-    ]
-    return "\n".join(kept).rstrip()

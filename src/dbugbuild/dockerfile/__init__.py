@@ -1,0 +1,31 @@
+"""PURE: the Dockerfile as the builder reads it: the model, the parser, classic step numbering.
+
+`rewrite` (a RUN's new text) and `dockerignore` (which pattern keeps a path out of the
+build context) are the other pure readings of a build's inputs. Nothing here does I/O,
+prints, or reads the environment or the clock: text comes in, data goes out.
+"""
+
+from dbugbuild.dockerfile.model import (
+    KEYWORDS,
+    Dockerfile,
+    DockerfileSyntaxError,
+    Instruction,
+    Stage,
+    StepRef,
+    parse_exec_form,
+)
+from dbugbuild.dockerfile.parse import parse
+from dbugbuild.dockerfile.steps import classic_steps, command_as_written
+
+__all__ = [
+    "KEYWORDS",
+    "Dockerfile",
+    "DockerfileSyntaxError",
+    "Instruction",
+    "Stage",
+    "StepRef",
+    "classic_steps",
+    "command_as_written",
+    "parse",
+    "parse_exec_form",
+]
