@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 try:
     import docker.errors
 
-    from dbugbuild import buildlog, engine, stepenv
+    from dbugbuild import engine, logs, stepenv
     from dbugbuild.errors import DbugbuildError
 except ImportError as _exc:
     sys.exit(
@@ -323,13 +323,13 @@ def _one_huge_run(source: Path, lines: int, dest: Path) -> tuple[int, str]:
             f.write("".join(output) * min(1000, copies - done))
         f.writelines(output[:rest])
         f.writelines(recorded[failed:])
-    last = buildlog.strip_ansi(output[(lines - 1) % len(output)]).rstrip()
+    last = logs.strip_ansi(output[(lines - 1) % len(output)]).rstrip()
     return dest.stat().st_size, last
 
 
-def _many_builds(logs: Sequence[Path], copies: int, dest: Path) -> int:
+def _many_builds(recorded: Sequence[Path], copies: int, dest: Path) -> int:
     """The recorded builds one after another, `copies` times over, as a CI retry loop logs."""
-    texts = [p.read_text() for p in logs]
+    texts = [p.read_text() for p in recorded]
     one = "".join(t if t.endswith("\n") else t + "\n" for t in texts)
     with dest.open("w") as f:
         for _ in range(copies):
@@ -346,8 +346,8 @@ def _chunks(path: Path) -> Iterator[str]:
     yield decoder.decode(b"", final=True)
 
 
-def _parse(path: Path) -> buildlog.BuildLog:
-    return buildlog.parse(_chunks(path))
+def _parse(path: Path) -> logs.BuildLog:
+    return logs.parse(_chunks(path))
 
 
 def _naive_lines(path: Path) -> int:
@@ -390,7 +390,7 @@ def _peak_bytes(fn: Callable[[], object]) -> int:
 
 
 def bench_parser(plan: Plan) -> list[Row]:
-    say("2. parser throughput: buildlog.parse over 64 KiB chunks vs grep -n on the same file")
+    say("2. parser throughput: logs.parse over 64 KiB chunks vs grep -n on the same file")
     rows: list[Row] = []
     source = LOGS / "multiline-run.txt"
     peak: dict[int, int] = {}  # scale -> the parse's peak bytes
@@ -441,7 +441,7 @@ def bench_parser(plan: Plan) -> list[Row]:
         size = _many_builds(recorded, plan.log_copies, path)
         ours, log = _timed(functools.partial(_parse, path), plan.parse_repeats)
         # Several builds in one log: the result describes the last one.
-        if log != buildlog.parse([recorded[-1].read_text()]):
+        if log != logs.parse([recorded[-1].read_text()]):
             raise BenchError(f"the parser misread the many-builds log ({recorded[-1].name} last)")
         grep = _median_s(functools.partial(_grep, path), plan.parse_repeats)
         mb = size / 1e6

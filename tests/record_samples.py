@@ -38,7 +38,7 @@ TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
 sys.path.insert(0, str(REPO / "src"))
 
-from dbugbuild import buildlog, diagnosis, dockerfile, facts, report  # noqa: E402
+from dbugbuild import diagnosis, dockerfile, facts, logs, report  # noqa: E402
 from dbugbuild.engine import Engine  # noqa: E402
 from dbugbuild.locate import locate  # noqa: E402
 
@@ -77,7 +77,7 @@ def sample_facts(
         model: dockerfile.Dockerfile | None = dockerfile.parse(text)
     except dockerfile.DockerfileSyntaxError:
         model = None  # the daemon's parse error is in the log
-    log = buildlog.parse([log_text])
+    log = logs.parse([log_text])
     located = locate(
         log,
         dockerfile=model,

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURES, run_cli
-from dbugbuild import bisect, buildlog, dockerfile
+from dbugbuild import bisect, dockerfile, logs
 from dbugbuild.bisect import HistoryEntry, Layer, Probe, Search, StageLayers, search
 from dbugbuild.cli import parse_bisect_args
 from dbugbuild.errors import ExitCode
@@ -167,7 +167,7 @@ def _recorded(case: str, build_args: dict[str, str] | None = None, stage: str | 
     meta = json.loads((BUILDS / case / "case.json").read_text())
     path = BUILDS / case / meta["dockerfile"]
     text = path.read_text()
-    log = buildlog.parse([(LOGS / f"{case}.txt").read_text()])
+    log = logs.parse([(LOGS / f"{case}.txt").read_text()])
     model = dockerfile.parse(text)
     rep = locate(
         log,
@@ -225,7 +225,7 @@ def test_build_layers_target_stage_from_a_previous_stage() -> None:
 
 
 def test_build_layers_without_a_stage() -> None:
-    log = buildlog.parse([(LOGS / "syntax-error.txt").read_text()])
+    log = logs.parse([(LOGS / "syntax-error.txt").read_text()])
     assert bisect.build_layers(log, (), None, {}, None).layers == ()
 
 

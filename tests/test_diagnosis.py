@@ -4,7 +4,7 @@ inside the last good layer.
 Every case is a real build: the samples of sample_failures/ and the extra cases of
 tests/fixtures/diagnosis/, built by tests/record_samples.py on the real daemon, which saved
 the build output and the raw output of the probe dbugbuild ran in the last good layer. Here
-the saved output goes through buildlog, locate and diagnosis.diagnose, as in dbugbuild
+the saved output goes through logs, locate and diagnosis.diagnose, as in dbugbuild
 --log; the probe output through facts.parse_probe, as after a live build.
 """
 
@@ -19,7 +19,7 @@ import pytest
 
 import record_samples
 from conftest import FIXTURES
-from dbugbuild import buildlog, diagnosis, dockerfile, facts
+from dbugbuild import diagnosis, dockerfile, facts, logs
 from dbugbuild.diagnosis import CLASSES, RULES, Facts, FileHead, LayerFacts, Questions
 from dbugbuild.locate import locate
 from dbugbuild.report import Diagnosis, FailedStep
@@ -990,7 +990,7 @@ def test_diagnosis_of_the_recorded_build_cases(name: str) -> None:
         model: dockerfile.Dockerfile | None = dockerfile.parse(text)
     except dockerfile.DockerfileSyntaxError:
         model = None
-    log = buildlog.parse([(FIXTURES / "logs" / f"{name}.txt").read_text()])
+    log = logs.parse([(FIXTURES / "logs" / f"{name}.txt").read_text()])
     report = locate(
         log,
         dockerfile=model,
@@ -1019,7 +1019,7 @@ def test_diagnosis_of_the_recorded_build_cases(name: str) -> None:
 
 def test_diagnosis_of_a_dockerignored_copy_names_the_pattern() -> None:
     folder = FIXTURES / "builds" / "copy-dockerignored"
-    log = buildlog.parse([(FIXTURES / "logs" / "copy-dockerignored.txt").read_text()])
+    log = logs.parse([(FIXTURES / "logs" / "copy-dockerignored.txt").read_text()])
     text = (folder / "Dockerfile").read_text()
     report = locate(
         log,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURES, run_cli
-from dbugbuild import buildlog
+from dbugbuild import logs
 
 HISTORIC = sorted((FIXTURES / "logs" / "historic").glob("*.txt"))
 
@@ -20,7 +20,7 @@ def test_log_cli_historic(log: Path, tmp_path: Path) -> None:
         assert run.stderr.startswith(f"dbugbuild: error: {log} is not a classic docker build log")
         assert "DOCKER_BUILDKIT=0" in run.stderr
         return
-    parsed = buildlog.parse([log.read_text(errors="replace")])
+    parsed = logs.parse([log.read_text(errors="replace")])
     if parsed.failure is None and parsed.image is None:  # a log cut off mid-build
         assert run.code == 65
         assert run.stderr.endswith("it was cut off. Save the whole output of the build\n")

@@ -7,12 +7,12 @@ rendering it calls are pure, and only engine.py talks to Docker.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from dbugbuild import buildlog, dockerfile, facts, report, writeback
+from dbugbuild import dockerfile, facts, logs, report, writeback
 from dbugbuild.console import Console
 from dbugbuild.engine import BuildCommand, Engine, build_argv
 from dbugbuild.errors import BadInputError, DbugbuildError, NoInputError, UsageError
@@ -49,7 +49,7 @@ class _DockerfileSource:
 @dataclass
 class _Outcome:
     report: report.Report
-    log: buildlog.BuildLog
+    log: logs.BuildLog
     source: _DockerfileSource
     engine: Engine | None
 
@@ -203,7 +203,7 @@ def _report_from_build(options: Options, console: Console, connect: Connect) -> 
     source = _dockerfile_source(opts, console, required=True)
     engine = connect(console)
     try:
-        parser = buildlog.BuildLogParser()
+        parser = logs.parser()
         machine = options.format != "text"
 
         errors: list[str] = []  # docker's stderr, kept to name an error the parser misses
@@ -234,7 +234,7 @@ def _report_from_build(options: Options, console: Console, connect: Connect) -> 
         status = engine.build(command, sink)
         try:
             log = parser.close()
-        except buildlog.LogFormatError as exc:
+        except logs.LogFormatError as exc:
             raise UsageError(
                 f"docker build failed before the build started (exit {status})",
                 "See docker's message above",
@@ -248,10 +248,10 @@ def _report_from_build(options: Options, console: Console, connect: Connect) -> 
             # Docker failed with an error the parser does not know: report a failure with
             # docker's last error line rather than a success (the exit status is the truth).
             lines = [ln.strip() for ln in "".join(errors).splitlines() if ln.strip()]
-            message = buildlog.strip_ansi(lines[-1]) if lines else f"docker build exited {status}"
+            message = logs.strip_ansi(lines[-1]) if lines else f"docker build exited {status}"
             log = replace(
                 log,
-                failure=buildlog.Failure(message.removeprefix("Error response from daemon: "),
+                failure=logs.Failure(message.removeprefix("Error response from daemon: "),
                                          None, None, None, False),
             )  # fmt: skip
         parent = _trigger_parent(log, engine)
@@ -274,13 +274,9 @@ def _report_from_build(options: Options, console: Console, connect: Connect) -> 
 def _report_from_log(options: Options, console: Console, connect: Connect) -> _Outcome:
     opts = options.build
     text = _read_log(options.log or "-", console)
-    chunks: Iterator[str] = iter([text])
-    if text.lstrip().startswith("{"):
-        # The Engine API's /build JSON stream, saved as it came.
-        chunks = buildlog.api_stream_text([text])
     try:
-        log = buildlog.parse(chunks)
-    except buildlog.LogFormatError as exc:
+        log = logs.read(text)
+    except logs.LogFormatError as exc:
         raise BadInputError(
             f"{_log_name(options.log)} is not a classic docker build log: {exc}",
             "Save the output of 'DOCKER_BUILDKIT=0 docker build ... 2>&1' and pass that file",
@@ -321,7 +317,7 @@ def _report_from_log(options: Options, console: Console, connect: Connect) -> _O
 
 
 def _locate(
-    log: buildlog.BuildLog,
+    log: logs.BuildLog,
     source: _DockerfileSource,
     opts: BuildOptions,
     parent: str | None,
@@ -340,7 +336,7 @@ def _locate(
 
 def _explain(
     result: report.Report,
-    log: buildlog.BuildLog,
+    log: logs.BuildLog,
     source: _DockerfileSource,
     opts: BuildOptions,
     console: Console,
@@ -360,7 +356,7 @@ def _explain(
     )
 
 
-def _trigger_parent(log: buildlog.BuildLog, engine: Engine) -> str | None:
+def _trigger_parent(log: logs.BuildLog, engine: Engine) -> str | None:
     """The image whose ONBUILD trigger failed: the failing FROM step's base, by the daemon."""
     step = log.failed_step
     if log.failure is None or not log.failure.in_trigger or step is None:

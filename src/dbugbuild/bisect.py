@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from dbugbuild import report as build_report
-from dbugbuild.buildlog import BuildLog
 from dbugbuild.dockerfile import Dockerfile, StepRef, classic_steps
 from dbugbuild.errors import ExitCode
+from dbugbuild.logs import BuildLog
 from dbugbuild.stepenv import args_in_effect
 
 SCHEMA_VERSION = 1

@@ -12,13 +12,13 @@ import uuid
 from dataclasses import dataclass
 
 from dbugbuild import bisect, stepenv
-from dbugbuild.buildlog import BuildLog
 from dbugbuild.console import Console
 from dbugbuild.debug import ending_signals, resolve_build_args
 from dbugbuild.dockerfile import Dockerfile
 from dbugbuild.engine import Engine, NoShellError, Workspace
 from dbugbuild.errors import BadInputError, EngineError, NoInputError, UsageError
 from dbugbuild.locate import label_options
+from dbugbuild.logs import BuildLog
 from dbugbuild.options import BisectOptions
 from dbugbuild.report import Report, headline
 

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from types import FrameType
 
-from dbugbuild import buildlog, report, stepenv
+from dbugbuild import logs, report, stepenv
 from dbugbuild.console import Console
 from dbugbuild.diagnosis import banner_text
 from dbugbuild.dockerfile import Dockerfile, Instruction, command_as_written
@@ -27,7 +27,7 @@ from dbugbuild.writeback import DockerfileFile, WriteBack
 @dataclass(frozen=True)
 class Failed:
     report: report.Report
-    log: buildlog.BuildLog
+    log: logs.BuildLog
     dockerfile: Dockerfile | None
     dockerfile_path: str
     source_text: str | None = None  # the Dockerfile as read when the build started

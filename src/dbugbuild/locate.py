@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from dbugbuild.buildlog import BuildLog, Failure, Step
 from dbugbuild.dockerfile import Dockerfile, StepRef, classic_steps
+from dbugbuild.logs import BuildLog, Failure, Step
 from dbugbuild.report import FailedStep, Report, StepReport
 
 _SPACE = re.compile(r"\s+")

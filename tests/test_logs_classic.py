@@ -1,4 +1,4 @@
-"""buildlog on recorded output: the docker CLI's text and the Engine API's raw chunks.
+"""The classic log family on recorded output: the docker CLI's text and the Engine API's raw chunks.
 
 Every expectation below was written by reading the logs under tests/fixtures/logs/
 (recorded from Engine 20.10 by tests/record_fixtures.py) and logs/historic/ (real logs
@@ -18,9 +18,8 @@ from typing import NamedTuple
 
 import pytest
 
-from dbugbuild.buildlog import (
+from dbugbuild.logs import (
     BuildLog,
-    BuildLogParser,
     Failure,
     LogFormatError,
     Step,
@@ -29,6 +28,7 @@ from dbugbuild.buildlog import (
     split_lines,
     strip_ansi,
 )
+from dbugbuild.logs.classic import ClassicParser
 
 LOGS = Path(__file__).parent / "fixtures" / "logs"
 HISTORIC = LOGS / "historic"
@@ -542,7 +542,7 @@ def test_parse_api_stream_in_every_chunk_size(case: str) -> None:
 
 
 def test_parser_feeds_like_parse() -> None:
-    parser = BuildLogParser()
+    parser = ClassicParser()
     for chunk in api_stream_text(api_chunks("run-exit-100")):
         parser.feed(chunk)
     assert parser.close() == expected_from_api("run-exit-100")
@@ -559,8 +559,8 @@ def test_tail_keeps_the_last_lines() -> None:
 
 def test_parser_rejects_bad_use() -> None:
     with pytest.raises(ValueError, match="tail must be 0 or more"):
-        BuildLogParser(tail=-1)
-    parser = BuildLogParser()
+        ClassicParser(tail=-1)
+    parser = ClassicParser()
     parser.feed(cli_text("success"))
     parser.close()
     with pytest.raises(ValueError, match=r"feed\(\) after close\(\)"):

@@ -1,0 +1,90 @@
+"""PURE: build output -> BuildLog, for every log family, behind one entry.
+
+A *family* is a builder's output format: "classic" (the legacy builder, as the docker CLI
+prints it) today; BuildKit's plain progress and Buildah's output are the next ones. Each
+family is one module with an incremental parser (feed text in any chunks, close() ->
+BuildLog, LogFormatError when the text holds none of its output), registered in
+`_PARSERS`, and, when it can be told from the others by its text, a test in `detect`.
+Never does I/O, never prints, never reads the environment or the clock.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Iterator
+from typing import Protocol
+
+from dbugbuild.logs.apistream import api_stream_text
+from dbugbuild.logs.classic import ClassicParser
+from dbugbuild.logs.model import BuildLog, Failure, LogFormatError, Step
+from dbugbuild.logs.text import split_lines, strip_ansi
+
+__all__ = [
+    "FAMILIES",
+    "BuildLog",
+    "Failure",
+    "LogFormatError",
+    "LogParser",
+    "Step",
+    "api_stream_text",
+    "decode",
+    "detect",
+    "parse",
+    "parser",
+    "read",
+    "split_lines",
+    "strip_ansi",
+]
+
+
+class LogParser(Protocol):
+    """A family's streaming parser: feed() any pieces of text, then close() once."""
+
+    def feed(self, chunk: str) -> None: ...
+    def close(self) -> BuildLog: ...
+
+
+_PARSERS: dict[str, Callable[[int], LogParser]] = {"classic": ClassicParser}
+FAMILIES = tuple(_PARSERS)
+
+
+def detect(text: str) -> str:
+    """The family of a saved log, from its first text.
+
+    "classic" is the fallback: when the text is another builder's (a BuildKit log), the
+    classic parser says so in one sentence. A new family puts its own test before it.
+    """
+    del text  # one family so far: nothing to tell apart
+    return "classic"
+
+
+def parser(family: str = "classic", tail: int = 20) -> LogParser:
+    """A new streaming parser of `family`, keeping `tail` output lines per step."""
+    try:
+        factory = _PARSERS[family]
+    except KeyError:
+        raise ValueError(f"no log family {family!r}; known: {', '.join(FAMILIES)}") from None
+    return factory(tail)
+
+
+def parse(chunks: Iterable[str], family: str = "classic", tail: int = 20) -> BuildLog:
+    """Parse output of `family` arriving in chunks; LogFormatError when it holds none."""
+    each = parser(family, tail)
+    for chunk in chunks:
+        each.feed(chunk)
+    return each.close()
+
+
+def decode(text: str) -> Iterator[str]:
+    """A saved log's text as the CLI shows it: the Engine API's /build JSON stream (as tools
+    that drive the API save it) decoded, any other text as it is."""
+    if text.lstrip().startswith("{"):
+        return api_stream_text([text])
+    return iter([text])
+
+
+def read(text: str, tail: int = 20) -> BuildLog:
+    """A saved log: decoded, its family detected on its first text, parsed."""
+    chunks = decode(text)
+    first = next(chunks, "")
+    return parse(itertools.chain([first], chunks), detect(first), tail)
