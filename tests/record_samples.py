@@ -40,7 +40,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 from dbugbuild import diagnosis, dockerfile, facts, logs, report  # noqa: E402
 from dbugbuild.engine import Engine  # noqa: E402
-from dbugbuild.locate import locate  # noqa: E402
+from dbugbuild.report import locate  # noqa: E402
 
 SAMPLES = REPO / "sample_failures"
 CASES = TESTS / "fixtures" / "diagnosis"

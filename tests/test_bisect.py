@@ -19,7 +19,7 @@ from dbugbuild import bisect, dockerfile, logs
 from dbugbuild.bisect import HistoryEntry, Layer, Probe, Search, StageLayers, search
 from dbugbuild.cli import parse_bisect_args
 from dbugbuild.errors import ExitCode
-from dbugbuild.locate import locate
+from dbugbuild.report import locate
 
 BUILDS = FIXTURES / "builds"
 LOGS = FIXTURES / "logs"

@@ -21,8 +21,7 @@ import record_samples
 from conftest import FIXTURES
 from dbugbuild import diagnosis, dockerfile, facts, logs
 from dbugbuild.diagnosis import CLASSES, RULES, Facts, FileHead, LayerFacts, Questions
-from dbugbuild.locate import locate
-from dbugbuild.report import Diagnosis, FailedStep
+from dbugbuild.report import Diagnosis, FailedStep, locate
 
 RECORDED = sorted(
     [*record_samples.OUT.glob("*.txt"), *record_samples.CASES_OUT.glob("*.txt")],

@@ -1,5 +1,5 @@
 """The report's contract without a daemon: every recorded build's JSON report validates against
-the shipped schema (src/dbugbuild/report.schema.json), the schema and docs/report.md describe
+the shipped schema (src/dbugbuild/report/report.schema.json), the schema and docs/report.md describe
 exactly the fields `to_dict` writes, and the gcc and text renderings are exact, whole outputs.
 
 Reports come from the recorded logs (`--log`), in-process. The docker CLI is kept off PATH: for
@@ -42,7 +42,7 @@ NO_DOCKER = {"PATH": ""}
 
 
 def _schema() -> dict[str, Any]:
-    text = resources.files("dbugbuild").joinpath("report.schema.json").read_text()
+    text = resources.files("dbugbuild.report").joinpath("report.schema.json").read_text()
     return json.loads(text)  # type: ignore[no-any-return]
 
 

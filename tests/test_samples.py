@@ -25,7 +25,7 @@ REPO = TESTS.parent
 GALLERY = REPO / "sample_failures"
 SAMPLES = sorted(p.name for p in GALLERY.iterdir() if (p / "expected.json").is_file())
 VALIDATOR = Draft202012Validator(
-    json.loads(resources.files("dbugbuild").joinpath("report.schema.json").read_text())
+    json.loads(resources.files("dbugbuild.report").joinpath("report.schema.json").read_text())
 )
 
 

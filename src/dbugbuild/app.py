@@ -16,8 +16,9 @@ from dbugbuild import dockerfile, facts, logs, report, writeback
 from dbugbuild.console import Console
 from dbugbuild.engine import BuildCommand, Engine, build_argv
 from dbugbuild.errors import BadInputError, DbugbuildError, NoInputError, UsageError
-from dbugbuild.locate import locate
 from dbugbuild.options import BisectOptions, BuildOptions, CleanOptions, Options
+from dbugbuild.report import locate
+from dbugbuild.report.style import short_id
 
 Connect = Callable[[Console], Engine]
 
@@ -134,9 +135,9 @@ def clean(options: CleanOptions, console: Console, connect: Connect = connect_en
     finally:
         engine.close()
     for cid in containers:
-        console.write(f"removed container {cid[:12]}\n")
+        console.write(f"removed container {short_id(cid)}\n")
     for iid in images:
-        console.write(f"removed image {iid.removeprefix('sha256:')[:12]}\n")
+        console.write(f"removed image {short_id(iid)}\n")
     console.write(
         f"dbugbuild clean: removed {len(containers)} container(s), {len(images)} image(s)\n"
     )
@@ -366,7 +367,7 @@ def _trigger_parent(log: logs.BuildLog, engine: Engine) -> str | None:
     if not words:
         return None
     image = engine.image_id(words[0])
-    return image[7:19] if image and image.startswith("sha256:") else image
+    return short_id(image) if image and image.startswith("sha256:") else image
 
 
 def _parse_dockerfile(text: str | None) -> dockerfile.Dockerfile | None:

@@ -30,6 +30,7 @@ from dbugbuild import report as build_report
 from dbugbuild.dockerfile import Dockerfile, StepRef, classic_steps
 from dbugbuild.errors import ExitCode
 from dbugbuild.logs import BuildLog
+from dbugbuild.report.style import Paint, excerpt, short_id
 from dbugbuild.stepenv import args_in_effect
 
 SCHEMA_VERSION = 1
@@ -594,14 +595,6 @@ def render_gcc(result: Result) -> str:
     return f"{_where(result)}: {severity}: {message}\n"
 
 
-class _Paint:
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-
-    def __call__(self, code: str, text: str) -> str:
-        return f"\x1b[{code}m{text}\x1b[0m" if self.enabled else text
-
-
 def _output_lines(output: str, limit: int = 20) -> list[str]:
     lines = output.rstrip("\n").splitlines()
     return lines[-limit:] if lines else []
@@ -617,7 +610,7 @@ def _short(text: str, width: int = 60) -> str:
 
 def render_text(result: Result, color: bool = False) -> str:
     """A few lines for people: the culprit and its lines, the two layers, the probes."""
-    paint = _Paint(color)
+    paint = Paint(color)
     found = result.verdict == "found"
     head = paint("1;31" if found else "1;33", "bisect")
     lines = [f"{head}: {paint('1', headline(result))}"]
@@ -631,10 +624,7 @@ def render_text(result: Result, color: bool = False) -> str:
         stage = f"  (stage {result.stage.label})" if result.stage.label else ""
         lines.append(f"  --> {loc}{stage}")
         if result.source_lines and culprit.line is not None:
-            width = len(str(culprit.line + len(result.source_lines) - 1))
-            for offset, src in enumerate(result.source_lines):
-                num = str(culprit.line + offset).rjust(width)
-                lines.append(f"  {paint('1;31', '>')} {num} | {src}")
+            lines += excerpt(result.source_lines, culprit.line, paint)
         else:
             lines.append(f"    {culprit.text}")
         good = result.last_good
@@ -669,7 +659,7 @@ def render_text(result: Result, color: bool = False) -> str:
     for n, p in enumerate(result.probes, start=1):
         verdict = {"pass": "passes", "fail": "fails", "timeout": "times out"}[p.outcome]
         lines.append(
-            f"    {n}. step {str(p.layer.index).rjust(width)}  {p.layer.image[:12]}  "
+            f"    {n}. step {str(p.layer.index).rjust(width)}  {short_id(p.layer.image)}  "
             f"{verdict} ({_code(p)})  {_short(p.layer.text)}"
         )
     lines += [f"  note: {n}" for n in result.notes]

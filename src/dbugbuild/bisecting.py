@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from dbugbuild import bisect, stepenv
 from dbugbuild.console import Console
 from dbugbuild.debug import ending_signals, resolve_build_args
-from dbugbuild.dockerfile import Dockerfile
+from dbugbuild.dockerfile import Dockerfile, label_options
 from dbugbuild.engine import Engine, NoShellError, Workspace
 from dbugbuild.errors import BadInputError, EngineError, NoInputError, UsageError
-from dbugbuild.locate import label_options
 from dbugbuild.logs import BuildLog
 from dbugbuild.options import BisectOptions
 from dbugbuild.report import Report, headline
+from dbugbuild.report.style import short_id
 
 
 @dataclass(frozen=True)
@@ -89,10 +89,7 @@ def run_image(
             f"no image {options.image} in the Docker daemon",
             "Give an image id or name that 'docker images' lists",
         )
-    chain = [
-        bisect.HistoryEntry(i.removeprefix("sha256:")[:12], created)
-        for i, created in engine.image_chain(image)
-    ]
+    chain = [bisect.HistoryEntry(short_id(i), created) for i, created in engine.image_chain(image)]
     if len(chain) < 2:
         raise BadInputError(
             f"image {options.image} has no parent images to bisect (it was pulled, squashed "
@@ -167,7 +164,7 @@ def _bisect(
         probes[position] = probe
         said = {"pass": "passes", "fail": "fails", "timeout": "timed out"}[probe.outcome]
         console.write(
-            f"dbugbuild bisect: probe {len(probes)}: step {layer.index} ({layer.image[:12]}) "
+            f"dbugbuild bisect: probe {len(probes)}: step {layer.index} ({short_id(layer.image)}) "
             f"{said} (exit {probe.exit_code}, {probe.seconds:.1f}s)\n",
             err=True,
         )

@@ -25,6 +25,7 @@ from prompt_toolkit.output import Output
 
 from dbugbuild.engine import Change, CommandResult, NoShellError
 from dbugbuild.errors import BadInputError, EngineError, UsageError
+from dbugbuild.report.style import short_id
 from dbugbuild.stepenv import StepEnv
 from dbugbuild.writeback import WriteBack
 
@@ -166,7 +167,8 @@ class Session:
         f = self.facts
         lines = [
             f"dbugbuild: debugging {f.where}: {f.message}",
-            f"  layer: {_short(f.last_good_image)} (the last good image)   env from: {env.source}",
+            f"  layer: {short_id(f.last_good_image)} (the last good image)   "
+            f"env from: {env.source}",
             f"  user: {env.user or 'root'}   workdir: {env.workdir}   "
             f"shell: {shlex.join(env.shell)}",
         ]
@@ -303,10 +305,6 @@ class Session:
             self.write(empty + "\n")
         for change in changes:
             self.write(f"{change.kind} {change.path}\n")
-
-
-def _short(image_id: str) -> str:
-    return image_id.removeprefix("sha256:")[:12]
 
 
 def make_history(state_home: str | None, dockerfile: str) -> History:

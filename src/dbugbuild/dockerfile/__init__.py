@@ -15,7 +15,7 @@ from dbugbuild.dockerfile.model import (
     parse_exec_form,
 )
 from dbugbuild.dockerfile.parse import parse
-from dbugbuild.dockerfile.steps import classic_steps, command_as_written
+from dbugbuild.dockerfile.steps import classic_steps, command_as_written, label_options
 
 __all__ = [
     "KEYWORDS",
@@ -26,6 +26,7 @@ __all__ = [
     "StepRef",
     "classic_steps",
     "command_as_written",
+    "label_options",
     "parse",
     "parse_exec_form",
 ]

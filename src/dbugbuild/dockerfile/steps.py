@@ -66,3 +66,8 @@ def command_as_written(instruction: Instruction, escape: str = "\\") -> str:
         line for line in lines[1:] if line.strip() and not line.lstrip().startswith("#")
     ]
     return "\n".join(kept).rstrip()
+
+
+def label_options(labels: tuple[str, ...]) -> dict[str, str]:
+    """--label K=V options as the builder reads them (a bare K is an empty label)."""
+    return dict((k, v) for k, _, v in (label.partition("=") for label in labels))

@@ -1,6 +1,6 @@
-"""Join a parsed build log with the Dockerfile model: which line failed, in which stage.
+"""PURE: join a parsed build log with the Dockerfile model: which line failed, in which stage.
 
-PURE: takes the parsed log, the parsed Dockerfile (or None) and its text, and
+It takes the parsed log, the parsed Dockerfile (or None) and its text, and
 returns a Report. It never guesses a line: a step is mapped only when the text
 the builder echoed matches the instruction at that step number.
 """
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 
-from dbugbuild.dockerfile import Dockerfile, StepRef, classic_steps
+from dbugbuild.dockerfile import Dockerfile, StepRef, classic_steps, label_options
 from dbugbuild.logs import BuildLog, Failure, Step
-from dbugbuild.report import FailedStep, Report, StepReport
+from dbugbuild.report.model import FailedStep, Report, StepReport
 
 _SPACE = re.compile(r"\s+")
 
@@ -25,11 +25,6 @@ def _normal(text: str) -> str:
 def step_matches(step: Step, ref: StepRef) -> bool:
     """Whether the builder's echo of a step is the instruction the Dockerfile has at that number."""
     return _normal(step.text) == _normal(ref.text)
-
-
-def label_options(labels: tuple[str, ...]) -> dict[str, str]:
-    """--label K=V options as the builder reads them (a bare K is an empty label)."""
-    return dict((k, v) for k, _, v in (label.partition("=") for label in labels))
 
 
 def locate(

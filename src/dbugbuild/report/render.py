@@ -1,87 +1,26 @@
-"""The build report as data, and its three renderings: text, json, gcc.
+"""PURE: the build report's three renderings: text (for people), json and gcc (for tools).
 
-PURE: no I/O, no clock, no environment; the caller decides where the text goes
-and whether it is coloured. The JSON shape is documented in docs/report.md and
-src/dbugbuild/report.schema.json: fields are added, never renamed.
+No I/O, no clock, no environment; the caller decides where the text goes and whether it
+is coloured (style.Paint).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import Field, dataclass, field, fields
-from typing import Any, Literal
+from dataclasses import Field, fields
+from typing import Any
 
-SCHEMA_VERSION = 1
-BUILDER = "classic"
-
-Status = Literal["failed", "succeeded"]
-
-
-@dataclass(frozen=True)
-class StepReport:
-    index: int
-    instruction: str
-    line: int | None
-    end_line: int | None
-    stage: str | None
-    image: str | None
-    cached: bool
-
-
-@dataclass(frozen=True)
-class FailedStep:
-    index: int | None
-    total: int | None
-    instruction: str | None
-    line: int | None
-    end_line: int | None
-    stage: str | None
-    command: str | None
-    exit_code: int | None
-    message: str
-    output_tail: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class ExecResult:
-    command: str
-    exit_code: int
-    output: str
-
-
-@dataclass(frozen=True)
-class Diagnosis:
-    """Why the build failed, for people: one of diagnosis.CLASSES, one sentence, concrete next
-    steps, and the output lines and facts it rests on (docs/failure-classes.md)."""
-
-    class_: str = field(metadata={"json_name": "class"})
-    summary: str
-    hints: tuple[str, ...]
-    evidence: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Report:
-    status: Status
-    dockerfile: str  # the path as the user gave it (or the default)
-    image: str | None
-    tags: tuple[str, ...]
-    failed_step: FailedStep | None
-    last_good_image: str | None
-    failed_container: str | None
-    steps: tuple[StepReport, ...]
-    exit_code: int  # what dbugbuild exits with for this build: 0, the RUN's code, or 1
-    notes: tuple[str, ...] = ()
-    # Why it failed (diagnosis.py); None exactly when the build succeeded.
-    diagnosis: Diagnosis | None = None
-    # Present only when --exec / --retry ran commands in the debug environment.
-    exec: tuple[ExecResult, ...] | None = field(default=None, metadata={"omit_none": True})
-    retry: ExecResult | None = field(default=None, metadata={"omit_none": True})
-    # Not serialised: where an editor finds the Dockerfile (relative to the cwd), and the
-    # failing instruction's source lines for the text rendering.
-    location: str = field(default="", metadata={"json": False})
-    source_lines: tuple[str, ...] = field(default=(), metadata={"json": False})
+from dbugbuild.report.model import (
+    BUILDER,
+    SCHEMA_VERSION,
+    Diagnosis,
+    ExecResult,
+    FailedStep,
+    Report,
+    StepReport,
+)
+from dbugbuild.report.style import Paint, excerpt
 
 
 def to_dict(report: Report) -> dict[str, Any]:
@@ -146,17 +85,9 @@ def render_gcc(report: Report) -> str:
     return "".join(line.replace("\n", " ") + "\n" for line in lines)
 
 
-class _Paint:
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-
-    def __call__(self, code: str, text: str) -> str:
-        return f"\x1b[{code}m{text}\x1b[0m" if self.enabled else text
-
-
 def render_text(report: Report, color: bool = False) -> str:
     """A few lines for people: the failing step, its lines with a marker, its output, the ids."""
-    paint = _Paint(color)
+    paint = Paint(color)
     step = report.failed_step
     if step is None:
         tags = f" ({', '.join(report.tags)})" if report.tags else ""
@@ -176,10 +107,7 @@ def render_text(report: Report, color: bool = False) -> str:
     stage = f"  (stage {step.stage})" if step.stage else ""
     lines.append(f"  --> {loc}{stage}")
     if report.source_lines and step.line is not None:
-        width = len(str(step.line + len(report.source_lines) - 1))
-        for offset, src in enumerate(report.source_lines):
-            num = str(step.line + offset).rjust(width)
-            lines.append(f"  {paint('1;31', '>')} {num} | {src}")
+        lines += excerpt(report.source_lines, step.line, paint)
     elif step.command:
         lines.append(f"    {step.instruction or ''} {step.command}".rstrip())
     if step.message != headline(step):

@@ -1,0 +1,43 @@
+"""PURE: the build report: its model, locating the failure in the Dockerfile, every rendering.
+
+Nothing here does I/O, prints, or reads the environment or the clock.
+"""
+
+from dbugbuild.report.locate import locate, step_matches
+from dbugbuild.report.model import (
+    BUILDER,
+    SCHEMA_VERSION,
+    Diagnosis,
+    ExecResult,
+    FailedStep,
+    Report,
+    Status,
+    StepReport,
+)
+from dbugbuild.report.render import (
+    headline,
+    json_name,
+    render_gcc,
+    render_json,
+    render_text,
+    to_dict,
+)
+
+__all__ = [
+    "BUILDER",
+    "SCHEMA_VERSION",
+    "Diagnosis",
+    "ExecResult",
+    "FailedStep",
+    "Report",
+    "Status",
+    "StepReport",
+    "headline",
+    "json_name",
+    "locate",
+    "render_gcc",
+    "render_json",
+    "render_text",
+    "step_matches",
+    "to_dict",
+]
