@@ -13,8 +13,8 @@ For each sample (or case), in its folder, with DOCKER_BUILDKIT=0:
 where OPTIONS are a case's `options.json` "build_options" (e.g. --network none), ->
 tests/fixtures/logs/samples/<name>.txt (tests/fixtures/logs/diagnosis/<name>.txt for
 a case), the bytes as printed. Then, when the
-diagnosis would look inside the last good layer (diagnosis.questions), the probe
-dbugbuild runs there (facts.probe_script through engine.Engine.probe: read-only, no
+diagnosis would look inside the last good layer (diagnosis.diagnose asks), the probe
+dbugbuild runs there (diagnosis.probe_script through engine.Engine.probe: read-only, no
 network, removed, never committed) -> <name>.probe.json: the image id, its USER and
 WORKDIR, the questions asked and the probe's raw output. tests/test_diagnosis.py
 diagnoses from exactly these recordings.
@@ -38,7 +38,7 @@ TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
 sys.path.insert(0, str(REPO / "src"))
 
-from dbugbuild import diagnosis, dockerfile, facts, logs, report  # noqa: E402
+from dbugbuild import diagnosis, dockerfile, inputs, logs, report  # noqa: E402
 from dbugbuild.engine import Engine  # noqa: E402
 from dbugbuild.report import locate  # noqa: E402
 
@@ -70,14 +70,15 @@ def build_options(folder: Path) -> list[str]:
 def sample_facts(
     name: str, log_text: str
 ) -> tuple[diagnosis.Facts, str | None, report.FailedStep | None]:
-    """The log-only Facts of a recorded sample, its last good image and its failed step."""
+    """The log-only Facts of a recorded sample, its last good image and its failed step:
+    the saved log read as `dbugbuild --log` reads it, the facts gathered as the app does."""
     folder = folder_of(name)[0]
     text = (folder / "Dockerfile").read_text()
     try:
         model: dockerfile.Dockerfile | None = dockerfile.parse(text)
     except dockerfile.DockerfileSyntaxError:
         model = None  # the daemon's parse error is in the log
-    log = logs.parse([log_text])
+    log = logs.read(log_text)
     located = locate(
         log,
         dockerfile=model,
@@ -85,17 +86,17 @@ def sample_facts(
         dockerfile_path="Dockerfile",
         location="Dockerfile",
     )
-    base = diagnosis.Facts(dockerfile=model, dockerfile_text=text, context=".")
     step = located.failed_step
-    if step is not None and step.instruction in ("COPY", "ADD") and step.exit_code is None:
-        ignore, files = facts.context_facts(str(folder))
-        base = diagnosis.Facts(
-            dockerfile=model,
-            dockerfile_text=text,
-            context=".",
-            dockerignore=ignore,
-            context_files=files,
-        )
+    if step is None:
+        return diagnosis.Facts(dockerfile=model, dockerfile_text=text, context="."), None, None
+    base = diagnosis.gather(
+        step,
+        dockerfile=model,
+        dockerfile_text=text,
+        in_trigger=log.failure is not None and log.failure.in_trigger,
+        context=".",
+        read_context=lambda: inputs.context_listing(str(folder)),
+    )
     return base, located.last_good_image, step
 
 
@@ -116,26 +117,35 @@ def record(engine: Engine, name: str) -> None:
     probe_file = out_dir / f"{name}.probe.json"
     try:
         base, image, step = sample_facts(name, out)
-        asked = diagnosis.questions(step, base) if step is not None else diagnosis.Questions()
-        if asked.layer and image:
+        probes: list[dict[str, object]] = []
+
+        def look(asked: diagnosis.Questions) -> None:
+            """The probe dbugbuild runs after a live build, its raw answer recorded."""
+            assert image is not None
             config = engine.image_config(image) or {}
             user = str(config.get("User") or "")
             workdir = str(config.get("WorkingDir") or "/")
-            script = facts.probe_script(asked, workdir, user)
+            script = diagnosis.probe_script(asked, workdir, user)
             result = engine.probe(image, ["/bin/sh", "-c", script], "record-samples", 10.0)
             if result is None:
                 raise SystemExit(f"{name}: the probe did not run")
-            probe = {
-                "image": image,
-                "user": user,
-                "workdir": workdir,
-                "questions": asdict(asked),
-                "output": result.output,
-            }
-            probe_file.write_text(json.dumps(probe, indent=2) + "\n")
+            probes.append(
+                {
+                    "image": image,
+                    "user": user,
+                    "workdir": workdir,
+                    "questions": asdict(asked),
+                    "output": result.output,
+                }
+            )
+
+        if step is not None:
+            diagnosis.diagnose(step, base, look if image else None)  # asks as the app does
+        if probes:
+            probe_file.write_text(json.dumps(probes[0], indent=2) + "\n")
         elif probe_file.exists():
             probe_file.unlink()
-        say(f"{name}: exit {done.returncode}, {'probed' if asked.layer and image else 'log only'}")
+        say(f"{name}: exit {done.returncode}, {'probed' if probes else 'log only'}")
     finally:
         containers = set(engine.container_ids())
         ids = _IDS.findall(out)

@@ -5,7 +5,7 @@ Every case is a real build: the samples of sample_failures/ and the extra cases 
 tests/fixtures/diagnosis/, built by tests/record_samples.py on the real daemon, which saved
 the build output and the raw output of the probe dbugbuild ran in the last good layer. Here
 the saved output goes through logs, locate and diagnosis.diagnose, as in dbugbuild
---log; the probe output through facts.parse_probe, as after a live build.
+--log; the probe output through diagnosis.parse_probe, as after a live build.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pytest
 
 import record_samples
 from conftest import FIXTURES
-from dbugbuild import diagnosis, dockerfile, facts, logs
+from dbugbuild import diagnosis, dockerfile, inputs, logs
 from dbugbuild.diagnosis import CLASSES, RULES, Facts, FileHead, LayerFacts, Questions
 from dbugbuild.report import Diagnosis, FailedStep, locate
 
@@ -47,7 +47,7 @@ def _recorded(name: str) -> tuple[FailedStep, Facts, LayerFacts | None]:
     probe = _probe(name)
     layer = None
     if probe is not None:
-        layer = facts.parse_probe(
+        layer = diagnosis.parse_probe(
             probe["output"], image=probe["image"], user=probe["user"], workdir=probe["workdir"]
         )
     return step, base, layer
@@ -920,9 +920,18 @@ LOG_ONLY: dict[str, Diagnosis] = {
 }
 
 
+def _asked(step: FailedStep, base: Facts) -> Questions:
+    """What diagnose asks to see in the layer (Questions() when it asks nothing)."""
+    asked: list[Questions] = []
+    diagnosis.diagnose(step, base, lambda questions: asked.append(questions))  # no layer
+    assert len(asked) <= 1  # asked once
+    return asked[0] if asked else Questions()
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_diagnosis_with_a_look_inside_the_layer(name: str) -> None:
     step, base, layer = _recorded(name)
+    assert diagnosis.diagnose(step, base, lambda asked: layer) == EXPECTED[name]
     assert diagnosis.diagnose(step, replace(base, layer=layer)) == EXPECTED[name]
 
 
@@ -936,7 +945,7 @@ def test_diagnosis_from_the_log_alone(name: str) -> None:
 def test_diagnosis_asks_what_the_recording_answered(name: str) -> None:
     """The questions asked now are the ones the recorded probe answered (else re-record)."""
     step, base, _ = _recorded(name)
-    asked = diagnosis.questions(step, base)
+    asked = _asked(step, base)
     probe = _probe(name)
     if probe is None:
         assert (
@@ -1000,7 +1009,7 @@ def test_diagnosis_of_the_recorded_build_cases(name: str) -> None:
         labels=tuple(f"{k}={v}" for k, v in case["labels"].items()),
     )
     assert report.failed_step is not None
-    ignore, files = facts.context_facts(str(folder))
+    ignore, files = inputs.context_listing(str(folder))
     found = diagnosis.diagnose(
         report.failed_step,
         Facts(
@@ -1028,7 +1037,7 @@ def test_diagnosis_of_a_dockerignored_copy_names_the_pattern() -> None:
         location="Dockerfile",
     )
     assert report.failed_step is not None
-    ignore, files = facts.context_facts(str(folder))
+    ignore, files = inputs.context_listing(str(folder))
     assert diagnosis.diagnose(
         report.failed_step, Facts(context=".", dockerignore=ignore, context_files=files)
     ) == Diagnosis(
@@ -1052,7 +1061,7 @@ def test_diagnosis_of_a_dockerignored_copy_names_the_pattern() -> None:
 def test_parse_probe_of_a_busybox_layer() -> None:
     probe = _probe("curl-on-busybox")
     assert probe is not None
-    layer = facts.parse_probe(probe["output"], image="i", user="", workdir="/opt/app")
+    layer = diagnosis.parse_probe(probe["output"], image="i", user="", workdir="/opt/app")
     assert (layer.machine, layer.os, layer.package_managers, layer.apt_lists) == (
         "x86_64",
         "busybox",
@@ -1066,7 +1075,7 @@ def test_parse_probe_of_a_busybox_layer() -> None:
 def test_parse_probe_of_a_debian_layer() -> None:
     probe = _probe("apt-without-update")
     assert probe is not None
-    layer = facts.parse_probe(probe["output"], image="i", user="", workdir="/app")
+    layer = diagnosis.parse_probe(probe["output"], image="i", user="", workdir="/app")
     assert layer.os == "Debian GNU/Linux 12 (bookworm)"
     assert (layer.package_managers, layer.apt_lists) == (("apt-get",), 0)
 
@@ -1074,8 +1083,8 @@ def test_parse_probe_of_a_debian_layer() -> None:
 def test_parse_probe_skips_a_cut_off_line() -> None:
     probe = _probe("workdir-owned-by-root")
     assert probe is not None
-    whole = facts.parse_probe(probe["output"], image="i", user="app", workdir="/srv/app")
-    cut = facts.parse_probe(probe["output"][:-5], image="i", user="app", workdir="/srv/app")
+    whole = diagnosis.parse_probe(probe["output"], image="i", user="app", workdir="/srv/app")
+    cut = diagnosis.parse_probe(probe["output"][:-5], image="i", user="app", workdir="/srv/app")
     assert whole.path("/srv/app") is not None
     assert cut.machine == whole.machine
 
@@ -1084,14 +1093,14 @@ def test_file_head_reads_elf_machines_and_shebangs() -> None:
     arm64 = (record_samples.SAMPLES / "arm64-binary" / "hello").read_bytes()
     crlf = (record_samples.SAMPLES / "crlf-script" / "start.sh").read_bytes()
     lf = (record_samples.SAMPLES / "bash-script-on-busybox" / "build.sh").read_bytes()
-    assert facts.file_head("/h", arm64) == FileHead("/h", None, False, 183)
-    assert facts.file_head("/s", crlf) == FileHead("/s", "/bin/sh", True, None)
-    assert facts.file_head("/b", lf) == FileHead("/b", "/bin/bash", False, None)
-    assert facts.file_head("/t", b"echo hi\n") == FileHead("/t", None, False, None)
+    assert diagnosis.file_head("/h", arm64) == FileHead("/h", None, False, 183)
+    assert diagnosis.file_head("/s", crlf) == FileHead("/s", "/bin/sh", True, None)
+    assert diagnosis.file_head("/b", lf) == FileHead("/b", "/bin/bash", False, None)
+    assert diagnosis.file_head("/t", b"echo hi\n") == FileHead("/t", None, False, None)
 
 
 def test_probe_script_quotes_what_it_is_given() -> None:
-    script = facts.probe_script(
+    script = diagnosis.probe_script(
         Questions(commands=("it's",), paths=("a b",), names=("x;y",)), "/w", "app"
     )
     assert "on_path 'it'\"'\"'s'" in script
@@ -1102,7 +1111,7 @@ def test_probe_script_quotes_what_it_is_given() -> None:
 
 def test_questions_for_a_failure_without_a_command_ask_nothing() -> None:
     step, base, _ = _recorded("copy-typo")
-    assert diagnosis.questions(step, base) == Questions()
+    assert _asked(step, base) == Questions()
     assert not Questions().layer
 
 
