@@ -3,7 +3,7 @@
 Run `.venv/bin/python benchmarks/bisection.py`. It builds a 64-step busybox Dockerfile once
 (--no-cache), then for a culprit near the start, in the middle, near the end and at the end runs
 `dbugbuild bisect --image FINAL -f Dockerfile --check 'test -f /gone-K'` in-process, and
-probes all 64 layers in turn with the very same probe (bisecting.probe_layer). It prints
+probes all 64 layers in turn with the very same probe (bisect.driver.probe_layer). It prints
 the probes used and the wall time of each, and removes every image and container it made.
 See benchmarks/README.md.
 """
@@ -26,12 +26,13 @@ from typing import Any
 
 try:
     from dbugbuild import bisect as search
-    from dbugbuild import bisecting, dockerfile
-    from dbugbuild.bisect import Layer
+    from dbugbuild import dockerfile
+    from dbugbuild.bisect import Layer, driver
     from dbugbuild.cli import main as dbugbuild_main
     from dbugbuild.console import Console
     from dbugbuild.engine import Engine
     from dbugbuild.errors import DbugbuildError
+    from dbugbuild.report.style import short_id
 except ImportError as _exc:
     sys.exit(
         f"benchmarks/bisection.py: error: cannot import {_exc.name}. Run it with the project's "
@@ -116,7 +117,7 @@ def scan_every_layer(engine: Engine, layers: Sequence[Layer], culprit: int) -> t
     passed: list[bool] = []
     started = time.perf_counter()
     for layer in layers:
-        probe = bisecting.probe_layer(
+        probe = driver.probe_layer(
             engine,
             layer,
             f"test -f /gone-{culprit}",
@@ -154,10 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 assert found == culprit, (found, culprit)
                 rows.append((culprit, result["probes"], seconds))
                 print(f"  culprit step {culprit}: {result['probes']} probes, {seconds:.2f} s")
-            history = [
-                search.HistoryEntry(i.removeprefix("sha256:")[:12], c)
-                for i, c in engine.image_chain(final)
-            ]
+            history = [search.HistoryEntry(short_id(i), c) for i, c in engine.image_chain(final)]
             layers = search.history_layers(
                 history,
                 dockerfile.parse(source()),

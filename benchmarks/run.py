@@ -28,9 +28,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 try:
+    import docker
     import docker.errors
 
-    from dbugbuild import engine, logs, stepenv
+    from dbugbuild import engine, logs
+    from dbugbuild.debug import stepenv
+    from dbugbuild.debug.workspace import Workspace
     from dbugbuild.errors import DbugbuildError
 except ImportError as _exc:
     sys.exit(
@@ -41,7 +44,7 @@ except ImportError as _exc:
 REPO = Path(__file__).resolve().parent.parent
 LOGS = REPO / "tests" / "fixtures" / "logs"
 BASE_IMAGE = "busybox:latest"
-CHUNK = 64 * 1024  # what engine._relay reads from the CLI's pipes at a time
+CHUNK = 64 * 1024  # what engine.build relays from the CLI's pipes at a time
 BENCH_LABEL = "dbugbuild.bench"
 T = TypeVar("T")
 
@@ -111,7 +114,7 @@ class Daemon:
     """The daemon as the benchmarks use it, and what must survive them."""
 
     engine: engine.Engine
-    api: Any  # docker.APIClient, the one the engine's Workspace uses
+    api: Any  # a docker.APIClient of the same daemon, for the calls Workspace makes
     protected: frozenset[str]  # image ids that existed before: never removed
     warnings: list[str] = field(default_factory=list)
 
@@ -478,7 +481,7 @@ def bench_session(daemon: Daemon, plan: Plan, image: str) -> list[Row]:
     labels = {BENCH_LABEL: session}
     config = daemon.engine.image_config(image) or {}
     env = stepenv.reconstruct(image, config, None, (), None)
-    workspace = engine.Workspace(daemon.engine, env, session)
+    workspace = Workspace(daemon.engine, env, session)
     committed: list[str] = []  # by the mirror variant, oldest first (each on the last)
     commit_only: list[float] = []
 
@@ -607,7 +610,7 @@ def _connect() -> Daemon:
         eng = engine.Engine.connect(os.environ)
     except DbugbuildError as exc:
         raise BenchError(str(exc)) from exc
-    api = eng._client.api  # the client Workspace itself uses
+    api = docker.from_env(version="auto", timeout=120).api  # the same daemon, our own client
     protected = frozenset(i["Id"] for i in api.images(all=True))
     return Daemon(eng, api, protected)
 

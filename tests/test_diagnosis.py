@@ -1173,27 +1173,22 @@ def test_banner_text_is_the_class_summary_and_first_hint() -> None:
 
 
 def test_session_banner_shows_the_diagnosis() -> None:
-    """debug.py hands banner_text to the session; the banner shows it under the layer lines."""
-    from prompt_toolkit.input import create_pipe_input
-    from prompt_toolkit.output import DummyOutput
-
-    from dbugbuild.session import Facts as BannerFacts
-    from dbugbuild.session import Session
-    from dbugbuild.stepenv import DEFAULT_SHELL, StepEnv
+    """The debug phase hands banner_text to the session; the banner shows it under the layer
+    lines."""
+    from dbugbuild.debug.commands import Commands, Subject
+    from dbugbuild.debug.stepenv import DEFAULT_SHELL, StepEnv
 
     class _Layer:  # the banner reads only the step environment
         env = StepEnv("sha256:" + "a" * 64, "curl x", None, False, DEFAULT_SHELL, (), "", "/",
                       None, "failed container")  # fmt: skip
 
-    facts_ = BannerFacts(
+    subject = Subject(
         where="Dockerfile:4",
         message="RUN failed with exit code 127: /bin/sh: curl: not found",
         last_good_image="sha256:" + "a" * 64,
         failed_container=None,
         diagnosis=diagnosis.banner_text(EXPECTED["curl-on-busybox"]),
     )
-    with create_pipe_input() as pipe:
-        banner = Session(_Layer(), facts_, write=lambda _: None, input=pipe, output=DummyOutput())
-        text = banner.banner()
+    text = Commands(_Layer(), subject, write=lambda _: None).banner()
     assert "\n  diagnosis: command-not-found: `curl` is not in this layer (busybox)" in text
     assert "\n    hint: This layer has `wget` (/bin/wget): use it instead of `curl`.\n" in text

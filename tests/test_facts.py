@@ -11,7 +11,7 @@ import pytest
 from conftest import own_label
 from dbugbuild.diagnosis import PathInfo, Questions
 from dbugbuild.engine import LABEL, Engine
-from dbugbuild.facts import layer_facts
+from dbugbuild.engine.look import layer_facts
 
 pytestmark = pytest.mark.docker
 

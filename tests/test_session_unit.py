@@ -7,7 +7,8 @@ from pathlib import Path
 from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
 
-from dbugbuild.session import COMMANDS, HELP, command_completer, history_file
+from dbugbuild.debug.commands import COMMANDS, HELP
+from dbugbuild.debug.session import command_completer, history_file
 
 
 def _complete(text: str) -> list[str]:

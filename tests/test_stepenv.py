@@ -3,7 +3,7 @@ rebuilt environment retries."""
 
 from __future__ import annotations
 
-from dbugbuild.stepenv import Trigger, failed_trigger, reconstruct
+from dbugbuild.debug.stepenv import Trigger, failed_trigger, reconstruct
 
 BASH = ["/bin/bash", "-o", "pipefail", "-c"]
 

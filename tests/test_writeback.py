@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from conftest import own_label, remove_build, run_cli
+from dbugbuild.debug.writeback import DockerfileChangedError, DockerfileFile
 from dbugbuild.dockerfile.rewrite import unified_diff
 from dbugbuild.engine import Engine
-from dbugbuild.writeback import DockerfileChangedError, DockerfileFile
 from scenarios import (
     CTRL_C,
     CTRL_D,

@@ -1,7 +1,10 @@
-"""Orchestration: build (or read a saved log) -> locate the failure -> report.
+"""Orchestration only: choose a backend, build (or read a saved log), locate the failure, then
+report it, debug it or bisect the build.
 
-Owns the order of things and where output goes; the parsing, mapping and
-rendering it calls are pure, and only engine.py talks to Docker.
+Owns the order of things and where output goes. The parsing, mapping, diagnosis and
+rendering it calls are pure; the inputs' files are read by inputs.py; only the engine
+talks to Docker. The debug phase and the bisect driver are imported when needed: a
+report-only run (CI, an IDE task) pays for neither.
 """
 
 from __future__ import annotations
@@ -9,63 +12,52 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from functools import cached_property
 from typing import TYPE_CHECKING
 
-from dbugbuild import dockerfile, facts, logs, report, writeback
+from dbugbuild import backends, diagnosis, inputs, logs, report
+from dbugbuild.backends import Backend
 from dbugbuild.console import Console
-from dbugbuild.engine import BuildCommand, Engine, build_argv
-from dbugbuild.errors import BadInputError, DbugbuildError, NoInputError, UsageError
+from dbugbuild.engine import Engine
+from dbugbuild.engine.look import layer_facts
+from dbugbuild.errors import BadInputError, DbugbuildError, UsageError
+from dbugbuild.inputs import DockerfileSource
 from dbugbuild.options import BisectOptions, BuildOptions, CleanOptions, Options
-from dbugbuild.report import locate
 from dbugbuild.report.style import short_id
 
-Connect = Callable[[Console], Engine]
-
 if TYPE_CHECKING:
-    from dbugbuild import debug
+    from dbugbuild.debug.failed import Failed
 
 
-def connect_engine(console: Console) -> Engine:
+def _connect(console: Console) -> Engine:
     return Engine.connect(console.env)
 
 
-@dataclass(frozen=True)
-class _DockerfileSource:
-    shown: str  # the path as the user gave it (or the default)
-    location: str  # relative to the working directory, for editors
-    text: str | None  # None when there is no such file (only allowed with --log)
-    stdin: bool = False
-
-    @property
-    def digest(self) -> str | None:
-        return writeback.digest(self.text) if self.text is not None else None
-
-    @cached_property
-    def model(self) -> dockerfile.Dockerfile | None:
-        """The parsed Dockerfile, once per read (None when absent or not parsable)."""
-        return _parse_dockerfile(self.text)
+def _backend(build: BuildOptions) -> Backend:
+    """The builder for these options: the classic one (BuildKit and Podman are chosen here)."""
+    del build
+    return backends.backend("classic")
 
 
 @dataclass
 class _Outcome:
     report: report.Report
     log: logs.BuildLog
-    source: _DockerfileSource
+    source: DockerfileSource
     engine: Engine | None
 
 
-def run(options: Options, console: Console, connect: Connect = connect_engine) -> int:
+def run(options: Options, console: Console) -> int:
     """Run dbugbuild for parsed options; returns the exit status (the build's own on failure)."""
     if options.apply is not None and not options.yes and not console.stdin_isatty:
         raise UsageError(
             "--apply cannot ask before writing: stdin is not a terminal",
             "Add --yes to write without asking",
         )
+    backend = _backend(options.build)
     if options.log is not None:
-        outcome = _report_from_log(options, console, connect)
+        outcome = _report_from_log(options, console, backend)
     else:
-        outcome = _report_from_build(options, console, connect)
+        outcome = _report_from_build(options, console, backend, lambda: _connect(console))
     try:
         result = outcome.report
         interactive = (
@@ -79,19 +71,18 @@ def run(options: Options, console: Console, connect: Connect = connect_engine) -
             _emit(result, options, console)
             return result.exit_code
         if outcome.engine is None:
-            outcome.engine = connect(console)
-        # Imported here: the session pulls in prompt-toolkit, which a report-only run
-        # (CI, IDE tasks) does not need to pay for at start-up (benchmarks/: ~0.17 s).
-        from dbugbuild import debug
+            outcome.engine = _connect(console)
+        from dbugbuild.debug.runner import run_debug  # see the module's docstring
 
         engine = outcome.engine
 
-        def rebuild() -> debug.Failed:
-            again = _report_from_build(rebuild_options(options), console, lambda _: engine)
+        def rebuild() -> Failed:
+            again = _report_from_build(rebuild_options(options), console, backend, lambda: engine)
             return _failed(again, console)
 
-        return debug.run_debug(
+        return run_debug(
             engine,
+            backend,
             _failed(outcome, console),
             options,
             console,
@@ -110,12 +101,12 @@ def rebuild_options(options: Options) -> Options:
     return replace(options, build=replace(options.build, no_cache=False))
 
 
-def _failed(outcome: _Outcome, console: Console) -> debug.Failed:
-    """The outcome as the debug phase takes it (debug is imported late: see run)."""
-    from dbugbuild import debug
+def _failed(outcome: _Outcome, console: Console) -> Failed:
+    """The outcome as the debug phase takes it."""
+    from dbugbuild.debug.failed import Failed
 
     source = outcome.source
-    return debug.Failed(
+    return Failed(
         report=outcome.report,
         log=outcome.log,
         dockerfile=source.model,
@@ -125,10 +116,10 @@ def _failed(outcome: _Outcome, console: Console) -> debug.Failed:
     )
 
 
-def clean(options: CleanOptions, console: Console, connect: Connect = connect_engine) -> int:
+def run_clean(options: CleanOptions, console: Console) -> int:
     """`dbugbuild clean`: remove the containers and images dbugbuild runs left (by label): all
     of them, or only those that also carry --label and DBUGBUILD_LABELS' labels."""
-    engine = connect(console)
+    engine = _connect(console)
     try:
         scope = [f"{k}={v}" for k, v in engine.run_labels.items()]
         containers, images = engine.sweep(*scope, *options.labels)
@@ -144,42 +135,34 @@ def clean(options: CleanOptions, console: Console, connect: Connect = connect_en
     return 0
 
 
-def bisect(options: BisectOptions, console: Console, connect: Connect = connect_engine) -> int:
+def run_bisect(options: BisectOptions, console: Console) -> int:
     """`dbugbuild bisect`: which step of the build (or of --image's history) changed the check.
 
-    The build runs as for a report (its output shown as docker shows it); bisecting.py
+    The build runs as for a report (its output shown as docker shows it); bisect.driver
     picks the layers and probes them. Exit status: docs/bisect.md.
     """
-    # Imported here, as debug is in run(): plain runs need not load the probes' modules.
-    from dbugbuild import bisecting
+    from dbugbuild.bisect import driver  # see the module's docstring
 
     if options.image is not None:
         source = None
         if options.dockerfile_given:
-            given = _dockerfile_source(options.build, console, required=True)
-            source = bisecting.Source(given.shown, given.location, given.text)
-        engine = connect(console)
+            source = inputs.dockerfile_source(options.build, console, required=True)
+        engine = _connect(console)
         try:
-            model = _parse_dockerfile(source.text if source is not None else None)
-            return bisecting.run_image(engine, options, model, source, console)
+            return driver.run_image(engine, options, source, console)
         finally:
             engine.close()
     as_report = Options(
         build=options.build, no_shell=True, format=options.format, color=options.color
     )
-    outcome = _report_from_build(as_report, console, connect)
+    outcome = _report_from_build(
+        as_report, console, _backend(options.build), lambda: _connect(console)
+    )
     built = outcome.engine
     assert built is not None  # a build always connects
     try:
-        src = outcome.source
-        status = bisecting.run_build(
-            built,
-            outcome.report,
-            outcome.log,
-            src.model,
-            bisecting.Source(src.shown, src.location, src.text),
-            options,
-            console,
+        status = driver.run_build(
+            built, outcome.report, outcome.log, outcome.source, options, console
         )
         if status is None:  # the build made no layer in the stage: report it as dbugbuild does
             _emit(outcome.report, as_report, console)
@@ -198,41 +181,30 @@ def bisect(options: BisectOptions, console: Console, connect: Connect = connect_
 # -- the two sources of a report ----------------------------------------------
 
 
-def _report_from_build(options: Options, console: Console, connect: Connect) -> _Outcome:
+def _report_from_build(
+    options: Options, console: Console, backend: Backend, connect: Callable[[], Engine]
+) -> _Outcome:
+    """Build with `backend`, its output relayed; the engine is connected once the inputs are
+    there (and closed here if the build fails to report)."""
     opts = options.build
-    _context_dir(opts.context, console)
-    source = _dockerfile_source(opts, console, required=True)
-    engine = connect(console)
+    inputs.context_dir(opts.context, console)
+    source = inputs.dockerfile_source(opts, console, required=True)
+    engine = connect()
     try:
-        parser = logs.parser()
+        parser = backend.log_parser()
         machine = options.format != "text"
 
-        errors: list[str] = []  # docker's stderr, kept to name an error the parser misses
+        errors: list[str] = []  # the builder's stderr, kept to name an error the parser misses
 
         def sink(text: str, from_stderr: bool) -> None:
-            # Docker's stdout/stderr split is kept for people; a machine format owns stdout.
+            # The stdout/stderr split is kept for people; a machine format owns stdout.
             console.write(text, err=from_stderr or machine)
             parser.feed(text)
             if from_stderr:
                 errors.append(text)
 
-        command = BuildCommand(
-            argv=build_argv(
-                dockerfile=opts.file,
-                tags=opts.tags,
-                build_args=opts.build_args,
-                target=opts.target,
-                no_cache=opts.no_cache,
-                pull=opts.pull,
-                network=opts.network,
-                platform=opts.platform,
-                labels=opts.labels,
-                context=opts.context,
-            ),
-            cwd=console.cwd,
-            stdin_data=source.text.encode() if source.stdin and source.text is not None else None,
-        )
-        status = engine.build(command, sink)
+        piped = source.text.encode() if source.stdin and source.text is not None else None
+        status = engine.build(backend.build_command(opts, console.cwd, piped), sink)
         try:
             log = parser.close()
         except logs.LogFormatError as exc:
@@ -240,26 +212,24 @@ def _report_from_build(options: Options, console: Console, connect: Connect) -> 
                 f"docker build failed before the build started (exit {status})",
                 "See docker's message above",
             ) from exc
-        if not source.stdin and _dockerfile_source(opts, console, required=False).digest != (
-            source.digest
-        ):
+        again = inputs.dockerfile_source(opts, console, required=False)
+        if not source.stdin and again.digest != source.digest:
             console.warn(f"{source.shown} changed during the build; its lines may not match")
         unrecognised = status != 0 and log.failure is None
         if unrecognised:
-            # Docker failed with an error the parser does not know: report a failure with
-            # docker's last error line rather than a success (the exit status is the truth).
+            # The builder failed with an error the parser does not know: report a failure with
+            # its last error line rather than a success (the exit status is the truth).
             lines = [ln.strip() for ln in "".join(errors).splitlines() if ln.strip()]
             message = logs.strip_ansi(lines[-1]) if lines else f"docker build exited {status}"
             log = replace(
                 log,
                 failure=logs.Failure(message.removeprefix("Error response from daemon: "),
-                                         None, None, None, False),
+                                     None, None, None, False),
             )  # fmt: skip
-        parent = _trigger_parent(log, engine)
-        result = _locate(log, source, opts, parent)
+        result = _locate(log, source, opts, backend.parent_image(log, engine))
         if unrecognised:
             result = _with_note(result, "dbugbuild did not recognise this error: please report it")
-        result = _explain(result, log, source, opts, console, lambda: engine)
+        result = _diagnose(result, log, source, opts, console, lambda: engine)
         if log.succeeded == (status != 0):
             raise DbugbuildError(
                 f"docker build exited {status} but its output says the build "
@@ -272,58 +242,53 @@ def _report_from_build(options: Options, console: Console, connect: Connect) -> 
         raise
 
 
-def _report_from_log(options: Options, console: Console, connect: Connect) -> _Outcome:
+def _report_from_log(options: Options, console: Console, backend: Backend) -> _Outcome:
     opts = options.build
-    text = _read_log(options.log or "-", console)
+    text = inputs.read_log(options.log or "-", console)
     try:
         log = logs.read(text)
     except logs.LogFormatError as exc:
         raise BadInputError(
-            f"{_log_name(options.log)} is not a classic docker build log: {exc}",
+            f"{inputs.log_name(options.log)} is not a classic docker build log: {exc}",
             "Save the output of 'DOCKER_BUILDKIT=0 docker build ... 2>&1' and pass that file",
         ) from exc
     if log.failure is None and log.image is None:
         raise BadInputError(
-            f"{_log_name(options.log)} ends before the build did (no 'Successfully built' "
+            f"{inputs.log_name(options.log)} ends before the build did (no 'Successfully built' "
             "and no error): it was cut off",
             "Save the whole output of the build",
         )
-    source = _dockerfile_source(opts, console, required=False)
+    source = inputs.dockerfile_source(opts, console, required=False)
+    reached: list[Engine | None] = []
+
+    def lazy_engine() -> Engine | None:
+        # A log needs no daemon; one that is there (with the log's images) sharpens the report.
+        if not reached:
+            try:
+                reached.append(_connect(console))
+            except DbugbuildError:
+                reached.append(None)
+        return reached[0]
+
     parent = None
-    engine: Engine | None = None
     if log.failure is not None and log.failure.in_trigger:
         # Only the daemon knows the parent image's id; the log never prints it.
-        try:
-            engine = connect(console)
-        except DbugbuildError:
-            engine = None
-        if engine is not None:
-            parent = _trigger_parent(log, engine)
+        engine = lazy_engine()
+        parent = backend.parent_image(log, engine) if engine is not None else None
     result = _locate(log, source, opts, parent)
     if source.text is None:
         result = _with_note(result, f"no Dockerfile at {source.shown}: lines not mapped")
-    reached: list[Engine | None] = [engine]
-
-    def lazy_engine() -> Engine | None:
-        # A log needs no daemon; one that is there (with the log's images) sharpens the diagnosis.
-        if reached[0] is None:
-            try:
-                reached[0] = connect(console)
-            except DbugbuildError:
-                return None
-        return reached[0]
-
-    result = _explain(result, log, source, opts, console, lazy_engine)
-    return _Outcome(result, log, source, reached[0])
+    result = _diagnose(result, log, source, opts, console, lazy_engine)
+    return _Outcome(result, log, source, reached[0] if reached else None)
 
 
 def _locate(
     log: logs.BuildLog,
-    source: _DockerfileSource,
+    source: DockerfileSource,
     opts: BuildOptions,
     parent: str | None,
 ) -> report.Report:
-    return locate(
+    return report.locate(
         log,
         dockerfile=source.model,
         source=source.text,
@@ -335,139 +300,42 @@ def _locate(
     )
 
 
-def _explain(
+def _diagnose(
     result: report.Report,
     log: logs.BuildLog,
-    source: _DockerfileSource,
+    source: DockerfileSource,
     opts: BuildOptions,
     console: Console,
     engine: Callable[[], Engine | None],
 ) -> report.Report:
-    """The report with its diagnosis: facts.py looks in the build context and, through the
-    engine, read-only in the last good layer; diagnosis.py's rules decide."""
+    """The report with its diagnosis: the rules decide from the log-only facts, and look
+    (once, when they ask) in the build context and, through the engine, in the last good
+    layer (read-only)."""
+    step = result.failed_step
+    if step is None:
+        return replace(result, diagnosis=None)
     context_dir = os.path.join(console.cwd, opts.context)
-    return facts.explain(
-        result,
+    facts = diagnosis.gather(
+        step,
         dockerfile=source.model,
         dockerfile_text=source.text,
         in_trigger=log.failure is not None and log.failure.in_trigger,
         context=opts.context,
-        context_dir=context_dir if os.path.isdir(context_dir) else None,
-        engine=engine,
+        read_context=(
+            (lambda: inputs.context_listing(context_dir)) if os.path.isdir(context_dir) else None
+        ),
     )
+    image = result.last_good_image
 
+    def look(asked: diagnosis.Questions) -> diagnosis.LayerFacts | None:
+        eng = engine() if image else None
+        return layer_facts(eng, image, asked) if eng is not None and image else None
 
-def _trigger_parent(log: logs.BuildLog, engine: Engine) -> str | None:
-    """The image whose ONBUILD trigger failed: the failing FROM step's base, by the daemon."""
-    step = log.failed_step
-    if log.failure is None or not log.failure.in_trigger or step is None:
-        return None
-    ref = step.text.split(None, 1)[1] if " " in step.text else ""
-    words = [w for w in ref.split() if not w.startswith("--")]
-    if not words:
-        return None
-    image = engine.image_id(words[0])
-    return short_id(image) if image and image.startswith("sha256:") else image
-
-
-def _parse_dockerfile(text: str | None) -> dockerfile.Dockerfile | None:
-    if text is None:
-        return None
-    try:
-        return dockerfile.parse(text)
-    except dockerfile.DockerfileSyntaxError:
-        # The daemon is the judge of syntax: its error is in the log and becomes the report.
-        return None
+    return replace(result, diagnosis=diagnosis.diagnose(step, facts, look if image else None))
 
 
 def _with_note(result: report.Report, note: str) -> report.Report:
     return replace(result, notes=(*result.notes, note))
-
-
-# -- inputs -------------------------------------------------------------------
-
-
-def _is_remote(context: str) -> bool:
-    return context.startswith(("http://", "https://", "git://", "git@", "github.com/"))
-
-
-def _context_dir(context: str, console: Console) -> str:
-    if context == "-":
-        raise UsageError(
-            "a build context on stdin is not supported",
-            "Give the folder that holds your Dockerfile and context",
-        )
-    if _is_remote(context):
-        raise UsageError(
-            f"remote build context {context} is not supported",
-            "Clone it and give the local folder",
-        )
-    path = os.path.join(console.cwd, context)
-    if not os.path.isdir(path):
-        what = "is not a folder" if os.path.exists(path) else "does not exist"
-        raise NoInputError(
-            f"build context {context} {what}", "Give the folder docker build should use as PATH"
-        )
-    return path
-
-
-def _dockerfile_source(opts: BuildOptions, console: Console, required: bool) -> _DockerfileSource:
-    if opts.file == "-":
-        if not required:
-            raise UsageError(
-                "-f - (a Dockerfile on stdin) cannot be combined with --log",
-                "Give the Dockerfile's path with -f",
-            )
-        piped = console.stdin.read()
-        return _DockerfileSource(shown="-", location="-", text=piped, stdin=True)
-    if opts.file is not None:
-        shown = opts.file
-    else:
-        shown = os.path.normpath(os.path.join(opts.context, "Dockerfile"))
-        lower = os.path.normpath(os.path.join(opts.context, "dockerfile"))
-        # The daemon falls back to a lower-case `dockerfile` when `Dockerfile` is absent.
-        if not os.path.exists(os.path.join(console.cwd, shown)) and os.path.exists(
-            os.path.join(console.cwd, lower)
-        ):
-            shown = lower
-    path = os.path.join(console.cwd, shown)
-    location = os.path.relpath(path, console.cwd)
-    text: str | None
-    try:
-        text = writeback.read_text(path)  # the one reader: digests compare like with like
-    except FileNotFoundError:
-        if required:
-            raise NoInputError(
-                f"no Dockerfile at {shown}", "Give its path with -f, or run in its folder"
-            ) from None
-        text = None
-    except IsADirectoryError:
-        raise NoInputError(
-            f"{shown} is a folder, not a Dockerfile", "Give the file with -f"
-        ) from None
-    except OSError as exc:
-        raise NoInputError(f"cannot read {shown}: {exc.strerror}", "Check its permissions") from exc
-    return _DockerfileSource(shown=shown, location=location, text=text)
-
-
-def _log_name(name: str | None) -> str:
-    return "standard input" if name in (None, "-") else str(name)
-
-
-def _read_log(name: str, console: Console) -> str:
-    if name == "-":
-        return console.stdin.read()
-    path = os.path.join(console.cwd, name)
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except FileNotFoundError:
-        raise NoInputError(f"no log file at {name}", "Give the path of a saved build log") from None
-    except IsADirectoryError:
-        raise NoInputError(f"{name} is a folder, not a log file", "Give a file") from None
-    except OSError as exc:
-        raise NoInputError(f"cannot read {name}: {exc.strerror}", "Check its permissions") from exc
-    return data.decode("utf-8", errors="replace")
 
 
 # -- output -------------------------------------------------------------------

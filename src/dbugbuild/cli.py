@@ -338,11 +338,11 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
     show_traceback = "--traceback" in args
     try:
         if args[:1] == ["clean"]:
-            return app.clean(parse_clean_args(args[1:]), con)
+            return app.run_clean(parse_clean_args(args[1:]), con)
         if args[:1] == ["samples"]:
             return samples.run(args[1:], con)
         if args[:1] == ["bisect"]:
-            return app.bisect(parse_bisect_args(args[1:]), con)
+            return app.run_bisect(parse_bisect_args(args[1:]), con)
         options = parse_args(args)
         return app.run(options, con)
     except SystemExit as exc:  # argparse's --help / --version

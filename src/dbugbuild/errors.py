@@ -60,6 +60,10 @@ class EngineError(DbugbuildError):
     exit_code = ExitCode.UNAVAILABLE
 
 
+class NoShellError(EngineError):
+    """The layer has no such program (typically no /bin/sh: an image built FROM scratch)."""
+
+
 class Terminated(BaseException):
     """SIGTERM or SIGHUP arrived: unwind (running every clean-up) and exit 128 + signum."""
 

@@ -1,17 +1,154 @@
-"""I/O: the local files of the user's inputs, read the one way dbugbuild reads them.
+"""I/O: the local files of the user's inputs, each read the one way dbugbuild reads it.
 
-The pure stages take text and lists; this module is where they come from: the build
-context's .dockerignore and file names (for a COPY/ADD diagnosis).
+The Dockerfile (its text, its digest, where an editor finds it), a saved log, the build
+context's checks, and its .dockerignore and file names for a COPY/ADD diagnosis. The
+pure stages take the text and lists this module reads; nothing else reads these files.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+from dataclasses import dataclass
+from functools import cached_property
 
+from dbugbuild import dockerfile
+from dbugbuild.console import Console
 from dbugbuild.diagnosis import ContextListing
+from dbugbuild.errors import NoInputError, UsageError
+from dbugbuild.options import BuildOptions
 
 MAX_CONTEXT_FILES = 20_000  # names listed from the build context for "did you mean"
 MAX_DOCKERIGNORE = 1 << 20  # bytes
+
+
+def read_text(path: str) -> str:
+    """A Dockerfile's text, its bytes kept (not UTF-8: surrogate escapes; line ends as they
+    are), so a digest and a write-back see exactly what is on disk."""
+    with open(path, encoding="utf-8", errors="surrogateescape", newline="") as fh:
+        return fh.read()
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def parse_dockerfile(text: str | None) -> dockerfile.Dockerfile | None:
+    """The parsed Dockerfile, or None when there is none or it does not parse."""
+    if text is None:
+        return None
+    try:
+        return dockerfile.parse(text)
+    except dockerfile.DockerfileSyntaxError:
+        # The daemon is the judge of syntax: its error is in the log and becomes the report.
+        return None
+
+
+@dataclass(frozen=True)
+class DockerfileSource:
+    """The Dockerfile as the build read it."""
+
+    shown: str  # the path as the user gave it (or the default)
+    location: str  # relative to the working directory, for editors
+    text: str | None  # None when there is no such file (only allowed with --log)
+    stdin: bool = False
+
+    @property
+    def digest(self) -> str | None:
+        return digest(self.text) if self.text is not None else None
+
+    @cached_property
+    def model(self) -> dockerfile.Dockerfile | None:
+        """The parsed Dockerfile, once per read (None when absent or not parsable)."""
+        return parse_dockerfile(self.text)
+
+
+def dockerfile_source(opts: BuildOptions, console: Console, required: bool) -> DockerfileSource:
+    """The Dockerfile a build reads, as the CLI finds it: -f (or - for stdin), else
+    PATH/Dockerfile, else PATH/dockerfile. Not `required`: None text when absent (--log)."""
+    if opts.file == "-":
+        if not required:
+            raise UsageError(
+                "-f - (a Dockerfile on stdin) cannot be combined with --log",
+                "Give the Dockerfile's path with -f",
+            )
+        piped = console.stdin.read()
+        return DockerfileSource(shown="-", location="-", text=piped, stdin=True)
+    if opts.file is not None:
+        shown = opts.file
+    else:
+        shown = os.path.normpath(os.path.join(opts.context, "Dockerfile"))
+        lower = os.path.normpath(os.path.join(opts.context, "dockerfile"))
+        # The daemon falls back to a lower-case `dockerfile` when `Dockerfile` is absent.
+        if not os.path.exists(os.path.join(console.cwd, shown)) and os.path.exists(
+            os.path.join(console.cwd, lower)
+        ):
+            shown = lower
+    path = os.path.join(console.cwd, shown)
+    location = os.path.relpath(path, console.cwd)
+    text: str | None
+    try:
+        text = read_text(path)  # the one reader: digests compare like with like
+    except FileNotFoundError:
+        if required:
+            raise NoInputError(
+                f"no Dockerfile at {shown}", "Give its path with -f, or run in its folder"
+            ) from None
+        text = None
+    except IsADirectoryError:
+        raise NoInputError(
+            f"{shown} is a folder, not a Dockerfile", "Give the file with -f"
+        ) from None
+    except OSError as exc:
+        raise NoInputError(f"cannot read {shown}: {exc.strerror}", "Check its permissions") from exc
+    return DockerfileSource(shown=shown, location=location, text=text)
+
+
+def _is_remote(context: str) -> bool:
+    return context.startswith(("http://", "https://", "git://", "git@", "github.com/"))
+
+
+def context_dir(context: str, console: Console) -> str:
+    """The build context's folder; UsageError for stdin or a remote context, NoInputError when
+    it is no folder."""
+    if context == "-":
+        raise UsageError(
+            "a build context on stdin is not supported",
+            "Give the folder that holds your Dockerfile and context",
+        )
+    if _is_remote(context):
+        raise UsageError(
+            f"remote build context {context} is not supported",
+            "Clone it and give the local folder",
+        )
+    path = os.path.join(console.cwd, context)
+    if not os.path.isdir(path):
+        what = "is not a folder" if os.path.exists(path) else "does not exist"
+        raise NoInputError(
+            f"build context {context} {what}", "Give the folder docker build should use as PATH"
+        )
+    return path
+
+
+def log_name(name: str | None) -> str:
+    return "standard input" if name in (None, "-") else str(name)
+
+
+def read_log(name: str, console: Console) -> str:
+    """A saved build log ('-': stdin), decoded as UTF-8 (bad bytes replaced)."""
+    if name == "-":
+        return console.stdin.read()
+    path = os.path.join(console.cwd, name)
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError:
+        raise NoInputError(f"no log file at {name}", "Give the path of a saved build log") from None
+    except IsADirectoryError:
+        raise NoInputError(f"{name} is a folder, not a log file", "Give a file") from None
+    except OSError as exc:
+        raise NoInputError(f"cannot read {name}: {exc.strerror}", "Check its permissions") from exc
+    return data.decode("utf-8", errors="replace")
 
 
 def context_listing(context_dir: str) -> ContextListing:

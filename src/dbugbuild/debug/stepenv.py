@@ -84,6 +84,19 @@ def from_failed_container(
     )
 
 
+def resolve_build_args(args: Sequence[str], env: Mapping[str, str]) -> dict[str, str]:
+    """--build-arg values as docker resolves them: K=V, or a bare K from `env` (the caller's
+    environment, given: this module reads none)."""
+    values: dict[str, str] = {}
+    for arg in args:
+        name, eq, value = arg.partition("=")
+        if eq:
+            values[name] = value
+        elif name in env:
+            values[name] = env[name]
+    return values
+
+
 def args_in_effect(
     stage: Stage | None,
     meta_args: Sequence[Instruction],

@@ -1,43 +1,36 @@
 """`dbugbuild bisect` against the daemon: pick the layers, probe them, render the answer.
 
-A probe runs the check the way a session command runs a typed line: engine.Workspace
+A probe runs the check the way a session command runs a typed line: debug.workspace
 in the layer's reconstructed step environment (its SHELL, USER, WORKDIR, Env and the
 build ARGs in scope), with a timeout, committing nothing, every container labelled and
-removed. Where to probe is bisect.search's pure decision. Only engine.py talks to Docker.
+removed. Where to probe is bisect.search's pure decision; only the engine talks to Docker.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 
-from dbugbuild import bisect, stepenv
+from dbugbuild import bisect
 from dbugbuild.console import Console
-from dbugbuild.debug import ending_signals, resolve_build_args
-from dbugbuild.dockerfile import Dockerfile, label_options
-from dbugbuild.engine import Engine, NoShellError, Workspace
-from dbugbuild.errors import BadInputError, EngineError, NoInputError, UsageError
+from dbugbuild.debug import stepenv
+from dbugbuild.debug.signals import ending_signals
+from dbugbuild.debug.stepenv import resolve_build_args
+from dbugbuild.debug.workspace import Workspace
+from dbugbuild.dockerfile import label_options
+from dbugbuild.engine import Engine
+from dbugbuild.errors import BadInputError, EngineError, NoInputError, NoShellError, UsageError
+from dbugbuild.inputs import DockerfileSource
 from dbugbuild.logs import BuildLog
 from dbugbuild.options import BisectOptions
 from dbugbuild.report import Report, headline
 from dbugbuild.report.style import short_id
 
 
-@dataclass(frozen=True)
-class Source:
-    """The Dockerfile the layers map to: its path as given, relative to the cwd, and its text."""
-
-    shown: str
-    location: str
-    text: str | None
-
-
 def run_build(
     engine: Engine,
     build: Report,
     log: BuildLog,
-    dockerfile: Dockerfile | None,
-    source: Source,
+    source: DockerfileSource,
     options: BisectOptions,
     console: Console,
 ) -> int | None:
@@ -45,7 +38,7 @@ def run_build(
     status, or None when that stage made no layer (the caller then reports the build)."""
     args = resolve_build_args(options.build.build_args, console.env)
     try:
-        stage = bisect.build_layers(log, build.steps, dockerfile, args, options.stage)
+        stage = bisect.build_layers(log, build.steps, source.model, args, options.stage)
     except bisect.StageError as exc:
         raise _stage_error(exc) from exc
     if not stage.layers:
@@ -63,25 +56,17 @@ def run_build(
                 f"the build's failed container {build.failed_container} is left, as docker "
                 "build leaves it"
             )
-    return _bisect(
-        engine,
-        stage,
-        options,
-        console,
-        source=source,
-        build=build,
-        notes=notes,
-    )
+    return _bisect(engine, stage, options, console, source=source, build=build, notes=notes)
 
 
 def run_image(
     engine: Engine,
     options: BisectOptions,
-    dockerfile: Dockerfile | None,
-    source: Source | None,
+    source: DockerfileSource | None,
     console: Console,
 ) -> int:
-    """Bisect the parent chain of an existing classic-built image (--image)."""
+    """Bisect the parent chain of an existing classic-built image (--image); `source` maps its
+    layers to lines when a Dockerfile is given."""
     assert options.image is not None
     image = engine.image_id(options.image)
     if image is None:
@@ -97,6 +82,7 @@ def run_image(
             "Build it with dbugbuild: 'dbugbuild bisect PATH --check CMD'",
         )
     notes: list[str] = []
+    dockerfile = source.model if source is not None else None
     if source is not None and source.text is not None and dockerfile is None:
         notes.append(f"{source.shown} does not parse: lines not mapped")
     try:
@@ -111,15 +97,7 @@ def run_image(
         )
     except bisect.StageError as exc:
         raise _stage_error(exc) from exc
-    return _bisect(
-        engine,
-        stage,
-        options,
-        console,
-        source=source,
-        image=options.image,
-        notes=notes,
-    )
+    return _bisect(engine, stage, options, console, source=source, image=options.image, notes=notes)
 
 
 def _stage_error(exc: bisect.StageError) -> UsageError:
@@ -134,7 +112,7 @@ def _bisect(
     options: BisectOptions,
     console: Console,
     *,
-    source: Source | None,
+    source: DockerfileSource | None,
     image: str | None = None,
     build: Report | None = None,
     notes: list[str],

@@ -1,33 +1,20 @@
-"""The interactive debug session: the failed command pre-typed, run as a RUN in the last good layer.
+"""The session's commands, without the terminal: a typed line runs as a RUN line would, a
+`:command` acts on the layer or the Dockerfile. PURE over its Layer and its sinks.
 
-It talks to the daemon only through the small `Layer` interface (engine.Workspace
-implements it) and to the terminal through prompt-toolkit, whose input and output
-are injectable so tests drive it with pipe input.
+The prompt loop (session.py) reads the lines; tests drive this dispatch over an in-memory
+Layer, and the pty scenarios drive the whole of it on the real daemon.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import re
 import shlex
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
-from prompt_toolkit import PromptSession
-from prompt_toolkit.completion import WordCompleter
-from prompt_toolkit.history import FileHistory, History, InMemoryHistory
-from prompt_toolkit.input import Input
-from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
-from prompt_toolkit.output import Output
-
-from dbugbuild.engine import Change, CommandResult, NoShellError
-from dbugbuild.errors import BadInputError, EngineError, UsageError
+from dbugbuild.debug.layer import Change, CommandResult, Layer
+from dbugbuild.errors import BadInputError, EngineError, NoShellError, UsageError
 from dbugbuild.report.style import short_id
-from dbugbuild.stepenv import StepEnv
-from dbugbuild.writeback import WriteBack
 
 HELP = """\
 Commands run as a RUN line would: each in a new process through the step's shell,
@@ -70,26 +57,10 @@ COMMANDS = (
 Leave = str  # how a session ended: "quit" or "continue"
 
 
-class Layer(Protocol):
-    """What the session needs of the engine: a debug layer (engine.Workspace)."""
-
-    env: StepEnv
-
-    def run(
-        self, argv: Sequence[str], sink: Callable[[str], None] | None = None
-    ) -> CommandResult: ...
-    def reset(self) -> None: ...
-    def changes(self) -> list[Change]: ...
-    def interactive(
-        self, argv: Sequence[str], pretype: str = "", image: str | None = None
-    ) -> int: ...
-    def snapshot(self, container_id: str) -> str: ...
-    def container_changes(self, container_id: str) -> list[Change]: ...
-
-
 @dataclass(frozen=True)
-class Facts:
-    """What the banner says about the failure."""
+class Subject:
+    """What the session is about: where the failure is, what it said, its layer and the
+    builder's failed container (for :failed), and the diagnosis for the banner."""
 
     where: str  # "Dockerfile:8", or the Dockerfile alone when the line is unknown
     message: str
@@ -98,73 +69,28 @@ class Facts:
     diagnosis: str | None = None
 
 
-def history_file(state_home: str, dockerfile: str) -> Path:
-    """Where the history of sessions on one Dockerfile lives (XDG state dir, never the project)."""
-    digest = hashlib.sha256(os.path.abspath(dockerfile).encode()).hexdigest()[:16]
-    return Path(state_home) / "dbugbuild" / "history" / digest
+class Writer(Protocol):
+    """Writes a command back into the Dockerfile (debug.writeback.WriteBack)."""
+
+    def apply(self, command: str) -> bool: ...
+    def add(self, command: str) -> bool: ...
 
 
-def command_completer() -> WordCompleter:
-    """Tab completes the session's :commands (only a line that starts with a colon)."""
-    return WordCompleter(list(COMMANDS), sentence=True, pattern=re.compile(r"^:\w*"))
+class Commands:
+    """One session's commands over its layer; everything it says goes to `write`."""
 
-
-def _key_bindings() -> KeyBindings:
-    kb = KeyBindings()
-
-    @kb.add("enter")
-    def _run(event: KeyPressEvent) -> None:
-        event.current_buffer.validate_and_handle()
-
-    @kb.add("c-d")
-    def _leave(event: KeyPressEvent) -> None:
-        # Leave even when the buffer holds the pre-typed command (Ctrl-D would delete a char).
-        event.app.exit(exception=EOFError())
-
-    @kb.add("escape", "enter")
-    def _newline(event: KeyPressEvent) -> None:
-        event.current_buffer.insert_text("\n")
-
-    return kb
-
-
-class Session:
-    def __init__(
-        self,
-        layer: Layer,
-        facts: Facts,
-        write: Callable[[str], None],
-        history: History | None = None,
-        input: Input | None = None,
-        output: Output | None = None,
-    ) -> None:
+    def __init__(self, layer: Layer, subject: Subject, write: Callable[[str], None]) -> None:
         self.layer = layer
-        self.facts = facts
+        self.subject = subject
         self.write = write
         self.ran: list[str] = []
         self.last_status: int | None = None
         self.last_success: str | None = None
-        self.writeback: WriteBack | None = None
-        self._input = input
-        self._output = output
-        self._prompt: PromptSession[str] = PromptSession(
-            message=self._message,
-            multiline=True,
-            key_bindings=_key_bindings(),
-            completer=command_completer(),
-            complete_while_typing=False,
-            history=history or InMemoryHistory(),
-            input=input,
-            output=output,
-            prompt_continuation=lambda width, line, wrap: "." * (width - 1) + " ",
-        )
-
-    def _message(self) -> str:
-        return "dbugbuild> "
+        self.writeback: Writer | None = None
 
     def banner(self) -> str:
         env = self.layer.env
-        f = self.facts
+        f = self.subject
         lines = [
             f"dbugbuild: debugging {f.where}: {f.message}",
             f"  layer: {short_id(f.last_good_image)} (the last good image)   "
@@ -179,40 +105,9 @@ class Session:
         lines.append("  Enter runs the command; :help for more; Ctrl-D leaves.")
         return "\n".join(lines) + "\n"
 
-    def ask(self, question: str) -> bool:
-        """A y/N question on the session's terminal (No unless the answer starts with y)."""
-        confirm: PromptSession[str] = PromptSession(input=self._input, output=self._output)
-        try:
-            answer = confirm.prompt(f"{question} [y/N] ")
-        except (EOFError, KeyboardInterrupt):
-            return False
-        return answer.strip().lower().startswith("y")
-
-    def loop(self) -> Leave:
-        """Prompt until :quit, Ctrl-D ("quit") or :continue ("continue")."""
-        self.write(self.banner())
-        default = self.layer.env.command or ""
-        while True:
-            try:
-                text = self._prompt.prompt(default=default)
-            except KeyboardInterrupt:
-                default = ""
-                continue
-            except EOFError:
-                self.write("\n")
-                return "quit"
-            stripped = text.strip()
-            if not stripped:
-                default = ""
-                continue
-            if stripped.startswith(":"):
-                leave = self.command(stripped)
-                if leave is not None:
-                    return leave
-                default = self.ran[-1] if self.ran else ""
-                continue
-            self.execute(text)
-            default = text
+    def last_or_failed(self) -> str:
+        """The last command run in the session, else the failed one (what :shell types)."""
+        return self.ran[-1] if self.ran else (self.layer.env.command or "")
 
     def execute(self, text: str) -> CommandResult | None:
         """Run one command like a RUN line; prints its output and an `exit code N` line."""
@@ -262,7 +157,7 @@ class Session:
             elif name == ":diff":
                 self._show_changes(self.layer.changes(), "this session changed nothing")
             elif name == ":shell":
-                pretype = self.ran[-1] if self.ran else (self.layer.env.command or "")
+                pretype = self.last_or_failed()
                 status = self.layer.interactive(self.layer.env.interactive_shell, pretype)
                 self.write(f"-- shell exited with {status}; back at the dbugbuild prompt\n")
             elif name == ":failed":
@@ -287,7 +182,7 @@ class Session:
             self.writeback.add(command)
 
     def _failed(self, what: str) -> None:
-        cid = self.facts.failed_container
+        cid = self.subject.failed_container
         if not cid:
             self.write("the builder kept no container for the failed step\n")
             return
@@ -305,14 +200,3 @@ class Session:
             self.write(empty + "\n")
         for change in changes:
             self.write(f"{change.kind} {change.path}\n")
-
-
-def make_history(state_home: str | None, dockerfile: str) -> History:
-    if not state_home:
-        return InMemoryHistory()
-    path = history_file(state_home, dockerfile)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return InMemoryHistory()
-    return FileHistory(str(path))

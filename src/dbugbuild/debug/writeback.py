@@ -20,19 +20,11 @@ from pathlib import Path
 from dbugbuild import dockerfile
 from dbugbuild.dockerfile import rewrite
 from dbugbuild.errors import BadInputError, UsageError
+from dbugbuild.inputs import digest, read_text
 
 
 class DockerfileChangedError(BadInputError):
     """The Dockerfile on disk is not the one dbugbuild read."""
-
-
-def digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
-
-
-def read_text(path: str) -> str:
-    with open(path, encoding="utf-8", errors="surrogateescape", newline="") as fh:
-        return fh.read()
 
 
 @dataclass

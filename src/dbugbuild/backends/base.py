@@ -1,0 +1,77 @@
+"""The Backend protocol: what dbugbuild needs of a builder, kept small.
+
+A backend says how to run a build (the CLI's argv for the options), which log family
+its output is (the streaming parser), and how to open a debug layer for a failure (the
+image to start from, the step's environment, what the build left that must go). The
+engine runs what it says; app.py picks the backend. classic is the one implemented.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from dbugbuild.debug.stepenv import StepEnv
+from dbugbuild.dockerfile import Dockerfile, Instruction
+from dbugbuild.engine import BuildCommand, Engine
+from dbugbuild.logs import BuildLog, LogParser
+from dbugbuild.options import BuildOptions
+from dbugbuild.report import Report
+
+
+@dataclass(frozen=True)
+class FailureSite:
+    """A located failure, as a backend needs it to open a debug layer."""
+
+    report: Report
+    log: BuildLog
+    dockerfile: Dockerfile | None
+    build_args: Mapping[str, str]  # --build-arg values, bare names resolved from the environment
+    network: str | None  # --network of the build
+
+    @property
+    def instruction(self) -> Instruction | None:
+        """The failing instruction, when the log's steps map to the Dockerfile's lines."""
+        step = self.report.failed_step
+        if self.dockerfile is None or step is None or step.line is None:
+            return None
+        return self.dockerfile.instruction_at(step.line)
+
+
+@dataclass(frozen=True)
+class DebugLayer:
+    """Where a failure is debugged: the step's environment (its `image` is the last good
+    layer) and the containers the build left for it, removed when debugging ends (unless
+    --keep). Images a backend makes for it (a BuildKit prefix build) carry the session's
+    labels, so the workspace's clean-up removes them."""
+
+    env: StepEnv
+    leftovers: tuple[str, ...] = ()
+
+
+class Backend(Protocol):
+    """One builder: how to build, how to read its output, where to debug its failure."""
+
+    name: str  # the report's "builder"
+
+    def build_command(
+        self, build: BuildOptions, cwd: str, dockerfile_stdin: bytes | None
+    ) -> BuildCommand:
+        """The build to run for the options, from `cwd` (a Dockerfile on stdin given)."""
+        ...
+
+    def log_parser(self) -> LogParser:
+        """A new streaming parser of this builder's output (logs.parser(family))."""
+        ...
+
+    def parent_image(self, log: BuildLog, engine: Engine) -> str | None:
+        """The image a failing step started from when the log cannot say (classic: the base
+        image whose ONBUILD trigger failed); None to take the log's last good image."""
+        ...
+
+    def debug_layer(
+        self, engine: Engine, site: FailureSite, labels: Mapping[str, str]
+    ) -> DebugLayer:
+        """The layer to debug `site` in; what it makes carries `labels` (the session's)."""
+        ...

@@ -1,0 +1,106 @@
+"""--exec, --retry and --apply: commands run in the failed step's environment without a terminal,
+their output live (text) or in the JSON report, the exit status the last command's."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from dbugbuild import report
+from dbugbuild.console import Console
+from dbugbuild.debug.failed import Failed, writeback_for
+from dbugbuild.debug.workspace import Workspace
+from dbugbuild.errors import NoShellError
+from dbugbuild.options import Options
+
+
+def run_batch(
+    workspace: Workspace,
+    failed: Failed,
+    options: Options,
+    console: Console,
+    emit: Callable[[report.Report], None],
+) -> int:
+    """--retry and --exec: run, print (live, or into the json report), exit with the last."""
+    live = options.format == "text"
+    env = workspace.env
+    status = failed.report.exit_code
+
+    def run(text: str, argv: tuple[str, ...]) -> report.ExecResult:
+        nonlocal status
+        if live:
+            console.write(f"$ {text}\n")
+        else:
+            console.write(f"$ {text}\n", err=True)
+        try:
+            result = workspace.run(argv, lambda t: console.write(t, err=not live))
+        except NoShellError as exc:
+            console.warn(str(exc))
+            status = 127
+            return report.ExecResult(text, 127, "")
+        console.write(f"-- exit code {result.exit_code} ({result.seconds:.1f}s)\n", err=not live)
+        status = result.exit_code
+        return report.ExecResult(text, result.exit_code, result.output)
+
+    if live:
+        emit(failed.report)
+    retry = None
+    if options.retry:
+        if env.argv is None:
+            console.warn("--retry: the failed step ran no command (not a RUN); nothing to retry")
+        else:
+            retry = run(env.command or " ".join(env.argv), env.argv)
+    execs = tuple(run(cmd, env.argv_for(cmd)) for cmd in options.exec)
+    notes = failed.report.notes
+    if options.apply is not None:
+        applied = run(options.apply, env.argv_for(options.apply))
+        execs = (*execs, applied)
+        notes = (*notes, _apply(failed, applied, env.shell, options, console))
+    if failed.report.failed_container and not options.keep:
+        notes = (
+            *notes,
+            "the failed container is removed when the commands are done (--keep keeps it)",
+        )
+    rep = replace(
+        failed.report,
+        exec=execs if options.exec or options.apply is not None else None,
+        retry=retry,
+        notes=notes,
+    )
+    if not live:
+        emit(rep)
+    return status
+
+
+def _apply(
+    failed: Failed,
+    applied: report.ExecResult,
+    shell: tuple[str, ...],
+    options: Options,
+    console: Console,
+) -> str:
+    """--apply: write the command back when it worked; returns the note saying what happened."""
+    if applied.exit_code != 0:
+        return f"--apply: not written: the command exited {applied.exit_code}"
+    step = failed.report.failed_step
+
+    def confirm(question: str) -> bool:
+        if options.yes:
+            return True
+        console.write(f"{question} [y/N] ", err=True)
+        return console.stdin.readline().strip().lower().startswith("y")
+
+    out = options.format == "text"
+    writeback = writeback_for(
+        failed,
+        step.line if step else None,
+        shell,
+        console,
+        confirm,
+        lambda text: console.write(text, err=not out),
+    )
+    if writeback is None:
+        return "--apply: not written: no Dockerfile line to write to"
+    if writeback.apply(applied.command):
+        return f"--apply: wrote {writeback.file.shown}"
+    return "--apply: not written"

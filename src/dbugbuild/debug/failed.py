@@ -1,0 +1,56 @@
+"""The failed build as the debug phase takes it, and what follows from it for every way of
+debugging: where state lives, and the write-back of a fix into its Dockerfile."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from dbugbuild.console import Console
+from dbugbuild.debug.writeback import DockerfileFile, WriteBack
+from dbugbuild.dockerfile import Dockerfile
+from dbugbuild.errors import UsageError
+from dbugbuild.logs import BuildLog
+from dbugbuild.report import Report
+
+
+@dataclass(frozen=True)
+class Failed:
+    report: Report
+    log: BuildLog
+    dockerfile: Dockerfile | None
+    dockerfile_path: str
+    source_text: str | None = None  # the Dockerfile as read when the build started
+    source_file: str | None = None  # its absolute path; None for a Dockerfile from stdin
+
+
+Rebuild = Callable[[], Failed]  # runs the build again (same options); its outcome
+
+
+def state_home(console: Console) -> str:
+    """$XDG_STATE_HOME, or ~/.local/state: session histories and write-back backups."""
+    return console.env.get("XDG_STATE_HOME") or os.path.join(
+        console.env.get("HOME", os.path.expanduser("~")), ".local", "state"
+    )
+
+
+def writeback_for(
+    failed: Failed,
+    line: int | None,
+    shell: tuple[str, ...],
+    console: Console,
+    confirm: Callable[[str], bool],
+    say: Callable[[str], None],
+) -> WriteBack | None:
+    """The write-back of the failing instruction at `line`; None when there is no file to
+    write (a Dockerfile from stdin, or no line)."""
+    if line is None or failed.source_file is None:
+        return None
+    try:
+        file = DockerfileFile.open(
+            failed.source_file, failed.dockerfile_path, failed.source_text, state_home(console)
+        )
+    except UsageError:
+        return None
+    return WriteBack(file, line, shell, confirm, say)

@@ -1,0 +1,126 @@
+"""I/O: the Docker daemon as dbugbuild needs it: builds through a container CLI, everything else
+through the Engine API; every object dbugbuild makes labelled, and removable by its labels."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import docker.errors
+
+from dbugbuild.engine.build import BuildCommand, OutputSink, run_build
+from dbugbuild.engine.containers import ContainersMixin, ContainerSpec
+from dbugbuild.engine.endpoint import connect_client
+from dbugbuild.engine.failures import api_error
+from dbugbuild.engine.images import ImagesMixin
+from dbugbuild.engine.probe import ProbeResult, run_probe
+from dbugbuild.engine.terminal import run_terminal
+from dbugbuild.errors import EngineUnavailableError
+from dbugbuild.options import run_labels
+
+# Everything dbugbuild creates in the daemon carries this label (value: the session id).
+LABEL = "dbugbuild.session"
+
+
+class Engine(ImagesMixin, ContainersMixin):
+    """The daemon: found as the docker CLI finds it (endpoint.py), images and containers by the
+    API (images.py, containers.py), builds by a CLI (build.py), `:shell` in a terminal."""
+
+    def __init__(
+        self,
+        client: Any,
+        docker_cli: str | None,
+        env: Mapping[str, str],
+        labels: Mapping[str, str] | None = None,
+    ) -> None:
+        self._client = client
+        self._docker_cli = docker_cli
+        self._env = dict(env)
+        self._labels = dict(labels or {})
+
+    @classmethod
+    def connect(cls, env: Mapping[str, str]) -> Engine:
+        """Reach the daemon the docker CLI would use (DOCKER_HOST, then the current context)."""
+        labels = run_labels(env)  # a malformed DBUGBUILD_LABELS is a usage error, before anything
+        client, cli = connect_client(env)
+        return cls(client, cli, env, labels)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def labels(self, session_id: str) -> dict[str, str]:
+        """The labels of everything this run creates for a session: dbugbuild's own, with the
+        session id, and DBUGBUILD_LABELS' (options.run_labels)."""
+        return {**self._labels, LABEL: session_id}
+
+    @property
+    def run_labels(self) -> dict[str, str]:
+        """DBUGBUILD_LABELS as this engine applies them."""
+        return dict(self._labels)
+
+    def _program(self, name: str) -> str:
+        """The path of a container CLI: docker for builds and :shell, or another on PATH."""
+        if name == "docker":
+            path = self._docker_cli
+            install = "the Docker CLI (Debian: 'apt-get install docker.io')"
+        else:
+            path, install = shutil.which(name, path=self._env.get("PATH")), name
+        if path is None:
+            raise EngineUnavailableError(
+                f"the {name} command was not found on PATH", f"Install {install} and retry"
+            )
+        return path
+
+    # -- builds, and the terminal --------------------------------------------------------
+
+    def build(self, command: BuildCommand, sink: OutputSink) -> int:
+        """Run a build with its CLI, passing its output to `sink` as it comes.
+
+        The CLI, not the API, runs the build because it owns the build context
+        semantics users expect of `docker build` (.dockerignore, -f outside the
+        context, stdin Dockerfiles, contexts, credential helpers for --pull); see
+        docs/architecture.md. Returns the CLI's exit status (a failing RUN's code).
+        """
+        return run_build(self._program(command.program), command, self._env, sink)
+
+    def terminal(self, spec: ContainerSpec, pretype: str, echo: Callable[[str], None]) -> int:
+        """Run `spec` interactively on this terminal (`docker run -it`); its exit status."""
+        return run_terminal(self._program("docker"), self._env, spec, pretype, echo)
+
+    # -- looking, and cleaning up ---------------------------------------------------------
+
+    def probe(
+        self, image: str, argv: Sequence[str], session_id: str, timeout: float = 10.0
+    ) -> ProbeResult | None:
+        """A short read-only look inside an image (probe.py), labelled for the session."""
+        return run_probe(
+            self._client.api, image, argv, self.labels(session_id), timeout, self.remove_container
+        )
+
+    def labelled(self, *selectors: str) -> tuple[list[str], list[str]]:
+        """(container ids, image ids) labelled by dbugbuild that also match every one of
+        `selectors` (`KEY=VALUE` or `KEY` label filters)."""
+        filters = {"label": [LABEL, *selectors]}  # the daemon ANDs label filters
+        api = self._client.api
+        try:
+            containers = [str(c["Id"]) for c in api.containers(all=True, filters=filters)]
+            images = [str(i["Id"]) for i in api.images(all=True, filters=filters)]
+        except docker.errors.APIError as exc:
+            raise api_error("listing dbugbuild's containers and images", exc) from exc
+        return containers, images
+
+    def sweep(self, *selectors: str) -> tuple[list[str], list[str]]:
+        """Remove the containers and images labelled by dbugbuild that also match every one of
+        `selectors` (`KEY=VALUE` or `KEY` label filters, e.g. one session's id).
+
+        Returns the (container ids, image ids) removed: what `dbugbuild clean` reports.
+        """
+        containers, _ = self.labelled(*selectors)
+        try:
+            removed_c = [c for c in containers if self.remove_container(c)]
+            # Listed after the containers are gone: a session's last commit may land meanwhile.
+            removed_i = self.remove_images(set(self.labelled(*selectors)[1]))
+        except docker.errors.APIError as exc:
+            raise api_error("removing dbugbuild's containers and images", exc) from exc
+        return removed_c, removed_i

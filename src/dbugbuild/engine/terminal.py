@@ -1,0 +1,71 @@
+"""I/O: an interactive shell in a layer for `:shell`: `docker run -it` under pexpect, the command
+typed at the shell's own prompt once its start-up output goes quiet, then the terminal
+handed over until the shell exits."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from dbugbuild.engine.containers import ContainerSpec
+
+
+def run_terminal(
+    cli: str,
+    env: Mapping[str, str],
+    spec: ContainerSpec,
+    pretype: str,
+    echo: Callable[[str], None],
+) -> int:
+    """Run `spec` with a TTY, `pretype` at its prompt; the shell's exit status. The start-up
+    output before the prompt goes to `echo`; after it, the terminal is the shell's."""
+    import pexpect  # only :shell needs it
+
+    args = ["run", "-it"]
+    if spec.name:
+        args += ["--name", spec.name]
+    for key, value in spec.labels.items():
+        args += ["--label", f"{key}={value}"]
+    for item in spec.env:
+        args += ["-e", item]
+    if spec.user:
+        args += ["-u", spec.user]
+    if spec.workdir:
+        args += ["-w", spec.workdir]
+    if spec.network:
+        args += ["--network", spec.network]
+    args += ["--entrypoint", spec.argv[0], spec.image, *spec.argv[1:]]
+    size = shutil.get_terminal_size((80, 24))
+    child = pexpect.spawn(
+        cli, args, env=dict(env), encoding="utf-8", dimensions=(size.lines, size.columns)
+    )
+    if pretype:
+        _type_at_prompt(child, pretype, echo)
+    if child.isalive():
+        child.interact(escape_character=None)
+    child.close()
+    status = child.exitstatus if child.exitstatus is not None else 128 + (child.signalstatus or 0)
+    return int(status)
+
+
+def _type_at_prompt(child: Any, text: str, echo: Callable[[str], None]) -> None:
+    """Relay the shell's start-up output until it goes quiet at its prompt, then type `text`
+    there, so its line editor (bash, busybox ash) shows it ready to edit."""
+    import pexpect
+
+    seen = False
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            data = child.read_nonblocking(4096, timeout=0.3 if seen else 1.0)
+        except pexpect.TIMEOUT:
+            if seen:
+                break
+            continue
+        except pexpect.EOF:
+            return
+        echo(data)
+        seen = True
+    child.send(text)
