@@ -88,10 +88,9 @@ def sample_facts(
     )
     step = located.failed_step
     if step is None:
-        return diagnosis.Facts(dockerfile=model, dockerfile_text=text, context="."), None, None
+        return diagnosis.Facts(dockerfile_text=text, context="."), None, None
     base = diagnosis.gather(
         step,
-        dockerfile=model,
         dockerfile_text=text,
         in_trigger=log.failure is not None and log.failure.in_trigger,
         context=".",

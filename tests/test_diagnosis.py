@@ -1013,7 +1013,6 @@ def test_diagnosis_of_the_recorded_build_cases(name: str) -> None:
     found = diagnosis.diagnose(
         report.failed_step,
         Facts(
-            dockerfile=model,
             dockerfile_text=text,
             in_trigger=log.failure is not None and log.failure.in_trigger,
             context=".",

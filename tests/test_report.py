@@ -20,6 +20,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from conftest import FIXTURES, TESTS, Run, run_cli
+from dbugbuild import dockerfile, logs
 from dbugbuild.report import (
     Diagnosis,
     ExecResult,
@@ -27,6 +28,7 @@ from dbugbuild.report import (
     Report,
     StepReport,
     json_name,
+    locate,
     render_gcc,
     render_text,
     to_dict,
@@ -114,7 +116,7 @@ def test_schema_lists_exactly_the_fields_to_dict_writes() -> None:
         ("exec", ExecResult),
         ("diagnosis", Diagnosis),
     ):
-        names = [json_name(f) for f in fields(cls)]
+        names = [json_name(f) for f in fields(cls) if f.metadata.get("json", True)]
         assert objects[name]["required"] == names, name
         assert list(objects[name]["properties"]) == names, name
 
@@ -653,3 +655,24 @@ def test_render_text_colour() -> None:
         "  last good image: 634a12f5cd7e\n"
         "  failed container: 916a15ed9295\n"
     )
+
+
+def test_locate_carries_the_failing_instruction_and_its_stage() -> None:
+    """The located failure carries its Instruction and Stage as parsed (not serialised), so
+    the diagnosis, the debug layer and bisect never look them up by line again."""
+    text = (BUILDS / "multistage-nonfinal" / "Dockerfile").read_text()
+    model = dockerfile.parse(text)
+    located = locate(
+        logs.parse([(LOGS / "multistage-nonfinal.txt").read_text()]),
+        dockerfile=model,
+        source=text,
+        dockerfile_path="Dockerfile",
+        location="Dockerfile",
+    )
+    failed = located.failed_step
+    assert failed is not None and failed.line == 4
+    assert failed.instruction_model is model.instruction_at(4)
+    assert failed.stage_model is model.stages[0]
+    assert [s.stage_model for s in located.steps] == [model.stages[0]] * 4
+    assert "instruction_model" not in to_dict(located)["failed_step"]
+    assert "stage_model" not in to_dict(located)["steps"][0]

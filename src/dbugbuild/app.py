@@ -38,6 +38,9 @@ def _backend(build: BuildOptions) -> Backend:
     return backends.backend("classic")
 
 
+_UNRECOGNISED = "dbugbuild did not recognise this error: please report it"
+
+
 @dataclass
 class _Outcome:
     report: report.Report
@@ -226,10 +229,15 @@ def _report_from_build(
                 failure=logs.Failure(message.removeprefix("Error response from daemon: "),
                                      None, None, None, False),
             )  # fmt: skip
-        result = _locate(log, source, opts, backend.parent_image(log, engine))
-        if unrecognised:
-            result = _with_note(result, "dbugbuild did not recognise this error: please report it")
-        result = _diagnose(result, log, source, opts, console, lambda: engine)
+        result = _locate(
+            log,
+            source,
+            opts,
+            backend,
+            backend.parent_image(log, engine),
+            notes=[_UNRECOGNISED] if unrecognised else [],
+            diagnose=_diagnosis(log, source, opts, console, lambda: engine),
+        )
         if log.succeeded == (status != 0):
             raise DbugbuildError(
                 f"docker build exited {status} but its output says the build "
@@ -275,10 +283,15 @@ def _report_from_log(options: Options, console: Console, backend: Backend) -> _O
         # Only the daemon knows the parent image's id; the log never prints it.
         engine = lazy_engine()
         parent = backend.parent_image(log, engine) if engine is not None else None
-    result = _locate(log, source, opts, parent)
-    if source.text is None:
-        result = _with_note(result, f"no Dockerfile at {source.shown}: lines not mapped")
-    result = _diagnose(result, log, source, opts, console, lazy_engine)
+    result = _locate(
+        log,
+        source,
+        opts,
+        backend,
+        parent,
+        notes=[f"no Dockerfile at {source.shown}: lines not mapped"] if source.text is None else [],
+        diagnose=_diagnosis(log, source, opts, console, lazy_engine),
+    )
     return _Outcome(result, log, source, reached[0] if reached else None)
 
 
@@ -286,8 +299,13 @@ def _locate(
     log: logs.BuildLog,
     source: DockerfileSource,
     opts: BuildOptions,
+    backend: Backend,
     parent: str | None,
+    *,
+    notes: list[str],
+    diagnose: report.Diagnose,
 ) -> report.Report:
+    """The report, built once: located, noted, diagnosed."""
     return report.locate(
         log,
         dockerfile=source.model,
@@ -297,45 +315,41 @@ def _locate(
         target=opts.target,
         labels=opts.labels,
         parent_image=parent,
+        notes=notes,
+        diagnose=diagnose,
+        builder=backend.name,
     )
 
 
-def _diagnose(
-    result: report.Report,
+def _diagnosis(
     log: logs.BuildLog,
     source: DockerfileSource,
     opts: BuildOptions,
     console: Console,
     engine: Callable[[], Engine | None],
-) -> report.Report:
-    """The report with its diagnosis: the rules decide from the log-only facts, and look
-    (once, when they ask) in the build context and, through the engine, in the last good
-    layer (read-only)."""
-    step = result.failed_step
-    if step is None:
-        return replace(result, diagnosis=None)
+) -> report.Diagnose:
+    """How the located failure is diagnosed: the rules decide from the log-only facts, and
+    look (once, when they ask) in the build context and, through the engine, read-only in
+    the last good layer."""
     context_dir = os.path.join(console.cwd, opts.context)
-    facts = diagnosis.gather(
-        step,
-        dockerfile=source.model,
-        dockerfile_text=source.text,
-        in_trigger=log.failure is not None and log.failure.in_trigger,
-        context=opts.context,
-        read_context=(
-            (lambda: inputs.context_listing(context_dir)) if os.path.isdir(context_dir) else None
-        ),
-    )
-    image = result.last_good_image
+    listable = os.path.isdir(context_dir)
 
-    def look(asked: diagnosis.Questions) -> diagnosis.LayerFacts | None:
-        eng = engine() if image else None
-        return layer_facts(eng, image, asked) if eng is not None and image else None
+    def diagnose(step: report.FailedStep, image: str | None) -> report.Diagnosis:
+        facts = diagnosis.gather(
+            step,
+            dockerfile_text=source.text,
+            in_trigger=log.failure is not None and log.failure.in_trigger,
+            context=opts.context,
+            read_context=(lambda: inputs.context_listing(context_dir)) if listable else None,
+        )
 
-    return replace(result, diagnosis=diagnosis.diagnose(step, facts, look if image else None))
+        def look(asked: diagnosis.Questions) -> diagnosis.LayerFacts | None:
+            eng = engine() if image else None
+            return layer_facts(eng, image, asked) if eng is not None and image else None
 
+        return diagnosis.diagnose(step, facts, look if image else None)
 
-def _with_note(result: report.Report, note: str) -> report.Report:
-    return replace(result, notes=(*result.notes, note))
+    return diagnose
 
 
 # -- output -------------------------------------------------------------------

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from dbugbuild.debug.stepenv import StepEnv
-from dbugbuild.dockerfile import Dockerfile, Instruction
+from dbugbuild.dockerfile import Dockerfile, Instruction, Stage
 from dbugbuild.engine import BuildCommand, Engine
 from dbugbuild.logs import BuildLog, LogParser
 from dbugbuild.options import BuildOptions
@@ -34,9 +34,13 @@ class FailureSite:
     def instruction(self) -> Instruction | None:
         """The failing instruction, when the log's steps map to the Dockerfile's lines."""
         step = self.report.failed_step
-        if self.dockerfile is None or step is None or step.line is None:
-            return None
-        return self.dockerfile.instruction_at(step.line)
+        return step.instruction_model if step is not None else None
+
+    @property
+    def stage(self) -> Stage | None:
+        """The failing instruction's stage, when mapped."""
+        step = self.report.failed_step
+        return step.stage_model if step is not None else None
 
 
 @dataclass(frozen=True)

@@ -37,9 +37,8 @@ def reconstructed(engine: Engine, site: FailureSite, written: str | None) -> ste
     args_env: tuple[str, ...] = ()
     command = written if is_run else None
     if ins is not None and site.dockerfile is not None:
-        stage = site.dockerfile.stages[ins.stage] if ins.stage is not None else None
         args_env = stepenv.args_in_effect(
-            stage, site.dockerfile.meta_args, ins.line, site.build_args
+            site.stage, site.dockerfile.meta_args, ins.line, site.build_args
         )
         if ins.keyword in ("COPY", "ADD"):
             # Nothing to retry in a shell; show where the files should have gone.

@@ -120,12 +120,8 @@ def build_layers(
         return StageLayers(None, 0, (), False)  # no stage ran (a parse error): nothing to bisect
     chosen = _pick([(name, n) for n, (name, _) in enumerate(groups)], stage)
     name, members = groups[chosen]
-    model = None
-    if dockerfile is not None:
-        first = next((steps[i] for i in members if steps[i].line is not None), None)
-        ins = dockerfile.instruction_at(first.line) if first and first.line else None
-        if ins is not None and ins.stage is not None:
-            model = dockerfile.stages[ins.stage]
+    # The stage as parsed, from the first step of the group that locate mapped to it.
+    model = next((steps[i].stage_model for i in members if steps[i].stage_model), None)
     layers: list[Layer] = []
     for i in members:
         step, located = log.steps[i], steps[i]

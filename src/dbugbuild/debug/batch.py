@@ -4,7 +4,6 @@ their output live (text) or in the JSON report, the exit status the last command
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 
 from dbugbuild import report
 from dbugbuild.console import Console
@@ -51,7 +50,7 @@ def run_batch(
         else:
             retry = run(env.command or " ".join(env.argv), env.argv)
     execs = tuple(run(cmd, env.argv_for(cmd)) for cmd in options.exec)
-    notes = failed.report.notes
+    notes: tuple[str, ...] = ()
     if options.apply is not None:
         applied = run(options.apply, env.argv_for(options.apply))
         execs = (*execs, applied)
@@ -61,14 +60,14 @@ def run_batch(
             *notes,
             "the failed container is removed when the commands are done (--keep keeps it)",
         )
-    rep = replace(
-        failed.report,
-        exec=execs if options.exec or options.apply is not None else None,
-        retry=retry,
-        notes=notes,
-    )
     if not live:
-        emit(rep)
+        emit(
+            failed.report.with_commands(
+                exec=execs if options.exec or options.apply is not None else None,
+                retry=retry,
+                notes=notes,
+            )
+        )
     return status
 
 

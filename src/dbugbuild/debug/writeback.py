@@ -115,6 +115,8 @@ class WriteBack:
         self.say = say
 
     def _instruction(self) -> dockerfile.Instruction:
+        # Not the located instruction the report carries: after an :add the file is another
+        # text, and the failing instruction has moved to `self.line`. Parse what is there now.
         ins = dockerfile.parse(self.file.text).instruction_at(self.line)
         if ins is None:  # pragma: no cover - the line always holds it; a bug if not
             raise BadInputError(f"no instruction at {self.file.shown}:{self.line}", "")

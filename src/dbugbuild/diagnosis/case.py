@@ -37,10 +37,8 @@ class Case:
 
     @property
     def instruction(self) -> Instruction | None:
-        model = self.facts.dockerfile
-        if model is None or self.step.line is None:
-            return None
-        return model.instruction_at(self.step.line)
+        """The failing instruction, as located (None when the steps are not mapped)."""
+        return self.step.instruction_model
 
     @property
     def runs_command(self) -> bool:
@@ -64,11 +62,10 @@ class Case:
 
     def stage_before(self) -> tuple[Instruction, ...]:
         """The instructions of the failing step's stage before it (none when unmapped)."""
-        ins = self.instruction
-        model = self.facts.dockerfile
-        if ins is None or model is None or ins.stage is None:
+        ins, stage = self.instruction, self.step.stage_model
+        if ins is None or stage is None:
             return ()
-        return tuple(i for i in model.stages[ins.stage].instructions if i.line < ins.line)
+        return tuple(i for i in stage.instructions if i.line < ins.line)
 
     def user_line(self) -> tuple[int, str] | None:
         """The last USER instruction before the failing line, in its stage: (line, user)."""

@@ -1,6 +1,7 @@
 """PURE: what a diagnosis knows beyond the log, and the one function that gathers it.
 
-`Facts` is everything the rules may use: the Dockerfile, the build context's
+`Facts` is everything the rules may use beyond the located step (which carries its
+Instruction and Stage): the Dockerfile's text, the build context's
 .dockerignore and file names, and what a read-only look inside the last good layer
 found (`LayerFacts`, answering `Questions`). `gather` assembles the log-only part for the
 app and the tests alike; what must be read from disk comes in as a callable.
@@ -11,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dbugbuild.dockerfile import Dockerfile
 from dbugbuild.report import FailedStep
 
 
@@ -68,8 +68,7 @@ class LayerFacts:
 class Facts:
     """Everything beyond the failed step that rules may use; all optional."""
 
-    dockerfile: Dockerfile | None = None
-    dockerfile_text: str | None = None
+    dockerfile_text: str | None = None  # the failing instruction itself comes located
     in_trigger: bool = False  # the failure is in an ONBUILD trigger of the base image
     context: str | None = None  # the build context as the user named it
     dockerignore: str | None = None  # the context's .dockerignore text; None: there is none
@@ -103,7 +102,6 @@ def needs_context(step: FailedStep) -> bool:
 def gather(
     step: FailedStep,
     *,
-    dockerfile: Dockerfile | None,
     dockerfile_text: str | None,
     in_trigger: bool,
     context: str,
@@ -116,7 +114,6 @@ def gather(
     if read_context is not None and needs_context(step):
         ignore, files = read_context()
     return Facts(
-        dockerfile=dockerfile,
         dockerfile_text=dockerfile_text,
         in_trigger=in_trigger,
         context=context,

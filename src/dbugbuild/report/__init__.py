@@ -3,7 +3,7 @@
 Nothing here does I/O, prints, or reads the environment or the clock.
 """
 
-from dbugbuild.report.locate import locate, step_matches
+from dbugbuild.report.locate import Diagnose, locate, step_matches
 from dbugbuild.report.model import (
     BUILDER,
     SCHEMA_VERSION,
@@ -26,6 +26,7 @@ from dbugbuild.report.render import (
 __all__ = [
     "BUILDER",
     "SCHEMA_VERSION",
+    "Diagnose",
     "Diagnosis",
     "ExecResult",
     "FailedStep",

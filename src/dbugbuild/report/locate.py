@@ -1,17 +1,23 @@
 """PURE: join a parsed build log with the Dockerfile model: which line failed, in which stage.
 
-It takes the parsed log, the parsed Dockerfile (or None) and its text, and
-returns a Report. It never guesses a line: a step is mapped only when the text
-the builder echoed matches the instruction at that step number.
+It takes the parsed log, the parsed Dockerfile (or None) and its text, and builds the
+Report, once: with the caller's notes and the diagnosis of the located failure (through
+the caller's `diagnose`). It never guesses a line: a step is mapped only when the text
+the builder echoed matches the instruction at that step number; a mapped step carries
+its Instruction and Stage for the stages after it.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 
 from dbugbuild.dockerfile import Dockerfile, StepRef, classic_steps, label_options
 from dbugbuild.logs import BuildLog, Failure, Step
-from dbugbuild.report.model import FailedStep, Report, StepReport
+from dbugbuild.report.model import BUILDER, Diagnosis, FailedStep, Report, StepReport
+
+# The diagnosis of the located failure, and its last good image (where a look can be had).
+Diagnose = Callable[[FailedStep, str | None], Diagnosis]
 
 _SPACE = re.compile(r"\s+")
 
@@ -37,10 +43,15 @@ def locate(
     target: str | None = None,
     labels: tuple[str, ...] = (),
     parent_image: str | None = None,
+    notes: Sequence[str] = (),
+    diagnose: Diagnose | None = None,
+    builder: str = BUILDER,
 ) -> Report:
-    """The report for a parsed log; `parent_image` is the resolved base of an ONBUILD failure."""
+    """The report for a parsed log; `parent_image` is the resolved base of an ONBUILD failure,
+    `notes` follow locate's own, `diagnose` gives the failure its diagnosis."""
+    extra = tuple(notes)
     refs: dict[int, StepRef] = {}
-    notes: list[str] = []
+    notes = []
     if dockerfile is not None:
         try:
             numbered = classic_steps(dockerfile, target=target, labels=label_options(labels))
@@ -84,19 +95,22 @@ def locate(
         exit_code = failure.exit_code
     else:
         exit_code = 1
+    last_good = last_good if failure is not None else None
     return Report(
         status="failed" if failure is not None else "succeeded",
         dockerfile=dockerfile_path,
         image=log.image if failure is None else None,
         tags=log.tags,
         failed_step=failed,
-        last_good_image=last_good if failure is not None else None,
+        last_good_image=last_good,
         failed_container=container,
         steps=steps,
         exit_code=exit_code,
-        notes=tuple(notes),
+        notes=(*notes, *extra),
+        diagnosis=diagnose(failed, last_good) if failed is not None and diagnose else None,
         location=location,
         source_lines=source_lines,
+        builder=builder,
     )
 
 
@@ -110,6 +124,7 @@ def _step_report(step: Step, ref: StepRef | None) -> StepReport:
         stage=ref.stage.name if ref and ref.stage else None,
         image=step.image,
         cached=step.cached,
+        stage_model=ref.stage if ref and ins else None,
     )
 
 
@@ -161,6 +176,8 @@ def _failed_step(
             exit_code=failure.exit_code,
             message=failure.message,
             output_tail=step.output_tail,
+            instruction_model=ins,
+            stage_model=ref.stage if ref and ins else None,
         ),
         src,
     )

@@ -6,11 +6,18 @@ report.schema.json: fields are added, never renamed. No I/O, no clock, no enviro
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from dbugbuild.dockerfile import Instruction, Stage
 
 SCHEMA_VERSION = 1
 BUILDER = "classic"
+
+# A field of the model that is not part of the JSON report: what the stages after locate
+# read (the failing instruction and its stage, as parsed), and what only the text shows.
+# Not compared either: it is the same thing as the serialised fields, seen as the model.
+_MODEL: dict[str, Any] = {"json": False}
 
 Status = Literal["failed", "succeeded"]
 
@@ -24,6 +31,8 @@ class StepReport:
     stage: str | None
     image: str | None
     cached: bool
+    # The stage of the step's instruction, when mapped (not serialised).
+    stage_model: Stage | None = field(default=None, compare=False, repr=False, metadata=_MODEL)
 
 
 @dataclass(frozen=True)
@@ -38,6 +47,12 @@ class FailedStep:
     exit_code: int | None
     message: str
     output_tail: tuple[str, ...]
+    # The failing instruction and its stage as parsed, when mapped (not serialised): what
+    # the diagnosis, the debug layer and write-back read, so none has to look them up again.
+    instruction_model: Instruction | None = field(
+        default=None, compare=False, repr=False, metadata=_MODEL
+    )
+    stage_model: Stage | None = field(default=None, compare=False, repr=False, metadata=_MODEL)
 
 
 @dataclass(frozen=True)
@@ -79,3 +94,14 @@ class Report:
     # failing instruction's source lines for the text rendering.
     location: str = field(default="", metadata={"json": False})
     source_lines: tuple[str, ...] = field(default=(), metadata={"json": False})
+    builder: str = field(default=BUILDER, metadata={"json": False})  # the backend's name
+
+    def with_commands(
+        self,
+        exec: tuple[ExecResult, ...] | None,
+        retry: ExecResult | None,
+        notes: tuple[str, ...],
+    ) -> Report:
+        """The report of a run that also ran commands in the failed step's environment
+        (--exec, --retry, --apply): this one, their results and notes added."""
+        return replace(self, exec=exec, retry=retry, notes=(*self.notes, *notes))

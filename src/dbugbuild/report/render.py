@@ -12,7 +12,6 @@ from dataclasses import Field, fields
 from typing import Any
 
 from dbugbuild.report.model import (
-    BUILDER,
     SCHEMA_VERSION,
     Diagnosis,
     ExecResult,
@@ -25,7 +24,7 @@ from dbugbuild.report.style import Paint, excerpt
 
 def to_dict(report: Report) -> dict[str, Any]:
     """The report as the JSON object `--format json` prints."""
-    out: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "builder": BUILDER}
+    out: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "builder": report.builder}
     for f in fields(report):
         value = getattr(report, f.name)
         if not f.metadata.get("json", True) or (value is None and f.metadata.get("omit_none")):
@@ -41,7 +40,11 @@ def json_name(f: Field[Any]) -> str:
 
 def _plain(value: Any) -> Any:
     if isinstance(value, (StepReport, FailedStep, ExecResult, Diagnosis)):
-        return {json_name(f): _plain(getattr(value, f.name)) for f in fields(value)}
+        return {
+            json_name(f): _plain(getattr(value, f.name))
+            for f in fields(value)
+            if f.metadata.get("json", True)
+        }
     if isinstance(value, tuple):
         return [_plain(v) for v in value]
     return value
