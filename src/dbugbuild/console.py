@@ -10,9 +10,9 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import IO, Any, Literal
+from typing import IO, Any
 
-ColorChoice = Literal["auto", "always", "never"]
+from dbugbuild.options import ColorChoice
 
 
 @dataclass

@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from dbugbuild.console import ColorChoice
 from dbugbuild.errors import UsageError
 
 Format = Literal["text", "json", "gcc"]
+ColorChoice = Literal["auto", "always", "never"]
 
 
 @dataclass(frozen=True)

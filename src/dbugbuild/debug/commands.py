@@ -162,9 +162,7 @@ class Commands:
                 self.write(f"-- shell exited with {status}; back at the dbugbuild prompt\n")
             elif name == ":failed":
                 self._failed(arg or "diff")
-        except NoShellError as exc:
-            self.write(f"dbugbuild: {exc}\n")
-        except (EngineError, BadInputError, UsageError) as exc:
+        except (EngineError, BadInputError, UsageError) as exc:  # NoShellError among them
             self.write(f"dbugbuild: {exc}\n")
         return None
 
