@@ -356,12 +356,11 @@ def _diagnosis(
 
 
 def _emit(result: report.Report, options: Options, console: Console) -> None:
-    if options.format == "json":
-        console.write(report.render_json(result))
-    elif options.format == "gcc":
-        console.write(report.render_gcc(result))
-        for note in result.notes:
-            console.warn(note)
-    else:
-        # A blank line parts the report from docker's output, whose last line may lack a newline.
-        console.write("\n" + report.render_text(result, color=console.color(options.color)))
+    console.emit(
+        options.format,
+        options.color,
+        text=lambda color: report.render_text(result, color=color),
+        json=lambda: report.render_json(result),
+        gcc=lambda: report.render_gcc(result),
+        notes=result.notes,
+    )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -63,6 +63,28 @@ class Console:
 
     def warn(self, text: str) -> None:
         self.write(f"dbugbuild: warning: {text}\n", err=True)
+
+    def emit(
+        self,
+        format: str,
+        color: ColorChoice,
+        *,
+        text: Callable[[bool], str],
+        json: Callable[[], str],
+        gcc: Callable[[], str],
+        notes: Sequence[str],
+    ) -> None:
+        """A result on stdout in the asked format: json as it is; gcc with its notes as
+        warnings on stderr (gcc lines hold none); text (coloured as `color` says) after a
+        blank line that parts it from the build's output, whose last line may lack a newline."""
+        if format == "json":
+            self.write(json())
+        elif format == "gcc":
+            self.write(gcc())
+            for note in notes:
+                self.warn(note)
+        else:
+            self.write("\n" + text(self.color(color)))
 
 
 def _isatty(stream: IO[str] | None) -> bool:

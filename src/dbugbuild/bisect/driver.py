@@ -164,16 +164,14 @@ def _bisect(
         build=build,
         notes=notes,
     )
-    if options.format == "json":
-        console.write(bisect.render_json(result))
-    elif options.format == "gcc":
-        console.write(bisect.render_gcc(result))
-        for note in result.notes:
-            console.warn(note)
-    else:
-        # A blank line parts the answer from the build's output and the probes' progress.
-        text = bisect.render_text(result, color=console.color(options.color))
-        console.write("\n" + text)
+    console.emit(
+        options.format,
+        options.color,
+        text=lambda color: bisect.render_text(result, color=color),
+        json=lambda: bisect.render_json(result),
+        gcc=lambda: bisect.render_gcc(result),
+        notes=result.notes,
+    )
     return result.exit_code
 
 
