@@ -50,7 +50,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -76,7 +75,7 @@ class Unavailable(Exception):
     """What a server needs is missing here (not root, a tool not installed)."""
 
 
-# --- What every server leaves behind, as data (so `down` can undo an `up`) --------------
+# --- What every server leaves behind, as data (so `down` can undo an `up`) -----------------
 
 
 @dataclass
@@ -103,7 +102,18 @@ class Cleanup:
         self.pids, self.trees, self.files, self.empty_dirs = [], [], [], []
 
 
+# The servers this process started, so that they are reaped through their Popen (which
+# would otherwise warn that they are "still running" when garbage-collected).
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
 def _alive(pid: int) -> bool:
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        if child.poll() is None:
+            return True
+        del _CHILDREN[pid]
+        return False
     with contextlib.suppress(ChildProcessError):
         if os.waitpid(pid, os.WNOHANG)[0] == pid:
             return False  # our child, now reaped
@@ -142,7 +152,7 @@ def _unmount_under(folder: Path) -> None:
         subprocess.run(["umount", "-l", point], capture_output=True, check=False)
 
 
-# --- Small helpers ------------------------------------------------------------------------
+# --- Small helpers -------------------------------------------------------------------------
 
 
 def _need(*tools: str) -> None:
@@ -190,8 +200,13 @@ def _wait(ready: Callable[[], bool], what: str, log: Path, timeout: float = 30.0
 
 def _folder(kind: str) -> Path:
     ROOT.mkdir(mode=0o755, exist_ok=True)
-    # Short: a containerd socket below it must fit in 108 bytes.
-    return Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=ROOT))
+    while True:
+        # Short (a containerd socket below it must fit in 108 bytes) and a valid containerd
+        # namespace once prefixed: letters, digits and single dashes.
+        folder = ROOT / f"{kind}-{secrets.token_hex(4)}"
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=0o700)
+            return folder
 
 
 def _spawn(argv: list[str], log: Path) -> int:
@@ -205,6 +220,7 @@ def _spawn(argv: list[str], log: Path) -> int:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    _CHILDREN[process.pid] = process
     return process.pid
 
 
@@ -256,7 +272,7 @@ class Endpoint:
         }
 
 
-# --- Certificates ---------------------------------------------------------------------------
+# --- Certificates --------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -366,7 +382,7 @@ def make_certs(folder: Path) -> Certs:
     return Certs(folder)
 
 
-# --- Second dockerd -------------------------------------------------------------------------
+# --- Second dockerd ------------------------------------------------------------------------
 
 # Bookworm's crun 1.8.1 cannot run what Engine 26 hands it on this machine: it refuses the
 # OCI runtime spec version 1.2 ("unknown version specified") and hybrid cgroups whose v2
@@ -508,7 +524,7 @@ def load_images(endpoint: Endpoint, *refs: str) -> None:
         raise RuntimeError(f"loading {' '.join(refs)} into {endpoint.host}: {load.stderr.strip()}")
 
 
-# --- sshd reaching the main daemon ----------------------------------------------------------
+# --- sshd reaching the main daemon ---------------------------------------------------------
 
 
 def start_sshd() -> Endpoint:
@@ -589,7 +605,7 @@ def start_sshd() -> Endpoint:
     return Endpoint("ssh", host, env, folder, cleanup, facts)
 
 
-# --- Private registry -----------------------------------------------------------------------
+# --- Private registry ----------------------------------------------------------------------
 
 
 def start_registry(push: tuple[str, ...] = (BUSYBOX,)) -> Endpoint:
@@ -673,7 +689,7 @@ def start_registry(push: tuple[str, ...] = (BUSYBOX,)) -> Endpoint:
     return Endpoint("registry", f"https://{address}", env, folder, cleanup, facts)
 
 
-# --- A TLS context ----------------------------------------------------------------------------
+# --- A TLS context -------------------------------------------------------------------------
 
 
 def create_tls_context(daemon: Endpoint) -> Endpoint:
@@ -699,7 +715,7 @@ def create_tls_context(daemon: Endpoint) -> Endpoint:
     )
 
 
-# --- pytest fixtures ----------------------------------------------------------------------------
+# --- pytest fixtures -----------------------------------------------------------------------
 
 
 def _started(start: Callable[[], Endpoint]) -> Iterator[Endpoint]:
@@ -751,7 +767,7 @@ def tls_context(tls_daemon: Endpoint) -> Iterator[Endpoint]:
     yield from _started(lambda: create_tls_context(tls_daemon))
 
 
-# --- Manual use -------------------------------------------------------------------------------
+# --- Manual use ----------------------------------------------------------------------------
 
 
 def _start(kind: str, images: tuple[str, ...]) -> Endpoint:
