@@ -86,6 +86,7 @@ class Cleanup:
     trees: list[str] = field(default_factory=list)  # folders removed with what is in them
     files: list[str] = field(default_factory=list)
     empty_dirs: list[str] = field(default_factory=list)  # removed if empty, deepest first
+    links: list[str] = field(default_factory=list)  # network interfaces we created
 
     def run(self) -> None:
         for pid in reversed(self.pids):
@@ -99,7 +100,9 @@ class Cleanup:
         for name in self.empty_dirs:
             with contextlib.suppress(OSError):
                 os.rmdir(name)
-        self.pids, self.trees, self.files, self.empty_dirs = [], [], [], []
+        for link in self.links:
+            subprocess.run(["ip", "link", "del", link], capture_output=True, check=False)
+        self.pids, self.trees, self.files, self.empty_dirs, self.links = [], [], [], [], []
 
 
 # The servers this process started, so that they are reaped through their Popen (which
@@ -412,6 +415,29 @@ os.execv("/usr/bin/unshare", ["unshare", "--mount", "--propagation", "private", 
 """
 
 
+def _private_bridge(cleanup: Cleanup) -> str:
+    """A bridge of this daemon's own, with a free 10.x.y.0/24, for `dockerd -b`.
+
+    NOT `--bridge none`: a dockerd started with it deletes the interface `docker0`
+    (moby daemon/daemon_unix.go, removeDefaultBridgeInterface), which is the MAIN
+    daemon's bridge on this machine, and every container it starts then fails with
+    "adding interface veth... to bridge docker0 failed: Device does not exist".
+    """
+    routes = _run(["ip", "-4", "route", "show"]).stdout
+    for _ in range(50):
+        name = f"dbt{secrets.token_hex(4)}"  # at most 15 characters
+        subnet = f"10.{secrets.randbelow(50) + 200}.{secrets.randbelow(256)}"
+        if f"{subnet}." not in routes:
+            break
+    else:
+        raise RuntimeError("no free 10.x.y.0/24 for a private bridge")
+    _run(["ip", "link", "add", name, "type", "bridge"])
+    cleanup.links.append(name)
+    _run(["ip", "addr", "add", f"{subnet}.1/24", "dev", name])
+    _run(["ip", "link", "set", name, "up"])
+    return name
+
+
 def start_dockerd(
     kind: str,
     *,
@@ -423,9 +449,14 @@ def start_dockerd(
     images: tuple[str, ...] = (BUSYBOX,),
 ) -> Endpoint:
     """Start a dockerd of its own on loopback; load `images` into it from the main daemon."""
-    _need("dockerd", "docker", *(["openssl"] if tls else []), *(["crun"] if runtime else []))
+    _need("dockerd", "docker", "ip", *(["openssl"] if tls else []), *(["crun"] if runtime else []))
     folder = _folder(kind)
     cleanup = Cleanup(trees=[str(folder)])
+    try:
+        bridge = _private_bridge(cleanup)
+    except BaseException:
+        cleanup.run()
+        raise
     namespace = f"dbugbuild-{folder.name}"
     log = folder / "dockerd.log"
     (folder / "daemon.json").write_text(json.dumps(config or {}))
@@ -443,9 +474,10 @@ def start_dockerd(
         namespace,
         "--containerd-plugins-namespace",
         f"{namespace}-plugins",
-        # The main daemon owns docker0 and the iptables rules: this one has no bridge.
+        # The main daemon owns docker0 and the iptables rules: this one gets a bridge of
+        # its own (see _private_bridge) and leaves iptables alone.
         "--bridge",
-        "none",
+        bridge,
         "--iptables=false",
         "--ip6tables=false",
         "--ip-masq=false",

@@ -234,6 +234,13 @@ def test_registry_speaks_tls_with_its_ca(registry: Endpoint) -> None:
     assert "Verification: OK" in done.stderr
 
 
+def _links() -> set[str]:
+    out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, check=True)
+    names = {line.split(": ")[1].split("@")[0] for line in out.stdout.splitlines()}
+    # Ours and the main daemon's bridge; veths of other people's containers come and go.
+    return {name for name in names if name == "docker0" or name.startswith("dbt")}
+
+
 # --- Nothing left behind -------------------------------------------------------------------
 
 
@@ -247,10 +254,15 @@ def test_fixtures_leave_nothing_behind() -> None:
     assert not endpoint.folder.exists()
     assert not Path(f"/proc/{pid}").exists()
 
+    links_before = _links()
     dockerd = daemons.start_dockerd("leak-check")
-    pids = list(dockerd.cleanup.pids)
+    pids, bridge = list(dockerd.cleanup.pids), dockerd.cleanup.links[0]
     assert len(pids) == 2  # containerd, then dockerd
+    assert bridge in _links()
+    # The main daemon's bridge survives a second daemon (`--bridge none` deleted it).
+    assert ("docker0" in _links()) == ("docker0" in links_before)
     dockerd.stop()
+    assert _links() == links_before
     assert not dockerd.folder.exists()
     assert not any(Path(f"/proc/{p}").exists() for p in pids)
     assert str(dockerd.folder) not in Path("/proc/self/mountinfo").read_text()
