@@ -14,6 +14,14 @@ cases, under the same names, into logs/NAME/ instead (e.g. `engine-26` for Engin
 `engine-26-containerd` for Engine 26 with the containerd image store); nothing is derived
 from those. `--host` builds on another daemon (both the CLI and docker-py talk to it).
 
+    .venv/bin/python tests/record_fixtures.py --wrapper mixlib-shellout run-exit-127
+
+records a case's CLI build as a wrapper shows it, into logs/wrapped/<wrapper>-<case>.txt (with
+a `.source` saying how and a `.meta.json`): `mixlib-shellout` runs the build through Chef's
+Mixlib::ShellOut (Debian's ruby-mixlib-shellout), the library Test Kitchen's docker drivers
+and Chef run commands with, and keeps the message of its ShellCommandFailed error, which
+prints the command's stdout and stderr in tagged sections (STDOUT: / STDERR:).
+
 Each case directory holds a Dockerfile, its context and a `case.json`:
 
     context       the build context, relative to the case directory ("." everywhere)
@@ -570,6 +578,67 @@ def derive() -> None:
     say(f"derived {len(DERIVATIONS)} historic fixtures into {HISTORIC.relative_to(TESTS)}")
 
 
+WRAPPED = LOGS / "wrapped"
+
+# Ruby, run with the case directory as cwd; ARGV is the docker CLI argv.
+_MIXLIB_SCRIPT = """
+require "mixlib/shellout"
+command = Mixlib::ShellOut.new(*ARGV, environment: {"DOCKER_BUILDKIT" => "0"})
+command.run_command
+begin
+  command.error!
+  print "(no error)\\n"
+rescue Mixlib::ShellOut::ShellCommandFailed => e
+  print e.message
+end
+"""
+
+
+def record_wrapped(wrapper: str, case: Case, cleaner: Cleaner) -> None:
+    if wrapper != "mixlib-shellout":
+        raise SystemExit(f"unknown wrapper {wrapper!r}; known: mixlib-shellout")
+    argv = case.cli_argv()
+    done = subprocess.run(
+        ["ruby", "-e", _MIXLIB_SCRIPT, "--", *argv],
+        cwd=case.directory,
+        capture_output=True,
+        check=False,
+    )
+    text = done.stdout.decode("utf-8")
+    cleaner.note([text], [case.tag] if case.tag else [])
+    if done.returncode != 0:
+        raise SystemExit(f"ruby failed ({done.returncode}): {done.stderr.decode()}")
+    WRAPPED.mkdir(parents=True, exist_ok=True)
+    name = f"{wrapper}-{case.name}"
+    (WRAPPED / f"{name}.txt").write_bytes(done.stdout)
+    ruby = subprocess.run(["ruby", "-v"], capture_output=True, text=True, check=False).stdout
+    package = subprocess.run(
+        ["dpkg-query", "-W", "-f", "${Version}", "ruby-mixlib-shellout"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    (WRAPPED / f"{name}.source").write_text(
+        f"recorded: tests/fixtures/builds/{case.name}"
+        f" by tests/record_fixtures.py --wrapper {wrapper}\n"
+        "The case's classic build (DOCKER_BUILDKIT=0) run through Mixlib::ShellOut#run_command\n"
+        "and #error!; the file is the message of the ShellCommandFailed error, as Test Kitchen's\n"
+        "docker drivers and Chef print it. Versions in the .meta.json beside it.\n"
+    )
+    meta = {
+        "case": case.name,
+        "wrapper": wrapper,
+        "argv": argv,
+        "ruby": ruby.strip(),
+        "ruby-mixlib-shellout": package.strip(),
+        "versions": versions(),
+        "daemon": daemon_facts(),
+    }
+    (WRAPPED / f"{name}.meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    cleaner.clean()
+    say(f"{name}: recorded, cleaned up")
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("cases", nargs="*", help="case names (default: all)")
@@ -580,7 +649,17 @@ def main(argv: list[str]) -> int:
         help="record into tests/fixtures/logs/NAME/ (another engine's set); derive nothing",
     )
     parser.add_argument("--host", help="the daemon to build on (sets DOCKER_HOST)")
+    parser.add_argument("--wrapper", help="record the cases' CLI builds through this wrapper")
     options = parser.parse_args(argv)
+    if options.wrapper:
+        cleaner = Cleaner()
+        try:
+            for name in options.cases or ["run-exit-127"]:
+                record_wrapped(options.wrapper, Case.load(BUILDS / name), cleaner)
+        finally:
+            cleaner.clean()
+            cleaner.check()
+        return 0
     global OUT
     if options.into:
         if options.derive_only or "/" in options.into or options.into in ("historic", ".."):

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from dbugbuild.buildlog import BuildLog, Failure, api_stream_text, parse
+from dbugbuild.buildlog import BuildLog, Failure, LogFormatError, api_stream_text, parse
 
 LOGS = Path(__file__).parent / "fixtures" / "logs"
 BUILDS = Path(__file__).parent / "fixtures" / "builds"
@@ -240,3 +240,111 @@ def test_containerd_store_ids_are_not_the_graph_drivers() -> None:
     aux = re.findall(r"^sha256:([0-9a-f]{64})$", streamed, re.M)  # the API's aux ID
     assert parsed.image is not None and len(aux) == 1
     assert aux[0].startswith(parsed.image) and parsed.image == parsed.steps[-1].image
+
+
+# --- Engine 27-29 formats from public logs ------------------------------------------------------
+
+HISTORIC_ENGINES = LOGS / "historic" / "engines"
+WRAPPED = LOGS / "wrapped"
+
+
+@pytest.mark.parametrize("folder", [HISTORIC_ENGINES, WRAPPED], ids=["historic-engines", "wrapped"])
+def test_every_saved_log_is_sourced(folder: Path) -> None:
+    names = sorted(p.stem for p in folder.glob("*.txt"))
+    assert names, folder
+    for name in names:
+        source = (folder / f"{name}.source").read_text()
+        assert re.match(r"(real: https://|recorded: tests/fixtures/builds/)", source), name
+
+
+def test_containerd_store_log_prints_pulled_digests_as_ids() -> None:
+    # A public log of the containerd image store (Engine 29's default): the id a FROM step
+    # prints is the digest it just pulled; every later id is a manifest digest too.
+    log = (HISTORIC_ENGINES / "real-containerd-store-pull.txt").read_text()
+    parsed = parse([log])
+    pulled = re.findall(r"^Digest: sha256:([0-9a-f]{12})", log, re.M)
+    froms = [s for s in parsed.steps if s.instruction == "FROM"]
+    assert [s.image for s in froms] == pulled == ["85f00967bcc6", "7a65df4b22d2"]
+    assert [s.index for s in parsed.steps] == list(range(1, 10))
+    assert all(s.image is not None for s in parsed.steps)
+    assert parsed.succeeded and parsed.image == "fed993be3872" == parsed.steps[-1].image
+    assert parsed.tags == ("hello-java:latest",)
+    assert [s.container for s in parsed.steps if s.container] == _REMOVED.findall(log)
+    assert all(not s.output_tail for s in parsed.steps)  # pull progress and bookkeeping only
+
+
+# --- Wrappers that tag or indent every line ---------------------------------------------------
+
+WRAPPER_XFAIL = pytest.mark.xfail(strict=True, reason="issue 10: wrapper prefixes")
+
+
+def wrapped(name: str) -> str:
+    return (WRAPPED / f"{name}.txt").read_bytes().decode("utf-8")
+
+
+@pytest.mark.parametrize("case", ["run-exit-127", "run-exit-100"])
+def test_mixlib_shellout_finds_the_failure(case: str) -> None:
+    # Mixlib::ShellOut (Test Kitchen's docker drivers, Chef) splits the build into a STDOUT:
+    # and a STDERR: section; the builder's error ends up after the step's output.
+    parsed = parse([wrapped(f"mixlib-shellout-{case}")])
+    plain = cli("engine-26", case)
+    assert plain.failure is not None
+    assert parsed.failure == plain.failure
+    assert [(s.index, s.instruction) for s in parsed.steps] == [
+        (s.index, s.instruction) for s in plain.steps
+    ]
+    assert parsed.failed_step is not None and parsed.last_good_image is not None
+    assert parsed.last_good_image == parsed.steps[-2].image
+
+
+@WRAPPER_XFAIL
+@pytest.mark.parametrize("case", ["run-exit-127", "run-exit-100"])
+def test_mixlib_shellout_parses_like_the_plain_log(case: str) -> None:
+    # Today the STDERR: tag hides the CLI's DEPRECATED notice, which then counts as output
+    # of the failing step ('STDERR: DEPRECATED: The legacy builder is deprecated ...').
+    assert shape(parse([wrapped(f"mixlib-shellout-{case}")])) == shape(cli("engine-26", case))
+
+
+def test_chef_knife_container_steps_are_found() -> None:
+    parsed = parse([wrapped("chef-knife-container-logrus")])
+    assert [(s.index, s.total, s.instruction, s.image, s.container) for s in parsed.steps] == [
+        (1, None, "FROM", "d56e767abb61", None),
+        (2, None, "ADD", "de4ae21a23bb", None),
+        (3, None, "RUN", None, "0419866aee89"),
+    ]
+    assert parsed.steps[-1].output_tail[0] == "/bin/sh: chef-init: command not found"
+
+
+# What the builder's error says in each wrapped log: (exit code, command).
+WRAPPED_FAILURES = {
+    # time="..." level="info" msg="The command [/bin/sh -c chef-init --bootstrap] returned ..."
+    "chef-knife-container-logrus": (127, "/bin/sh -c chef-init --bootstrap"),
+    # Ansible's task result: ..."msg": "Error building asd - code: 1 message: The command ..."}
+    "ansible-docker-image-msg": (1, "/bin/sh -c false"),
+    # kitchen-dokken: [work_image build failed: The command '...' returned a non-zero code: 1. ...]
+    "kitchen-dokken-work-image": (1, "/bin/sh -c yum install -y centos-release-scl"),
+}
+
+
+@WRAPPER_XFAIL
+@pytest.mark.parametrize("name", sorted(WRAPPED_FAILURES))
+def test_wrapped_error_line_is_found(name: str) -> None:
+    # Each wrapper puts text after the builder's error on the same line (a closing quote, a
+    # JSON brace, '] on <instance>'), so `returned a non-zero code: N` is not at the end.
+    parsed = parse([wrapped(name)])
+    assert parsed.failure is not None
+    assert (parsed.failure.exit_code, parsed.failure.command) == WRAPPED_FAILURES[name]
+
+
+@WRAPPER_XFAIL
+def test_ansible_logs_list_failure_is_found() -> None:
+    # The build's chunks as a Python list repr on one line, after the error (whose start
+    # the saved excerpt cut off): at least the exit code must be found.
+    parsed = parse([wrapped("ansible-logs-list")])
+    assert parsed.failure is not None and parsed.failure.exit_code == 100
+
+
+def test_packer_docker_builder_log_is_no_build() -> None:
+    # Packer's docker builder runs and commits a container; it never runs `docker build`.
+    with pytest.raises(LogFormatError, match="no classic docker build output"):
+        parse([wrapped("packer-docker-builder")])
