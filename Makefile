@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 DEMO ?= sample_failures/apt-invalid-operation
 
-.PHONY: demo test setup venv docker-daemon base-images lint bench clean
+.PHONY: demo test setup test-tools venv docker-daemon base-images lint bench clean
 
 $(BIN)/dbugbuild: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,11 +22,15 @@ base-images: docker-daemon
 
 setup: venv base-images
 
+# What the tests' second daemons need (sshd, registry, htpasswd, crun, CLI plugins); not the demo.
+test-tools: docker-daemon
+	bash scripts/setup-test-tools.sh
+
 # Runs dbugbuild on the bundled failing sample (it fails on purpose: exit 100).
 demo: setup
 	$(BIN)/dbugbuild $(DEMO) || test $$? -eq 100
 
-test: setup
+test: setup test-tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: venv

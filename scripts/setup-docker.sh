@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
-# Make a Docker daemon reachable, installing and starting one when we may.
+# Make a Docker daemon reachable, installing and starting one only when none is there.
 #
-# Idempotent: does nothing when `docker info` already answers (DOCKER_HOST and
-# the current docker context are honoured, because we ask the docker CLI).
-# Otherwise, as root on Debian, installs Debian's docker.io and starts dockerd
-# in the background, logging to $DBUGBUILD_DOCKERD_LOG.
+# Idempotent and quiet when there is nothing to do:
+# - a daemon answers `docker info` (DOCKER_HOST and the current docker context are
+#   honoured, because we ask the docker CLI): nothing is done;
+# - a dockerd is installed but not running: it is started; an engine a user has is
+#   never replaced or upgraded;
+# - no dockerd at all, as root on Debian: Engine 26 (Debian trixie's docker.io, with the
+#   docker-buildx and docker-compose CLI plugins) is installed through a private apt
+#   configuration (scripts/lib-apt.sh; the machine's apt sources are never changed), its
+#   dependencies coming from the machine's own release. On a Debian release other than
+#   bookworm, that release's own docker.io is installed instead.
+# dockerd is started in the background, logging to $DBUGBUILD_DOCKERD_LOG.
 set -euo pipefail
 
 log=${DBUGBUILD_DOCKERD_LOG:-/var/log/dbugbuild-dockerd.log}
 say() { printf 'setup-docker: %s\n' "$*" >&2; }
+# shellcheck source=scripts/lib-apt.sh
+. "$(dirname "$0")/lib-apt.sh"
 
 reachable() { docker info >/dev/null 2>&1; }
 
@@ -22,19 +31,27 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 
-if ! command -v dockerd >/dev/null 2>&1 || ! command -v docker >/dev/null 2>&1; then
-    if ! command -v apt-get >/dev/null 2>&1; then
+if [ -n "${DOCKER_HOST:-}" ]; then
+    say "DOCKER_HOST=$DOCKER_HOST is set but does not answer; not starting a local daemon behind its back."
+    exit 1
+fi
+
+if ! command -v dockerd >/dev/null 2>&1; then
+    if ! can_apt; then
         say "dockerd is not installed and this is not a Debian-like system; install Docker and retry."
         exit 1
     fi
-    say "installing Debian's docker.io (dockerd, containerd, runc) ..."
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null
-    apt-get install -y -qq docker.io >/dev/null
-fi
-
-if [ -n "${DOCKER_HOST:-}" ]; then
-    say "DOCKER_HOST=$DOCKER_HOST is set but does not answer; not starting a local daemon behind its back."
+    if [ "$(debian_codename)" = bookworm ]; then
+        say "no Docker engine installed: installing Engine 26 (Debian trixie's docker.io," \
+            "docker-buildx, docker-compose; dependencies from bookworm) ..."
+        trixie_install docker.io docker-buildx docker-compose
+    else
+        say "no Docker engine installed: installing this release's docker.io ..."
+        apt_install docker.io
+        say "installed docker.io $(dpkg-query -W -f='${Version}' docker.io)"
+    fi
+elif ! command -v docker >/dev/null 2>&1; then
+    say "dockerd is installed but the docker CLI is not; install it (the docker-cli or docker.io package) and retry."
     exit 1
 fi
 
@@ -47,7 +64,7 @@ fi
 
 for _ in $(seq 1 120); do
     if [ -S /var/run/docker.sock ] && reachable; then
-        say "Docker daemon is up."
+        say "Docker daemon is up ($(docker version --format '{{.Server.Version}}' 2>/dev/null))."
         exit 0
     fi
     sleep 0.5

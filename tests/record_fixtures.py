@@ -5,6 +5,22 @@ Usage (from the repository root, with a Docker daemon and the local base images)
     .venv/bin/python tests/record_fixtures.py            # record every case, then derive
     .venv/bin/python tests/record_fixtures.py run-exit-100 label   # only these cases
     .venv/bin/python tests/record_fixtures.py --derive-only        # no daemon needed
+    .venv/bin/python tests/record_fixtures.py --into engine-26     # another engine's set
+    .venv/bin/python tests/record_fixtures.py --into engine-26-containerd \
+        --host unix:///run/dbugbuild-test/ctrd.sock                # a second daemon
+
+The main set (logs/<case>.*) was recorded on Engine 20.10. `--into NAME` records the same
+cases, under the same names, into logs/NAME/ instead (e.g. `engine-26` for Engine 26.1.5,
+`engine-26-containerd` for Engine 26 with the containerd image store); nothing is derived
+from those. `--host` builds on another daemon (both the CLI and docker-py talk to it).
+
+    .venv/bin/python tests/record_fixtures.py --wrapper mixlib-shellout run-exit-127
+
+records a case's CLI build as a wrapper shows it, into logs/wrapped/<wrapper>-<case>.txt (with
+a `.source` saying how and a `.meta.json`): `mixlib-shellout` runs the build through Chef's
+Mixlib::ShellOut (Debian's ruby-mixlib-shellout), the library Test Kitchen's docker drivers
+and Chef run commands with, and keeps the message of its ShellCommandFailed error, which
+prints the command's stdout and stderr in tagged sections (STDOUT: / STDERR:).
 
 Each case directory holds a Dockerfile, its context and a `case.json`:
 
@@ -66,6 +82,7 @@ TESTS = Path(__file__).resolve().parent
 BUILDS = TESTS / "fixtures" / "builds"
 LOGS = TESTS / "fixtures" / "logs"
 HISTORIC = LOGS / "historic"
+OUT = LOGS  # where record() writes: LOGS, or LOGS/<--into>
 BASE_IMAGES = ("busybox:latest", "debian:bookworm")
 
 # What the builder prints about the objects it creates (classic builder, moby 20.10).
@@ -163,7 +180,7 @@ def run_api_build(case: Case) -> tuple[list[str], dict[str, Any] | None]:
     """Build through the Engine API; return the raw chunks and the HTTP error, if any."""
     import docker as docker_sdk  # only the recorder needs the SDK
 
-    client = docker_sdk.APIClient()
+    client = docker_sdk.APIClient(base_url=os.environ.get("DOCKER_HOST"))
     decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
     chunks: list[str] = []
     try:
@@ -247,20 +264,35 @@ class Cleaner:
         self.tags += list(tags)
 
     def committed_from_ours(self) -> list[str]:
-        """Fresh images committed from our containers that no log line names.
+        """Fresh images committed from our containers or on our images that no log names.
 
         The classic builder commits an image after each ONBUILD trigger but prints no
         " ---> <id>" for it (moby 20.10, dispatchers.go), so the log alone misses it.
+        Up to API 1.44 an image names its container (`.Container`); API 1.45 (Engine 26)
+        dropped that field, so a fresh image whose `.Parent` is one of ours counts too.
         """
         fresh = sorted(image_ids() - self.images_before - set(self.created_images))
-        if not fresh or not self.created_containers:
+        if not fresh:
             return []
-        out = docker("image", "inspect", "--format", "{{.Id}} {{.Container}}", *fresh, check=False)
-        found = []
-        for line in out.splitlines():
-            image, _, container = line.partition(" ")
-            if container and any(container.startswith(c) for c in self.created_containers):
-                found.append(image)
+        out = docker("image", "inspect", *fresh, check=False)
+        infos = json.loads(out) if out.strip() else []
+        ours = set(self.created_images)
+        found: list[str] = []
+        grew = True
+        while grew:  # a trigger image can be the parent of the next trigger's
+            grew = False
+            for info in infos:
+                image, parent = info["Id"], info.get("Parent") or ""
+                container = info.get("Container") or ""
+                if image in ours:
+                    continue
+                from_ours = container and any(
+                    container.startswith(c) for c in self.created_containers
+                )
+                if from_ours or parent in ours:
+                    ours.add(image)
+                    found.append(image)
+                    grew = True
         return found
 
     def clean(self) -> None:
@@ -324,8 +356,8 @@ def record(case: Case, cleaner: Cleaner) -> None:
 
     if cli_code != case.expected_exit_code:
         say(f"{case.name}: WARNING: exit code {cli_code}, expected {case.expected_exit_code}")
-    (LOGS / f"{case.name}.txt").write_bytes(cli_output)
-    (LOGS / f"{case.name}.api.json").write_text(json.dumps(chunks, indent=1) + "\n")
+    (OUT / f"{case.name}.txt").write_bytes(cli_output)
+    (OUT / f"{case.name}.api.json").write_text(json.dumps(chunks, indent=1) + "\n")
     meta = {
         "case": case.name,
         "cli": {
@@ -344,13 +376,31 @@ def record(case: Case, cleaner: Cleaner) -> None:
         "base_images": {base: full_image_id(base) for base in BASE_IMAGES},
         "parent_images": parents,
         "versions": versions(),
+        "daemon": daemon_facts(),
     }
-    (LOGS / f"{case.name}.meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    (OUT / f"{case.name}.meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     cleaner.clean()
     say(f"{case.name}: CLI exit {cli_code}, {len(chunks)} API chunks, cleaned up")
 
 
 _VERSIONS: dict[str, str] = {}
+_DAEMON: dict[str, Any] = {}
+
+
+def daemon_facts() -> dict[str, Any]:
+    """How the daemon stores images: the classic graph driver or the containerd store."""
+    if not _DAEMON:
+        info = json.loads(docker("info", "--format", "{{json .}}"))
+        status = {str(k): str(v) for k, v in info.get("DriverStatus") or []}
+        _DAEMON.update(
+            {
+                "storage_driver": info.get("Driver"),
+                "containerd_image_store": status.get("driver-type")
+                == "io.containerd.snapshotter.v1",
+                "host": os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock"),
+            }
+        )
+    return _DAEMON
 
 
 def versions() -> dict[str, str]:
@@ -528,18 +578,102 @@ def derive() -> None:
     say(f"derived {len(DERIVATIONS)} historic fixtures into {HISTORIC.relative_to(TESTS)}")
 
 
+WRAPPED = LOGS / "wrapped"
+
+# Ruby, run with the case directory as cwd; ARGV is the docker CLI argv.
+_MIXLIB_SCRIPT = """
+require "mixlib/shellout"
+command = Mixlib::ShellOut.new(*ARGV, environment: {"DOCKER_BUILDKIT" => "0"})
+command.run_command
+begin
+  command.error!
+  print "(no error)\\n"
+rescue Mixlib::ShellOut::ShellCommandFailed => e
+  print e.message
+end
+"""
+
+
+def record_wrapped(wrapper: str, case: Case, cleaner: Cleaner) -> None:
+    if wrapper != "mixlib-shellout":
+        raise SystemExit(f"unknown wrapper {wrapper!r}; known: mixlib-shellout")
+    argv = case.cli_argv()
+    done = subprocess.run(
+        ["ruby", "-e", _MIXLIB_SCRIPT, "--", *argv],
+        cwd=case.directory,
+        capture_output=True,
+        check=False,
+    )
+    text = done.stdout.decode("utf-8")
+    cleaner.note([text], [case.tag] if case.tag else [])
+    if done.returncode != 0:
+        raise SystemExit(f"ruby failed ({done.returncode}): {done.stderr.decode()}")
+    WRAPPED.mkdir(parents=True, exist_ok=True)
+    name = f"{wrapper}-{case.name}"
+    (WRAPPED / f"{name}.txt").write_bytes(done.stdout)
+    ruby = subprocess.run(["ruby", "-v"], capture_output=True, text=True, check=False).stdout
+    package = subprocess.run(
+        ["dpkg-query", "-W", "-f", "${Version}", "ruby-mixlib-shellout"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    (WRAPPED / f"{name}.source").write_text(
+        f"recorded: tests/fixtures/builds/{case.name}"
+        f" by tests/record_fixtures.py --wrapper {wrapper}\n"
+        "The case's classic build (DOCKER_BUILDKIT=0) run through Mixlib::ShellOut#run_command\n"
+        "and #error!; the file is the message of the ShellCommandFailed error, as Test Kitchen's\n"
+        "docker drivers and Chef print it. Versions in the .meta.json beside it.\n"
+    )
+    meta = {
+        "case": case.name,
+        "wrapper": wrapper,
+        "argv": argv,
+        "ruby": ruby.strip(),
+        "ruby-mixlib-shellout": package.strip(),
+        "versions": versions(),
+        "daemon": daemon_facts(),
+    }
+    (WRAPPED / f"{name}.meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    cleaner.clean()
+    say(f"{name}: recorded, cleaned up")
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("cases", nargs="*", help="case names (default: all)")
     parser.add_argument("--derive-only", action="store_true", help="only derive historic logs")
+    parser.add_argument(
+        "--into",
+        metavar="NAME",
+        help="record into tests/fixtures/logs/NAME/ (another engine's set); derive nothing",
+    )
+    parser.add_argument("--host", help="the daemon to build on (sets DOCKER_HOST)")
+    parser.add_argument("--wrapper", help="record the cases' CLI builds through this wrapper")
     options = parser.parse_args(argv)
+    if options.wrapper:
+        cleaner = Cleaner()
+        try:
+            for name in options.cases or ["run-exit-127"]:
+                record_wrapped(options.wrapper, Case.load(BUILDS / name), cleaner)
+        finally:
+            cleaner.clean()
+            cleaner.check()
+        return 0
+    global OUT
+    if options.into:
+        if options.derive_only or "/" in options.into or options.into in ("historic", ".."):
+            parser.error("--into takes a folder name under tests/fixtures/logs/")
+        OUT = LOGS / options.into
+    if options.host:
+        os.environ["DOCKER_HOST"] = options.host
     if not options.derive_only:
         for base in BASE_IMAGES:
             if full_image_id(base) is None:
                 say(f"{base} is missing; run scripts/setup-base-images.sh (never pulled here)")
                 return 1
         names = options.cases or sorted(p.name for p in BUILDS.iterdir() if p.is_dir())
-        LOGS.mkdir(parents=True, exist_ok=True)
+        OUT.mkdir(parents=True, exist_ok=True)
         cleaner = Cleaner()
         try:
             for name in names:
@@ -547,7 +681,8 @@ def main(argv: list[str]) -> int:
         finally:
             cleaner.clean()
             cleaner.check()
-    derive()
+    if OUT == LOGS:
+        derive()
     return 0
 
 
