@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from dbugbuild.buildlog import BuildLog, Failure, LogFormatError, api_stream_text, parse
+from dbugbuild.logs import BuildLog, Failure, LogFormatError, api_stream_text, parse
 
 LOGS = Path(__file__).parent / "fixtures" / "logs"
 BUILDS = Path(__file__).parent / "fixtures" / "builds"
