@@ -9,7 +9,8 @@
 #      /var/lib/dbugbuild-test/containers.conf, or $DBUGBUILD_PODMAN_CONF) for the tests to
 #      use with CONTAINERS_CONF=<path>. It sets `default_ulimits = []` because in this sandbox
 #      `podman run` otherwise fails with "error setting rlimit type 7: operation not
-#      permitted", and the cgroup manager and events logger that work without systemd.
+#      permitted", the cgroup manager and events logger that work without systemd, and
+#      runc on a cgroup v1+v2 hybrid host (where crun cannot run containers).
 #      /etc/containers/containers.conf and ~/.config/containers are never written.
 #   3. Give podman the base images busybox:latest and debian:bookworm with
 #      `docker save TAG | podman load` when podman lacks them; a tag podman has is never
@@ -52,10 +53,17 @@ podman --version >/dev/null 2>&1 || die "'podman --version' fails; repair the po
 mkdir -p "$(dirname "$conf")" || die "cannot create $(dirname "$conf"); set DBUGBUILD_PODMAN_CONF to a writable path."
 # Without systemd as PID 1 (containers, CI sandboxes) neither the systemd cgroup manager nor
 # the journald events logger can work.
-if [ -d /run/systemd/system ]; then
-    engine=''
-else
-    engine=$'cgroup_manager = "cgroupfs"\nevents_logger = "file"\n'
+engine=''
+if [ ! -d /run/systemd/system ]; then
+    engine+=$'cgroup_manager = "cgroupfs"\nevents_logger = "file"\n'
+fi
+# Podman prefers crun when it is installed, but crun (1.8 in bookworm) refuses cgroup v1+v2
+# "hybrid" hosts: "cgroups in hybrid mode not supported, drop all controllers from cgroupv2".
+# There, pin runc.
+if [ "$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" = tmpfs ] \
+    && [ "$(stat -fc %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ] \
+    && command -v runc >/dev/null 2>&1; then
+    engine+=$'# cgroup v1+v2 hybrid host: crun cannot run containers here.\nruntime = "runc"\n'
 fi
 want=$(printf '%s\n' \
     "# Written by scripts/setup-podman.sh for dbugbuild's tests. Use it with" \
