@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import docker  # type: ignore[import-untyped]  # docker-py ships no type information
+import docker
 
 RUN = uuid.uuid4().hex[:8]
 LABEL = "dbugbuild.test.podman-api"
