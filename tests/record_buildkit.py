@@ -302,7 +302,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         for folder in folders:
             for run in load_runs(folder)[1]:
-                print(f"{run.name}: (cd {folder.relative_to(TESTS.parent)} && {' '.join(run.argv())})")
+                print(
+                    f"{run.name}: (cd {folder.relative_to(TESTS.parent)} && {' '.join(run.argv())})"
+                )
         return 0
     LOGS.mkdir(parents=True, exist_ok=True)
     found = versions()
