@@ -5,6 +5,11 @@ Usage (from the repository root, with a Docker daemon, buildx and the local base
     .venv/bin/python tests/record_buildkit.py                 # every case folder
     .venv/bin/python tests/record_buildkit.py secret success  # only these case folders
     .venv/bin/python tests/record_buildkit.py --list          # the runs, without building
+    .venv/bin/python tests/record_buildkit.py --write-expected  # no daemon: parse every log
+
+--write-expected rewrites tests/fixtures/buildkit/expected/ from the parser's results on every
+recorded and public log. Its diff is a change in what the parser reports: read it against the
+logs before committing it.
 
 Each case folder holds a Dockerfile, its context and a `case.json`:
 
@@ -288,11 +293,42 @@ def record(run: Run, cleaner: Cleaner, found: dict[str, str]) -> None:
     say(f"{run.name}: exit {code}, {len(output)} bytes, {seconds}s")
 
 
+def write_expected() -> None:
+    """Parse every recorded and public log; write what the parser says to expected/."""
+    import dataclasses
+
+    from dbugbuild.logs.buildkit import BuildKitLogError, parse
+
+    for folder in ("logs", "public"):
+        for log in sorted((ROOT / folder).glob("*.log")):
+            data: dict[str, Any]
+            try:
+                result = parse([log.read_bytes().decode("utf-8")])
+            except BuildKitLogError as error:
+                data = {"error": type(error).__name__, "message": str(error)}
+            else:
+                data = dataclasses.asdict(result)
+                data["succeeded"] = result.succeeded
+                step = result.failed_step
+                data["failed_step"] = dataclasses.asdict(step) if step else None
+            out = ROOT / "expected" / folder / (log.name[: -len(".log")] + ".json")
+            out.parent.mkdir(parents=True, exist_ok=True)
+            text = json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+            out.write_text(text, encoding="utf-8")
+            say(f"wrote {out.relative_to(TESTS.parent)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("cases", nargs="*", help="case folder names (default: all)")
     parser.add_argument("--list", action="store_true", help="print the runs and exit")
+    parser.add_argument(
+        "--write-expected", action="store_true", help="rewrite expected/ from the parser"
+    )
     args = parser.parse_args(argv)
+    if args.write_expected:
+        write_expected()
+        return 0
     folders = sorted(path for path in CASES.iterdir() if (path / "case.json").is_file())
     if args.cases:
         unknown = set(args.cases) - {path.name for path in folders}
