@@ -389,3 +389,28 @@ def test_buildkit_line_cut_boundaries(extra: int) -> None:
     assert whole == outcome(text, [text[i : i + 4096] for i in range(0, len(text), 4096)])
     kept = parse([text]).steps[-1].output_tail[-1]
     assert len(kept) == min(len(line), 1 << 20) - len("#8 0.163 ")
+
+
+def test_buildkit_mangled_logs_parse_or_raise_the_format_error() -> None:
+    """Lines dropped, shuffled, cut or suffixed: a result or BuildKitLogError, nothing else."""
+    texts = [read(path) for path in ALL_LOGS]
+    rng = random.Random(11)
+    for _ in range(400):
+        lines = rng.choice(texts).split("\n")
+        how = rng.randrange(4)
+        if how == 0:
+            lines = [line for line in lines if rng.random() > 0.3]
+        elif how == 1:
+            rng.shuffle(lines)
+        elif how == 2:
+            lines = [line[: rng.randrange(len(line) + 1)] for line in lines]
+        else:
+            lines = [
+                line + rng.choice(["\x1b[31m", "\r", " ERROR: x", ":12", "#"]) for line in lines
+            ]
+        try:
+            log = parse(["\n".join(lines)])
+        except BuildKitLogError:
+            continue
+        assert log.steps or log.vertices or log.failure is not None
+        assert log.failed_step is None or log.failure is not None
