@@ -209,7 +209,25 @@ _OUTPUT_START = regex.compile(rf"({_PREFIX})?[ \t]*#[0-9]+ [0-9]")
 # `regex` (a 100 MB log: 0.29 s against 0.60 s for the whole parse, Python 3.11, regex
 # 2026.11), so these two use `re`; without a CI prefix the pattern is simpler and faster.
 _RUN_END = re.compile(r"\n(?![ \t]*#[0-9]+ [0-9])")
-_RUN_END_PREFIXED = re.compile(rf"\n(?!{_PREFIX}[ \t]*#[0-9]+ [0-9])")
+# With a CI prefix, one pattern per prefix family ([0-9], not \d: half the time in `re`).
+_RUN_END_GITHUB = re.compile(
+    r"\n(?![0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?Z [ \t]*#[0-9]+ [0-9])"
+)
+_RUN_END_JENKINS = re.compile(
+    r"\n(?!\[[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z\] ?[ \t]*#[0-9]+ [0-9])"
+)
+_RUN_END_CLOCK = re.compile(r"\n(?![0-9]{2}:[0-9]{2}:[0-9]{2} [ \t]*#[0-9]+ [0-9])")
+
+
+def _run_end(prefix: str | None) -> re.Pattern[str]:
+    """The run-end pattern for lines that start with this CI prefix (or none)."""
+    if not prefix:
+        return _RUN_END
+    if prefix.startswith("["):
+        return _RUN_END_JENKINS
+    return _RUN_END_GITHUB if "T" in prefix else _RUN_END_CLOCK
+
+
 _OUTPUT_LINE = regex.compile(rf"(?:{_PREFIX})?[ \t]*#(\d+) \d+\.\d+(?: ([^\n]*))?")
 _RUN_VERTEX = regex.compile(rf"(?:{_PREFIX})?[ \t]*#(\d+) ")
 
@@ -526,7 +544,7 @@ class BuildKitLogParser:
             normal = self._mode == _NORMAL and not self._pending_block
             start = _OUTPUT_START.match(text, pos) if normal else None
             if start is not None and self._pending_excerpt is None:
-                end = (_RUN_END_PREFIXED if start.group(1) else _RUN_END).search(text, pos)
+                end = _run_end(start.group(1)).search(text, pos)
                 stop = end.start() + 1 if end else size
                 self._output_run(text, pos, stop)
                 pos = stop
