@@ -23,10 +23,14 @@ and each run:
     name                logs/<name>.log and logs/<name>.meta.json
     cli                 "buildx": `docker buildx build --progress=plain --load ...`
                         "build":  `DOCKER_BUILDKIT=1 docker build --progress=plain ...`
+                        "build-default": the same without DOCKER_BUILDKIT in the environment
     no_cache            add --no-cache
     target, build_args, secrets, platform   --target, --build-arg K=V, --secret S, --platform
     progress            --progress value ("plain" unless said)
     tty                 run under a pseudo-terminal (120x30), as `script` would save it
+    hide_buildx         run where the buildx plugin is not found: a private mount namespace
+                        (`unshare -m`) with an empty directory mounted over the plugin folder
+                        (only that process sees it; root only)
     expected_exit_code  the CLI's exit code when the case behaves as designed
 
 The CLI's stdout and stderr go into ONE pipe (arrival order, as `2>&1 | tee` keeps it) and
@@ -54,6 +58,7 @@ import re
 import struct
 import subprocess
 import sys
+import tempfile
 import termios
 import time
 from collections.abc import Iterable
@@ -70,6 +75,9 @@ OWNER_LABEL = "dbugbuild.test.owner=buildkit-logs"
 TAG_PREFIX = "dbugbuild-test-bklogs-"
 # Variables that would change what the CLI prints; removed from the recording's environment.
 _UNSET = ("BUILDKIT_PROGRESS", "BUILDX_BUILDER", "DOCKER_BUILDKIT", "NO_COLOR", "BUILDKIT_COLORS")
+# Where the docker CLI looks for plugins (docker/cli cli-plugins/manager: system folders).
+PLUGIN_DIRS = ("/usr/libexec/docker/cli-plugins", "/usr/local/libexec/docker/cli-plugins",
+               "/usr/lib/docker/cli-plugins", "/usr/local/lib/docker/cli-plugins")  # fmt: skip
 _WRITING_IMAGE = re.compile(rb"writing image (sha256:[0-9a-f]{64})")
 
 
@@ -87,6 +95,7 @@ class Run:
     platform: str | None = None
     progress: str = "plain"
     tty: bool = False
+    hide_buildx: bool = False
 
     @property
     def tag(self) -> str:
@@ -95,7 +104,7 @@ class Run:
     def argv(self) -> list[str]:
         if self.cli == "buildx":
             argv = ["docker", "buildx", "build", f"--progress={self.progress}", "--load"]
-        elif self.cli == "build":
+        elif self.cli in ("build", "build-default"):
             argv = ["docker", "build", f"--progress={self.progress}"]
         else:
             raise SystemExit(f"{self.case}: unknown cli {self.cli!r} in case.json")
@@ -110,6 +119,16 @@ class Run:
         if self.platform:
             argv += ["--platform", self.platform]
         return [*argv, "--label", OWNER_LABEL, "-t", self.tag, "."]
+
+    def command(self, empty_dir: Path) -> list[str]:
+        """argv as run: inside a mount namespace without the buildx plugin when asked."""
+        if not self.hide_buildx:
+            return self.argv()
+        mounts = " && ".join(
+            f"mount --bind {empty_dir} {folder}" for folder in PLUGIN_DIRS if Path(folder).is_dir()
+        )
+        script = f'{mounts} && exec "$@"'
+        return ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", *self.argv()]
 
     def env_changes(self) -> dict[str, str | None]:
         changes: dict[str, str | None] = {name: None for name in _UNSET if name in os.environ}
@@ -136,6 +155,7 @@ def load_runs(directory: Path) -> tuple[list[dict[str, str]], list[Run]]:
                 platform=item.get("platform"),
                 progress=item.get("progress", "plain"),
                 tty=item.get("tty", False),
+                hide_buildx=item.get("hide_buildx", False),
             )
         )
     return spec.get("pre_builds", []), runs
@@ -270,7 +290,8 @@ def record(run: Run, cleaner: Cleaner, found: dict[str, str]) -> None:
     started = time.monotonic()
     date = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     runner = run_in_pty if run.tty else run_piped
-    output, code = runner(argv, run.directory, environment(changes))
+    with tempfile.TemporaryDirectory(prefix="bklogs-no-plugins-") as empty:
+        output, code = runner(run.command(Path(empty)), run.directory, environment(changes))
     seconds = round(time.monotonic() - started, 1)
     cleaner.note(output, [run.tag])
     if code != run.expected_exit_code:
@@ -283,6 +304,7 @@ def record(run: Run, cleaner: Cleaner, found: dict[str, str]) -> None:
         "cwd": f"tests/fixtures/buildkit/cases/{run.case}",
         "env": changes,
         "stdout_stderr": "pty (120x30), as `script` saves it" if run.tty else "one pipe (2>&1)",
+        "buildx_plugin": "hidden (unshare -m, empty plugin folder)" if run.hide_buildx else "found",
         "exit_code": code,
         "expected_exit_code": run.expected_exit_code,
         "date": date,

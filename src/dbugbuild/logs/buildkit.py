@@ -521,11 +521,10 @@ class BuildKitLogParser:
                 "the build output is empty; expected BuildKit's plain progress, as "
                 "`docker buildx build --progress=plain` prints it ('#1 [internal] load ...')"
             )
-        found = (
-            f"it starts with {self._first_line[:70]!r}"
-            if self._first_line is not None
-            else "it holds only a Dockerfile excerpt or an error block"
-        )
+        if self._build.excerpt or self._build.blocks or self._first_line is None:
+            found = "it holds only a Dockerfile excerpt or an error block"
+        else:
+            found = f"it starts with {self._first_line[:70]!r}"
         return BuildKitLogError(
             f"no BuildKit build output found ({found}); expected the output of "
             "`docker buildx build --progress=plain`, lines like '#5 [2/3] RUN ...'"
@@ -708,6 +707,8 @@ class BuildKitLogParser:
 
     def _top_line(self, line: str) -> None:
         build = self._build
+        if self._first_line is None and line not in (_BLOCK_RULE, _EXCERPT_RULE):
+            self._first_line = line.strip()
         if line == _BLOCK_RULE:
             self._pending_block = True
             return
@@ -737,8 +738,6 @@ class BuildKitLogParser:
             return
         if _TTY.match(line):
             self._tty_lines += 1
-        if self._first_line is None:
-            self._first_line = line.strip()
 
     def _warn(self, text: str) -> None:
         if text not in self._build.warnings:
