@@ -415,3 +415,44 @@ def test_buildkit_mangled_logs_parse_or_raise_the_format_error() -> None:
             continue
         assert log.steps or log.vertices or log.failure is not None
         assert log.failed_step is None or log.failure is not None
+
+
+# Vertex names in the shapes dockerfile2llb's prefixCommand gives them (moby/buildkit
+# frontend/dockerfile/dockerfile2llb/convert.go), also the ones no log here shows: a platform
+# before the stage, ONBUILD triggers (newer BuildKit), padding. CONSTRUCTED, not recorded:
+# each is one header line in an otherwise recorded log.
+@pytest.mark.parametrize(
+    ("name", "platform", "stage", "index", "total", "onbuild", "text"),
+    [
+        ("[linux/arm64 builder 3/5] RUN make", "linux/arm64", "builder", 3, 5, False, "RUN make"),
+        ("[2/2] ONBUILD RUN exit 4", None, None, 2, 2, True, "RUN exit 4"),
+        ("[stage-1  6/11] COPY a b", None, "stage-1", 6, 11, False, "COPY a b"),
+        ("[ 1/10] FROM x", None, None, 1, 10, False, "FROM x"),
+        ("[linux/amd64 1/1] FROM y", "linux/amd64", None, 1, 1, False, "FROM y"),
+    ],
+)
+def test_buildkit_step_names(
+    name: str, platform: str | None, stage: str | None, index: int, total: int, onbuild: bool,
+    text: str,
+) -> None:  # fmt: skip
+    log = read(FIXTURES / "logs" / "success.log").replace(
+        "#8 [4/4] RUN cat hello.txt && echo built > /app/built.txt", f"#8 {name}"
+    )
+    step = parse([log]).steps[-1]
+    assert (step.vertex, step.name, step.platform, step.stage) == (8, name, platform, stage)
+    assert (step.index, step.total, step.onbuild, step.text) == (index, total, onbuild, text)
+    assert step.instruction == text.split()[0]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["[internal] load build context", "[auth] library/x:pull token", "[linux/amd64 internal] load",
+     "[context foo] load metadata for foo", "exporting to image", "[1/x] RUN y"],
+)  # fmt: skip
+def test_buildkit_other_vertices_are_kept_apart(name: str) -> None:
+    log = read(FIXTURES / "logs" / "success.log").replace(
+        "#8 [4/4] RUN cat hello.txt && echo built > /app/built.txt", f"#8 {name}"
+    )
+    result = parse([log])
+    assert [v.name for v in result.vertices if v.vertex == 8] == [name]
+    assert all(step.vertex != 8 for step in result.steps)

@@ -76,6 +76,7 @@ class Step:
     """A vertex that is a Dockerfile instruction: `#N [stage i/n] INSTR ...`."""
 
     vertex: int | None  # N of `#N`; None when only the error block names the step
+    name: str  # the vertex name as printed, e.g. '[stage-0 2/3] RUN echo hi'
     stage: str | None  # as printed: a stage name, `stage-0`, or None (one-stage Dockerfile)
     platform: str | None  # `linux/arm64` in multi-platform builds, else None
     index: int  # i of `i/n`: BuildKit counts per stage
@@ -169,22 +170,11 @@ class BuildKitLog:
             if self.failure.vertex is not None and step.vertex == self.failure.vertex:
                 return step
         if self.failure.vertex_name is not None:
-            named = [
-                step
-                for step in self.steps
-                if step.text and _step_name(step) == self.failure.vertex_name
-            ]
+            named = [step for step in self.steps if step.name == self.failure.vertex_name]
             if named:
                 return named[-1]
             return _parse_step(None, self.failure.vertex_name, "error", self.failure.vertex_error)
         return None
-
-
-def _step_name(step: Step) -> str:
-    """The vertex name BuildKit printed for a step, rebuilt from its parts."""
-    parts = [p for p in (step.platform, step.stage) if p]
-    prefix = " ".join([*parts, f"{step.index}/{step.total}"])
-    return f"[{prefix}] {'ONBUILD ' if step.onbuild else ''}{step.text}"
 
 
 # --- Lines ----------------------------------------------------------------------------
@@ -346,6 +336,7 @@ def _parse_step(
     words = text.split(maxsplit=1)
     return Step(
         vertex=number,
+        name=name,
         stage=stage,
         platform=platform,
         index=int(index.group(1)),
@@ -379,6 +370,7 @@ class _VertexState:
         if step is not None:
             return Step(
                 vertex=step.vertex,
+                name=step.name,
                 stage=step.stage,
                 platform=step.platform,
                 index=step.index,
