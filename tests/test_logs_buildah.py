@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 import pytest
 
-from dbugbuild.buildlog import LogFormatError
+from dbugbuild.logs import LogFormatError
 from dbugbuild.logs.buildah import (
     MAX_LINE,
     BuildahLog,

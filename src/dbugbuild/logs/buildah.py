@@ -42,7 +42,8 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from dbugbuild.buildlog import LogFormatError, strip_ansi
+from dbugbuild.logs.model import LogFormatError
+from dbugbuild.logs.text import strip_ansi
 
 __all__ = [
     "BuildahLog",
@@ -170,7 +171,7 @@ class BuildahLog:
 # --- Line shapes -------------------------------------------------------------------------------
 
 # CI prefixes (GitHub Actions / Azure timestamps, Jenkins timestamper), the forms
-# dbugbuild.buildlog accepts; which one a log carries is decided on its first Buildah line.
+# dbugbuild.logs.text accepts; which one a log carries is decided on its first Buildah line.
 _CI_FORMS = (
     r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z(?: |$)",
     r"\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z\] ?",

@@ -13,7 +13,7 @@ Guarantees:
   `tail` output lines per vertex, one unfinished line (cut at 1 Mi characters) and the chunk
   being read.
 - Fast: runs of step output (`#N 1.234 text`), the bulk of a big log, are found and counted
-  by one `regex` scan per chunk; only the few other lines are handled one by one.
+  by one regular-expression scan per chunk; only the few other lines are handled one by one.
 - Input that holds no BuildKit plain progress (garbage, empty, a classic-builder log, a bare
   fragment) raises `BuildKitLogError`; BuildKit's tty progress saved to a file raises
   `TtyProgressError` (both are `LogFormatError`s). Never a half-empty `BuildKitLog`.
@@ -42,9 +42,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
-import regex
-
-from dbugbuild.buildlog import LogFormatError, strip_ansi
+from dbugbuild.logs.model import LogFormatError
+from dbugbuild.logs.text import strip_ansi
 
 __all__ = [
     "BuildKitLog",
@@ -93,7 +92,7 @@ class Step:
     @property
     def named_stage(self) -> str | None:
         """The stage's name, or None for an unnamed stage (BuildKit shows it as `stage-N`)."""
-        if self.stage is None or regex.fullmatch(r"stage-\d+", self.stage):
+        if self.stage is None or re.fullmatch(r"stage-\d+", self.stage):
             return None
         return self.stage
 
@@ -188,16 +187,17 @@ _PREFIX = (
     r"|\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z\] ?"
     r"|\d\d:\d\d:\d\d(?: |(?=\n)|$))"
 )
-_PREFIX_RE = regex.compile(_PREFIX)
+_PREFIX_RE = re.compile(_PREFIX)
 # A vertex's output line: `#N 1.234 text` (display.go: seconds with 3, 2 or 1 decimals). To
 # skip such lines in bulk, a line counts as output when it starts `#N <digit>`: a status or
 # header never does (statuses start with their id, `sha256:...`, `transferring ...`).
-_OUTPUT_START = regex.compile(rf"({_PREFIX})?[ \t]*#[0-9]+ [0-9]")
+_OUTPUT_START = re.compile(rf"({_PREFIX})?[ \t]*#[0-9]+ [0-9]")
 # The end of a run of output: a newline NOT followed by another output line. One search over
 # the chunk finds it; the lines it skips are never looked at one by one. This is the hot loop
-# of a big log, and for this one lookahead the standard `re` engine is twice as fast as
-# `regex` (a 100 MB log: 0.29 s against 0.60 s for the whole parse, Python 3.11, regex
-# 2026.11), so these two use `re`; without a CI prefix the pattern is simpler and faster.
+# of a big log; for this one lookahead the standard `re` engine is twice as fast as the
+# `regex` package (a 100 MB log: 0.29 s against 0.60 s for the whole parse, Python 3.11,
+# regex 2026.11), which is why no parser depends on `regex`. Without a CI prefix the
+# pattern is simpler and faster.
 _RUN_END = re.compile(r"\n(?![ \t]*#[0-9]+ [0-9])")
 # With a CI prefix, one pattern per prefix family ([0-9], not \d: half the time in `re`).
 _RUN_END_GITHUB = re.compile(
@@ -218,58 +218,58 @@ def _run_end(prefix: str | None) -> re.Pattern[str]:
     return _RUN_END_GITHUB if "T" in prefix else _RUN_END_CLOCK
 
 
-_OUTPUT_LINE = regex.compile(rf"(?:{_PREFIX})?[ \t]*#(\d+) \d+\.\d+(?: ([^\n]*))?")
-_RUN_VERTEX = regex.compile(rf"(?:{_PREFIX})?[ \t]*#(\d+) ")
+_OUTPUT_LINE = re.compile(rf"(?:{_PREFIX})?[ \t]*#(\d+) \d+\.\d+(?: ([^\n]*))?")
+_RUN_VERTEX = re.compile(rf"(?:{_PREFIX})?[ \t]*#(\d+) ")
 
-_VERTEX = regex.compile(r"[ \t]*#(\d+)(?: (.*))?")
-_END = regex.compile(r"DONE(?: \d+(?:\.\d+)?s)?|CACHED|CANCELED(?: .*)?|ERROR: (?P<error>.*)")
-_TIMED = regex.compile(r"\d+\.\d+(?: (.*))?")
-_BUILDING_WITH = regex.compile(
+_VERTEX = re.compile(r"[ \t]*#(\d+)(?: (.*))?")
+_END = re.compile(r"DONE(?: \d+(?:\.\d+)?s)?|CACHED|CANCELED(?: .*)?|ERROR: (?P<error>.*)")
+_TIMED = re.compile(r"\d+\.\d+(?: (.*))?")
+_BUILDING_WITH = re.compile(
     r'building with "(?P<builder>[^"]*)" instance using (?P<driver>\S+) driver'
 )
-_WRITING_IMAGE = regex.compile(r"writing image (sha256:[0-9a-f]{64})")
-_MANIFEST_LIST = regex.compile(r"exporting manifest list (sha256:[0-9a-f]{64})")
-_MANIFEST = regex.compile(r"exporting manifest (sha256:[0-9a-f]{64})")
-_NAMING = regex.compile(r"naming to (\S+)")
+_WRITING_IMAGE = re.compile(r"writing image (sha256:[0-9a-f]{64})")
+_MANIFEST_LIST = re.compile(r"exporting manifest list (sha256:[0-9a-f]{64})")
+_MANIFEST = re.compile(r"exporting manifest (sha256:[0-9a-f]{64})")
+_NAMING = re.compile(r"naming to (\S+)")
 _CLIPPED = "[output clipped, log limit"
 
 # Steps: `[stage-0 2/3] RUN ...`, `[ 1/10] FROM ...`, `[linux/arm64 builder 3/5] ONBUILD RUN`.
-_BRACKET = regex.compile(r"\[([^\]]*)\] (.*)")
-_INDEX = regex.compile(r"(\d+)/(\d+)")
+_BRACKET = re.compile(r"\[([^\]]*)\] (.*)")
+_INDEX = re.compile(r"(\d+)/(\d+)")
 
 _BLOCK_RULE = "------"
 _EXCERPT_RULE = "-" * 20
-_BLOCK_HEAD = regex.compile(r" > (.*):")
-_BLOCK_TIME = regex.compile(r"(?:#\d+ )?\d+\.\d+(?: |$)")
-_EXCERPT_HEAD = regex.compile(r"(\S(?:.*\S)?):(\d+)")
-_EXCERPT_LINE = regex.compile(r"\s*(\d+) \|(.*)")
+_BLOCK_HEAD = re.compile(r" > (.*):")
+_BLOCK_TIME = re.compile(r"(?:#\d+ )?\d+\.\d+(?: |$)")
+_EXCERPT_HEAD = re.compile(r"(\S(?:.*\S)?):(\d+)")
+_EXCERPT_LINE = re.compile(r"\s*(\d+) \|(.*)")
 # The last line of a failed build: buildx/docker CLI `ERROR: `, buildctl `error: `, compose and
 # old CLIs with no prefix; CI actions quote it (`buildx failed with: ERROR: ...`).
-_FINAL = regex.compile(
+_FINAL = re.compile(
     r"(?:ERROR: (?P<msg>.+)"
     r"|error: (?P<lower>failed to (?:solve|build).+)"
     r"|(?P<bare>failed to (?:solve|build)(?: with frontend \S+)?: .+)"
     r"|.*\bbuildx (?:call )?failed with: (?:ERROR|error): (?P<quoted>.+))"
 )
-_BUILDKIT_WORDING = regex.compile(
+_BUILDKIT_WORDING = re.compile(
     r"failed to solve|failed to build|executor failed running|did not complete successfully"
 )
-_WARNING = regex.compile(r"WARNING: (.+)")
-_CHECKS = regex.compile(r"\s*\d+ warnings? found(?: \(.*\))?:")
-_CHECK_ITEM = regex.compile(r" - (.+)")
-_TTY = regex.compile(
+_WARNING = re.compile(r"WARNING: (.+)")
+_CHECKS = re.compile(r"\s*\d+ warnings? found(?: \(.*\))?:")
+_CHECK_ITEM = re.compile(r" - (.+)")
+_TTY = re.compile(
     r"\[\+\] Building |\s*=> (?:CACHED |ERROR |CANCELED )?\[|\s*=> (?:exporting|naming|=> )"
 )
 
 # Errors: 0.9+ `process "<Go %q>" did not complete successfully: exit code: N`; before 0.9
 # `executor failed running [<argv %v>]: exit code: N` (or `: runc did not terminate ...`).
-_PROCESS = regex.compile(
+_PROCESS = re.compile(
     r'process "((?:[^"\\]|\\.)*)" did not complete successfully(?:: exit code: (-?\d+))?'
 )
-_EXECUTOR = regex.compile(r"executor failed running \[(.*)\]: (.*)")
-_EXIT_CODE = regex.compile(r"exit code: (-?\d+)")
-_PARSE_ERROR_LINE = regex.compile(r"dockerfile parse error (?:on )?line (\d+)", regex.IGNORECASE)
-_GO_ESCAPE = regex.compile(r"\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-7]{3}|.)")
+_EXECUTOR = re.compile(r"executor failed running \[(.*)\]: (.*)")
+_EXIT_CODE = re.compile(r"exit code: (-?\d+)")
+_PARSE_ERROR_LINE = re.compile(r"dockerfile parse error (?:on )?line (\d+)", re.IGNORECASE)
+_GO_ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-7]{3}|.)")
 _GO_SIMPLE = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
 
 
@@ -302,7 +302,7 @@ def _pieces(text: str) -> Iterator[str]:
 def _go_unquote(text: str) -> str:
     """Undo Go's %q (strconv.Quote) escapes in the quoted process of a BuildKit error."""
 
-    def one(match: regex.Match[str]) -> str:
+    def one(match: re.Match[str]) -> str:
         code = match.group(1)
         if code[0] in "xuU" and len(code) > 1:
             return chr(int(code[1:], 16))
@@ -867,7 +867,7 @@ def parse(chunks: Iterable[str], tail: int = 20) -> BuildKitLog:
     return parser.close()
 
 
-_DETECT = regex.compile(
+_DETECT = re.compile(
     rf"(?m)^(?:{_PREFIX})?[ \t]*(?:"
     r"#\d+ (?:\[|DONE|CACHED|ERROR: |CANCELED|building with |exporting |naming to |resolve "
     r"|\d+\.\d{1,3} )"
