@@ -5,7 +5,7 @@ join it here. Each says how to build and how to read its output, and opens the d
 layer of its failures; the engine runs the commands, app.py picks the backend.
 """
 
-from dbugbuild.backends.base import Backend, DebugLayer, FailureSite
+from dbugbuild.backends.base import Backend, BuildInputs, DebugLayer, FailureSite
 from dbugbuild.backends.classic import ClassicBackend
 
 BACKENDS: dict[str, Backend] = {"classic": ClassicBackend()}
@@ -16,4 +16,4 @@ def backend(name: str = "classic") -> Backend:
     return BACKENDS[name]
 
 
-__all__ = ["BACKENDS", "Backend", "DebugLayer", "FailureSite", "backend"]
+__all__ = ["BACKENDS", "Backend", "BuildInputs", "DebugLayer", "FailureSite", "backend"]

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable
 
 from dbugbuild import report
-from dbugbuild.backends import Backend, DebugLayer, FailureSite
+from dbugbuild.backends import Backend, BuildInputs, DebugLayer, FailureSite
 from dbugbuild.console import Console
 from dbugbuild.debug import stepenv
 from dbugbuild.debug.batch import run_batch
@@ -19,7 +19,7 @@ from dbugbuild.debug.failed import Failed, Rebuild, state_home, writeback_for
 from dbugbuild.debug.signals import ending_signals
 from dbugbuild.debug.workspace import Workspace
 from dbugbuild.diagnosis import banner_text
-from dbugbuild.engine import Engine
+from dbugbuild.engine import LABEL, Engine
 from dbugbuild.options import Options
 
 
@@ -54,7 +54,11 @@ def run_debug(
 def _open(
     engine: Engine, backend: Backend, failed: Failed, options: Options, console: Console
 ) -> tuple[Workspace, DebugLayer]:
-    """The backend's debug layer of the failure, and a new session's workspace in it."""
+    """The backend's debug layer of the failure, and a new session's workspace in it.
+
+    What the backend made for it (a BuildKit prefix image, volumes) carries the session's
+    label: if making it fails or is interrupted, whatever it left is removed here.
+    """
     session = uuid.uuid4().hex[:12]
     site = FailureSite(
         report=failed.report,
@@ -62,15 +66,42 @@ def _open(
         dockerfile=failed.dockerfile,
         build_args=stepenv.resolve_build_args(options.build.build_args, console.env),
         network=options.build.network,
+        inputs=BuildInputs(
+            options=options.build,
+            cwd=console.cwd,
+            env=console.env,
+            dockerfile_text=failed.source_text,
+            dockerfile_file=failed.source_file,
+            context_given=options.context_given,
+            say=lambda text: _quiet_write(console, text),
+            show=lambda text: _quiet_write(console, text),
+        ),
     )
-    layer = backend.debug_layer(engine, site, engine.labels(session))
-    return Workspace(engine, layer.env, session, console.write), layer
+    try:
+        layer = backend.debug_layer(engine, site, engine.labels(session))
+    except BaseException:
+        engine.sweep(f"{LABEL}={session}")
+        engine.sweep_volumes(f"{LABEL}={session}")
+        raise
+    workspace = Workspace(
+        engine,
+        layer.env,
+        session,
+        console.write,
+        mounts=layer.mounts,
+        secret_env=layer.secret_env,
+    )
+    return workspace, layer
 
 
 def _close(
     engine: Engine, workspace: Workspace, layer: DebugLayer, options: Options, console: Console
 ) -> None:
-    workspace.close()
+    try:
+        workspace.close()
+    finally:
+        if layer.cleanup is not None:
+            layer.cleanup()
     for container in layer.leftovers:
         if options.keep:
             _quiet_write(console, f"dbugbuild: kept failed container {container}\n")
@@ -132,6 +163,7 @@ def _interactive(workspace: Workspace, failed: Failed, console: Console) -> Leav
         last_good_image=workspace.env.image,
         failed_container=rep.failed_container,
         diagnosis=banner_text(rep.diagnosis) if rep.diagnosis is not None else None,
+        builder=rep.builder,
     )
     commands = Commands(workspace, subject, console.write)
     session = Session(
@@ -140,6 +172,7 @@ def _interactive(workspace: Workspace, failed: Failed, console: Console) -> Leav
         input=console.prompt_input,
         output=console.prompt_output,
     )
+    commands.ask = session.ask
     commands.writeback = writeback_for(
         failed, step.line, workspace.env.shell, console, session.ask, console.write
     )

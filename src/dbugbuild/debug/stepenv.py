@@ -23,7 +23,9 @@ BUILTIN_ARGS = frozenset(
     for name in (n, n.lower())
 )
 
-Source = Literal["failed container", "reconstructed"]
+# Where the environment comes from: the builder's kept container, the last good image's config,
+# or the image of a prefix build (BuildKit keeps no intermediate images: dbugbuild makes one).
+Source = Literal["failed container", "reconstructed", "prefix build"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,9 @@ class StepEnv:
     workdir: str
     network: str | None
     source: Source
+    # What the debug container emulates of the step (a RUN's --mount and --network flags), one
+    # line each for the session's banner.
+    emulated: tuple[str, ...] = ()
 
     def argv_for(self, text: str) -> tuple[str, ...]:
         """The argv a typed command runs as, as a RUN line would: a JSON array in exec form, else

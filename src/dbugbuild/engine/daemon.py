@@ -16,6 +16,7 @@ from dbugbuild.engine.failures import api_error
 from dbugbuild.engine.images import ImagesMixin
 from dbugbuild.engine.probe import ProbeResult, run_probe
 from dbugbuild.engine.terminal import run_terminal
+from dbugbuild.engine.volumes import VolumesMixin
 from dbugbuild.errors import EngineUnavailableError
 from dbugbuild.options import run_labels
 
@@ -23,7 +24,7 @@ from dbugbuild.options import run_labels
 LABEL = "dbugbuild.session"
 
 
-class Engine(ImagesMixin, ContainersMixin):
+class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
     """The daemon: found as the docker CLI finds it (endpoint.py), images and containers by the
     API (images.py, containers.py), builds by a CLI (build.py), `:shell` in a terminal."""
 
@@ -53,6 +54,21 @@ class Engine(ImagesMixin, ContainersMixin):
         """The labels of everything this run creates for a session: dbugbuild's own, with the
         session id, and DBUGBUILD_LABELS' (options.run_labels)."""
         return {**self._labels, LABEL: session_id}
+
+    @property
+    def is_local(self) -> bool:
+        """Whether the daemon runs on this host, so a bind of a local path mounts that path:
+        its endpoint is a unix socket (or a named pipe) here, or TCP to a loopback address.
+        A tcp:// or ssh:// daemon elsewhere would mount a path of its own host instead."""
+        url = str(getattr(self._client.api, "base_url", ""))
+        if url in ("http+docker://localhost", "http+docker://localnpipe"):
+            return True  # docker-py's spelling of a unix socket and a named pipe
+        host = url.split("://", 1)[-1].rsplit(":", 1)[0].strip("[]")
+        return url.startswith(("http://", "https://")) and host in (
+            "localhost",
+            "127.0.0.1",
+            "::1",
+        )
 
     @property
     def run_labels(self) -> dict[str, str]:
@@ -124,3 +140,8 @@ class Engine(ImagesMixin, ContainersMixin):
         except docker.errors.APIError as exc:
             raise api_error("removing dbugbuild's containers and images", exc) from exc
         return removed_c, removed_i
+
+    def sweep_volumes(self, *selectors: str) -> list[str]:
+        """Remove the volumes labelled by dbugbuild that also match every one of `selectors`
+        (after the containers that used them: see sweep); the names removed."""
+        return [v for v in self.labelled_volumes(LABEL, *selectors) if self.remove_volume(v)]

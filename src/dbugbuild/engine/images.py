@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import docker.errors
@@ -120,11 +120,18 @@ class ImagesMixin:
         chain.reverse()
         return chain
 
-    def commit(self, container_id: str, labels: Mapping[str, str]) -> str | None:
-        """Commit a container to an image carrying `labels`; None when the container is gone."""
+    def commit(
+        self, container_id: str, labels: Mapping[str, str], blank_env: Sequence[str] = ()
+    ) -> str | None:
+        """Commit a container to an image carrying `labels`; None when the container is gone.
+
+        The variables named in `blank_env` (secrets) are kept out of the image's Env: the
+        daemon merges the container's Env into a given one by name, so they are given empty.
+        """
         changes = [f"LABEL {k}={json.dumps(v)}" for k, v in labels.items()]
+        conf = {"Env": [f"{name}=" for name in blank_env]} if blank_env else None
         try:
-            return str(self._client.api.commit(container_id, changes=changes)["Id"])
+            return str(self._client.api.commit(container_id, changes=changes, conf=conf)["Id"])
         except docker.errors.NotFound:
             return None
         except docker.errors.APIError as exc:
