@@ -12,6 +12,7 @@ from dbugbuild.dockerfile.runflags import (
     parse_mount,
     parse_run_flags,
     parse_size,
+    without_flags,
 )
 
 
@@ -147,3 +148,20 @@ def test_runflags_refuses_unknown_flags_and_modes() -> None:
 
 def test_runflags_csv_doubled_quote_inside_a_quoted_field() -> None:
     assert parse_mount('"target=/a""b",ro').target == '/a"b'
+
+
+@pytest.mark.parametrize(
+    ("written", "count", "expected"),
+    [
+        ("--mount=type=cache,target=/c pip install x", 1, "pip install x"),
+        ("--mount=type=cache,target=/c \\\n    --network=none \\\n    make \\\n  all", 2,
+         "make \\\n  all"),
+        ('--mount="type=secret,id=a b" cat /run/secrets/a', 1, "cat /run/secrets/a"),
+        ("--mount=type=tmpfs,target=/t`\r\n  ls", 1, "ls"),
+        ("echo --not-a-flag", 1, "echo --not-a-flag"),
+        ("echo hi", 0, "echo hi"),
+    ],
+)  # fmt: skip
+def test_runflags_without_flags(written: str, count: int, expected: str) -> None:
+    escape = "`" if "`" in written else "\\"
+    assert without_flags(written, count, escape) == expected

@@ -119,7 +119,7 @@ def parse_size(value: str) -> int:
     return int(float(match.group(1)) * _UNITS[(match.group(2) or "").lower()])
 
 
-def _fields(value: str) -> list[str]:
+def split_csv(value: str) -> list[str]:
     """The comma-separated fields of one CSV record, as Go's encoding/csv reads it (BuildKit
     reads the value with it): a field may be quoted, `""` is a quote inside one, and a quote
     anywhere else is an error."""
@@ -172,7 +172,7 @@ def parse_mount(
     got: dict[str, str] = {}
     readonly: bool | None = None
     required = False
-    for field in _fields(value):
+    for field in split_csv(value):
         key, eq, val = field.partition("=")
         key = key.lower()
         if not eq:
@@ -283,3 +283,37 @@ def _validated(
         size=parse_size(got["size"]) if "size" in got else None,
         env=got.get("env"),
     )
+
+
+def without_flags(written: str, count: int, escape: str = "\\") -> str:
+    """A RUN's command as written (its keyword dropped) without its first `count` flag words
+    and the line continuations between them: what a shell can run, the flags emulated."""
+    text = written
+    for _ in range(count):
+        text = _skip_blanks(text, escape)
+        if not text.startswith("--"):
+            break
+        end, quote = 0, ""
+        while end < len(text):
+            ch = text[end]
+            if quote:
+                quote = "" if ch == quote else quote
+            elif ch in "'\"":
+                quote = ch
+            elif ch.isspace() or (ch == escape and text[end + 1 : end + 2] in ("\n", "\r")):
+                break
+            end += 1
+        text = text[end:]
+    return _skip_blanks(text, escape)
+
+
+def _skip_blanks(text: str, escape: str) -> str:
+    """`text` without leading blanks and line continuations (escape, then the line's end)."""
+    while True:
+        stripped = text.lstrip(" \t")
+        if stripped.startswith(escape + "\r\n"):
+            text = stripped[len(escape) + 2 :]
+        elif stripped.startswith(escape + "\n"):
+            text = stripped[len(escape) + 1 :]
+        else:
+            return stripped

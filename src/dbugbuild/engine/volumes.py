@@ -3,13 +3,19 @@ binds), labelled like its containers and images, and removed by those labels."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+import io
+import json
+import tarfile
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import docker.errors
 import docker.types
 
 from dbugbuild.engine.failures import api_error, unless_missing
+from dbugbuild.errors import EngineError
 
 
 class VolumesMixin:
@@ -50,6 +56,76 @@ class VolumesMixin:
             raise api_error("copying a stage's files into a volume", exc) from exc
         self.remove_container(cid)
         return True
+
+    def fill_volume(
+        self,
+        name: str,
+        image: str,
+        files: Sequence[tuple[str, str]],
+        labels: Mapping[str, str],
+    ) -> None:
+        """Copy local `files` ((path on this host, path in the volume), folders too) into the
+        volume `name`, owned by root as a build context is, through a container of `image`
+        that is created, never started, and removed. Works on a remote daemon too."""
+        api = self._client.api
+        mount = docker.types.Mount("/dbugbuild-fill", name, type="volume", no_copy=True)
+        with tempfile.SpooledTemporaryFile(max_size=8 << 20) as archive:
+            with tarfile.open(fileobj=archive, mode="w") as tar:
+                for local, inside in files:
+                    info = tar.gettarinfo(local, arcname=inside)
+                    info.uid = info.gid = 0
+                    info.uname = info.gname = ""
+                    if info.isreg():
+                        with open(local, "rb") as fh:
+                            tar.addfile(info, fh)
+                    else:
+                        tar.addfile(info)
+            archive.seek(0)
+            try:
+                cid = str(
+                    api.create_container(
+                        image=image,
+                        command=["true"],
+                        entrypoint=[""],
+                        labels=dict(labels),
+                        host_config=api.create_host_config(mounts=[mount]),
+                    )["Id"]
+                )
+            except docker.errors.APIError as exc:
+                raise api_error("copying files into a volume", exc) from exc
+            try:
+                api.put_archive(cid, "/dbugbuild-fill", archive)
+            except docker.errors.APIError as exc:
+                raise api_error("copying files into a volume", exc) from exc
+            finally:
+                self.remove_container(cid)
+
+    def own_volume(
+        self, name: str, uid: int, gid: int, mode: int, labels: Mapping[str, str]
+    ) -> None:
+        """Give the empty volume `name` this owner and mode, as BuildKit makes a cache mount's
+        folder, without running anything: a one-folder image is imported, and the daemon
+        copies the folder's owner and mode into the volume mounted over it."""
+        api = self._client.api
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            info = tarfile.TarInfo("d")
+            info.type, info.uid, info.gid, info.mode = tarfile.DIRTYPE, uid, gid, mode
+            tar.addfile(info)
+        changes = [f"LABEL {k}={json.dumps(v)}" for k, v in labels.items()]
+        try:
+            answer = api.import_image_from_data(buf.getvalue(), changes=changes)
+            image = str(json.loads(str(answer).strip().splitlines()[-1])["status"])
+        except (docker.errors.APIError, ValueError, KeyError) as exc:
+            raise EngineError(
+                f"could not give the cache volume {name} its owner ({exc})",
+                "Check the daemon's state ('docker info') and retry",
+            ) from exc
+        try:
+            self.seed_volume(name, image, "/d", labels)
+        finally:
+            with contextlib.suppress(docker.errors.APIError):
+                api.remove_image(image, force=True)
 
     def remove_volume(self, name: str) -> bool:
         """Remove a volume; False when it was already gone."""
