@@ -22,6 +22,7 @@ from dbugbuild.engine.look import layer_facts
 from dbugbuild.errors import BadInputError, DbugbuildError, UsageError
 from dbugbuild.inputs import DockerfileSource
 from dbugbuild.options import BisectOptions, BuildOptions, CleanOptions, Options
+from dbugbuild.report import Diagnose
 from dbugbuild.report.style import short_id
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ class _Outcome:
     log: logs.BuildLog
     source: DockerfileSource
     engine: Engine | None
+    diagnose: Diagnose | None = None  # again, in a layer the debug phase made
 
 
 def run(options: Options, console: Console) -> int:
@@ -116,6 +118,7 @@ def _failed(outcome: _Outcome, console: Console) -> Failed:
         dockerfile_path=source.shown,
         source_text=source.text,
         source_file=None if source.stdin else os.path.join(console.cwd, source.shown),
+        diagnose=outcome.diagnose,
     )
 
 
@@ -158,15 +161,19 @@ def run_bisect(options: BisectOptions, console: Console) -> int:
     as_report = Options(
         build=options.build, no_shell=True, format=options.format, color=options.color
     )
-    outcome = _report_from_build(
-        as_report, console, _backend(options.build), lambda: _connect(console)
-    )
+    backend = _backend(options.build)
+    outcome = _report_from_build(as_report, console, backend, lambda: _connect(console))
     built = outcome.engine
     assert built is not None  # a build always connects
     try:
-        status = driver.run_build(
-            built, outcome.report, outcome.log, outcome.source, options, console
-        )
+        if outcome.report.builder == "buildkit":  # no image per step: probes are prefix builds
+            from dbugbuild.bisect.prefixes import run_prefixes
+
+            status = run_prefixes(built, backend, outcome.report, outcome.source, options, console)
+        else:
+            status = driver.run_build(
+                built, outcome.report, outcome.log, outcome.source, options, console
+            )
         if status is None:  # the build made no layer in the stage: report it as dbugbuild does
             _emit(outcome.report, as_report, console)
             failed = outcome.report.failed_step
@@ -229,6 +236,7 @@ def _report_from_build(
                 failure=logs.Failure(message.removeprefix("Error response from daemon: "),
                                      None, None, None, False),
             )  # fmt: skip
+        diagnose = _diagnosis(log, source, opts, console, lambda: engine)
         result = _locate(
             log,
             source,
@@ -236,7 +244,7 @@ def _report_from_build(
             backend,
             backend.parent_image(log, engine),
             notes=[_UNRECOGNISED] if unrecognised else [],
-            diagnose=_diagnosis(log, source, opts, console, lambda: engine),
+            diagnose=diagnose,
         )
         if log.succeeded == (status != 0):
             raise DbugbuildError(
@@ -244,7 +252,7 @@ def _report_from_build(
                 + ("succeeded" if log.succeeded else "failed"),
                 "Please report this with the build output",
             )
-        return _Outcome(result, log, source, engine)
+        return _Outcome(result, log, source, engine, diagnose)
     except BaseException:
         engine.close()
         raise
@@ -283,6 +291,7 @@ def _report_from_log(options: Options, console: Console, backend: Backend) -> _O
         # Only the daemon knows the parent image's id; the log never prints it.
         engine = lazy_engine()
         parent = backend.parent_image(log, engine) if engine is not None else None
+    diagnose = _diagnosis(log, source, opts, console, lazy_engine)
     result = _locate(
         log,
         source,
@@ -290,9 +299,9 @@ def _report_from_log(options: Options, console: Console, backend: Backend) -> _O
         backend,
         parent,
         notes=[f"no Dockerfile at {source.shown}: lines not mapped"] if source.text is None else [],
-        diagnose=_diagnosis(log, source, opts, console, lazy_engine),
+        diagnose=diagnose,
     )
-    return _Outcome(result, log, source, reached[0] if reached else None)
+    return _Outcome(result, log, source, reached[0] if reached else None, diagnose)
 
 
 def _locate(

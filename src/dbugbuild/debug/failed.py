@@ -12,7 +12,7 @@ from dbugbuild.debug.writeback import DockerfileFile, WriteBack
 from dbugbuild.dockerfile import Dockerfile
 from dbugbuild.errors import UsageError
 from dbugbuild.logs import BuildLog
-from dbugbuild.report import Report
+from dbugbuild.report import Diagnose, Report
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,9 @@ class Failed:
     dockerfile_path: str
     source_text: str | None = None  # the Dockerfile as read when the build started
     source_file: str | None = None  # its absolute path; None for a Dockerfile from stdin
+    # The report's diagnosis, to be made again with a look inside a layer the debug phase made
+    # (a BuildKit prefix image: the build itself left no layer to look in).
+    diagnose: Diagnose | None = None
 
 
 Rebuild = Callable[[], Failed]  # runs the build again (same options); its outcome

@@ -8,6 +8,7 @@ import contextlib
 import os
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 
 from dbugbuild import report
 from dbugbuild.backends import Backend, BuildInputs, DebugLayer, FailureSite
@@ -46,7 +47,7 @@ def run_debug(
             return rep.exit_code
         workspace, layer = _open(engine, backend, failed, options, console)
         try:
-            return run_batch(workspace, failed, options, console, emit)
+            return run_batch(workspace, _looked_again(failed, layer), options, console, emit)
         finally:
             _close(engine, workspace, layer, options, console)
 
@@ -94,6 +95,16 @@ def _open(
     return workspace, layer
 
 
+def _looked_again(failed: Failed, layer: DebugLayer) -> Failed:
+    """The failure with its diagnosis made again, looking inside the layer the backend built
+    (a BuildKit prefix image): the build itself left no layer for the first look."""
+    step = failed.report.failed_step
+    if layer.env.source != "prefix build" or failed.diagnose is None or step is None:
+        return failed
+    diagnosis = failed.diagnose(step, layer.env.image)
+    return replace(failed, report=replace(failed.report, diagnosis=diagnosis))
+
+
 def _close(
     engine: Engine, workspace: Workspace, layer: DebugLayer, options: Options, console: Console
 ) -> None:
@@ -129,7 +140,7 @@ def _sessions(
             return rep.exit_code
         workspace, layer = _open(engine, backend, failed, options, console)
         try:
-            leave = _interactive(workspace, failed, console)
+            leave = _interactive(workspace, _looked_again(failed, layer), console)
         finally:
             _close(engine, workspace, layer, options, console)
         if leave != "continue":
