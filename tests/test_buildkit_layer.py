@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,42 +14,16 @@ import pytest
 from conftest import docker_api, own_label, own_leftovers
 from dbugbuild import report
 from dbugbuild.backends import BuildInputs, DebugLayer, FailureSite
+from dbugbuild.backends.buildkit import BuildKitBackend
 from dbugbuild.backends.lastgood import prefix_layer
 from dbugbuild.debug.workspace import Workspace
 from dbugbuild.dockerfile import parse
-from dbugbuild.engine import LABEL, BuildCommand, Engine
+from dbugbuild.engine import LABEL, Engine
 from dbugbuild.errors import BadInputError
 from dbugbuild.logs import BuildLog
 from dbugbuild.options import BuildOptions
 
 pytestmark = pytest.mark.docker
-
-
-class Buildx:
-    """The BuildKit build command the prefix build runs (the backend's own, for these tests)."""
-
-    def build_command(self, build: BuildOptions, cwd: str, stdin: bytes | None) -> BuildCommand:
-        argv = ["buildx", "build", "--progress=plain", "--load"]
-        if build.file:
-            argv += ["--file", build.file]
-        if build.target:
-            argv += ["--target", build.target]
-        for tag in build.tags:
-            argv += ["--tag", tag]
-        for label in build.labels:
-            argv += ["--label", label]
-        for arg in build.build_args:
-            argv += ["--build-arg", arg]
-        for secret in getattr(build, "secrets", ()):
-            argv += ["--secret", secret]
-        if build.platform:
-            argv += ["--platform", build.platform]
-        return BuildCommand("docker", (*argv, build.context), cwd)
-
-
-@dataclass(frozen=True)
-class _Options(BuildOptions):
-    secrets: tuple[str, ...] = ()
 
 
 @pytest.fixture
@@ -94,7 +68,7 @@ def _run(ws: Workspace, command: str) -> tuple[int, str]:
 
 
 def _open(daemon: Engine, site: FailureSite, session: str) -> tuple[Workspace, DebugLayer]:
-    layer = prefix_layer(Buildx(), daemon, site, daemon.labels(session))
+    layer = prefix_layer(BuildKitBackend(), daemon, site, daemon.labels(session))
     ws = Workspace(daemon, layer.env, session, mounts=layer.mounts, secret_env=layer.secret_env)
     return ws, layer
 
@@ -171,8 +145,9 @@ def test_prefix_layer_mounts_emulated_and_removed(daemon: Engine, tmp_path: Path
     (tmp_path / "src" / "ignored.log").write_text("ignored\n")
     (tmp_path / ".dockerignore").write_text("src/*.log\n")
     (tmp_path / "tok.txt").write_text("s3cr3t")
-    opts = _Options(secrets=("id=tok,src=tok.txt", "id=envtok,env=DBB_TEST_TOKEN"))
+    opts = BuildOptions(secrets=("id=tok,src=tok.txt", "id=envtok,env=DBB_TEST_TOKEN"))
     site = _site(tmp_path, 4, opts)
+    assert site.inputs is not None
     site = replace(site, inputs=replace(site.inputs, env={**os.environ, "DBB_TEST_TOKEN": "t0k"}))
     ws, layer = _open(daemon, site, "bkl-mounts")
     try:
@@ -228,7 +203,8 @@ def test_prefix_layer_failing_prefix_shows_its_log_and_leaves_nothing(
     (tmp_path / "Dockerfile").write_text("FROM busybox\nCOPY missing.txt /\nRUN exit 1\n")
     said: list[str] = []
     with pytest.raises(Exception, match="the prefix build that makes the last good layer"):
-        prefix_layer(Buildx(), daemon, _site(tmp_path, 3, said=said), daemon.labels("bkl-fail"))
+        site = _site(tmp_path, 3, said=said)
+        prefix_layer(BuildKitBackend(), daemon, site, daemon.labels("bkl-fail"))
     assert said[1] == "failed (exit 1)\n" and "missing.txt" in said[2]
     assert own_leftovers(daemon) == []
 
@@ -241,4 +217,4 @@ def test_prefix_layer_without_a_context_says_what_is_missing(
     assert site.inputs is not None
     site = replace(site, inputs=replace(site.inputs, context_given=False))
     with pytest.raises(BadInputError, match="no context was given with --log"):
-        prefix_layer(Buildx(), daemon, site, daemon.labels("bkl-noctx"))
+        prefix_layer(BuildKitBackend(), daemon, site, daemon.labels("bkl-noctx"))

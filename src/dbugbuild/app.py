@@ -33,10 +33,14 @@ def _connect(console: Console) -> Engine:
     return Engine.connect(console.env)
 
 
-def _backend(build: BuildOptions) -> Backend:
-    """The builder for these options: the classic one (BuildKit and Podman are chosen here)."""
-    del build
-    return backends.backend("classic")
+def _choose(build: BuildOptions, source: DockerfileSource, console: Console) -> backends.Choice:
+    """The backend for a build: backends/choice.py's decision, refused when it cannot be."""
+    env = console.env.get("DOCKER_BUILDKIT")
+    return backends.choose_for(build, source.model, source.text, env)
+
+
+def _builder_choice(choice: backends.Choice) -> report.BuilderChoice:
+    return report.BuilderChoice(choice.by, choice.reason, choice.line)
 
 
 _UNRECOGNISED = "dbugbuild did not recognise this error: please report it"
@@ -48,6 +52,8 @@ class _Outcome:
     log: logs.BuildLog
     source: DockerfileSource
     engine: Engine | None
+    backend: Backend
+    choice: backends.Choice
     diagnose: Diagnose | None = None  # again, in a layer the debug phase made
 
 
@@ -58,11 +64,11 @@ def run(options: Options, console: Console) -> int:
             "--apply cannot ask before writing: stdin is not a terminal",
             "Add --yes to write without asking",
         )
-    backend = _backend(options.build)
     if options.log is not None:
-        outcome = _report_from_log(options, console, backend)
+        outcome = _report_from_log(options, console)
     else:
-        outcome = _report_from_build(options, console, backend, lambda: _connect(console))
+        outcome = _report_from_build(options, console, lambda: _connect(console))
+    backend = outcome.backend
     try:
         result = outcome.report
         interactive = (
@@ -81,8 +87,12 @@ def run(options: Options, console: Console) -> int:
 
         engine = outcome.engine
 
+        choice = outcome.choice
+
         def rebuild() -> Failed:
-            again = _report_from_build(rebuild_options(options), console, backend, lambda: engine)
+            again = _report_from_build(
+                rebuild_options(options), console, lambda: engine, choice=choice
+            )
             return _failed(again, console)
 
         return run_debug(
@@ -161,15 +171,16 @@ def run_bisect(options: BisectOptions, console: Console) -> int:
     as_report = Options(
         build=options.build, no_shell=True, format=options.format, color=options.color
     )
-    backend = _backend(options.build)
-    outcome = _report_from_build(as_report, console, backend, lambda: _connect(console))
+    outcome = _report_from_build(as_report, console, lambda: _connect(console))
     built = outcome.engine
     assert built is not None  # a build always connects
     try:
         if outcome.report.builder == "buildkit":  # no image per step: probes are prefix builds
             from dbugbuild.bisect.prefixes import run_prefixes
 
-            status = run_prefixes(built, backend, outcome.report, outcome.source, options, console)
+            status = run_prefixes(
+                built, outcome.backend, outcome.report, outcome.source, options, console
+            )
         else:
             status = driver.run_build(
                 built, outcome.report, outcome.log, outcome.source, options, console
@@ -192,13 +203,19 @@ def run_bisect(options: BisectOptions, console: Console) -> int:
 
 
 def _report_from_build(
-    options: Options, console: Console, backend: Backend, connect: Callable[[], Engine]
+    options: Options,
+    console: Console,
+    connect: Callable[[], Engine],
+    choice: backends.Choice | None = None,
 ) -> _Outcome:
-    """Build with `backend`, its output relayed; the engine is connected once the inputs are
-    there (and closed here if the build fails to report)."""
+    """Build with the chosen backend (`choice`, else chosen here), its output relayed; the
+    engine is connected once the inputs are there (and closed here if the build fails to
+    report)."""
     opts = options.build
     inputs.context_dir(opts.context, console)
     source = inputs.dockerfile_source(opts, console, required=True)
+    choice = choice or _choose(opts, source, console)
+    backend = backends.backend(choice.backend)
     engine = connect()
     try:
         parser = backend.log_parser()
@@ -218,8 +235,10 @@ def _report_from_build(
         try:
             log = parser.close()
         except logs.LogFormatError as exc:
+            said = [ln.strip() for ln in "".join(errors).splitlines() if ln.strip()]
+            last = f": {logs.strip_ansi(said[-1])}" if said else ""
             raise UsageError(
-                f"docker build failed before the build started (exit {status})",
+                f"docker build failed before the build started (exit {status}){last}",
                 "See docker's message above",
             ) from exc
         again = inputs.dockerfile_source(opts, console, required=False)
@@ -236,6 +255,9 @@ def _report_from_build(
                 failure=logs.Failure(message.removeprefix("Error response from daemon: "),
                                      None, None, None, False),
             )  # fmt: skip
+        notes = [_UNRECOGNISED] if unrecognised else []
+        if choice.conflict:
+            notes.append(choice.conflict)
         diagnose = _diagnosis(log, source, opts, console, lambda: engine)
         result = _locate(
             log,
@@ -243,8 +265,9 @@ def _report_from_build(
             opts,
             backend,
             backend.parent_image(log, engine),
-            notes=[_UNRECOGNISED] if unrecognised else [],
+            notes=notes,
             diagnose=diagnose,
+            choice=choice,
         )
         if log.succeeded == (status != 0):
             raise DbugbuildError(
@@ -252,25 +275,20 @@ def _report_from_build(
                 + ("succeeded" if log.succeeded else "failed"),
                 "Please report this with the build output",
             )
-        return _Outcome(result, log, source, engine, diagnose)
+        return _Outcome(result, log, source, engine, backend, choice, diagnose)
     except BaseException:
         engine.close()
         raise
 
 
-def _report_from_log(options: Options, console: Console, backend: Backend) -> _Outcome:
+def _report_from_log(options: Options, console: Console) -> _Outcome:
     opts = options.build
-    text = inputs.read_log(options.log or "-", console)
-    try:
-        log = logs.read(text)
-    except logs.LogFormatError as exc:
+    log = inputs.saved_log(options.log, console)
+    backend = backends.backend(log.family)
+    choice = backends.Choice(log.family, "log", f"the log is the {log.family} builder's output")
+    if not log.succeeded and log.failure is None:
         raise BadInputError(
-            f"{inputs.log_name(options.log)} is not a classic docker build log: {exc}",
-            "Save the output of 'DOCKER_BUILDKIT=0 docker build ... 2>&1' and pass that file",
-        ) from exc
-    if log.failure is None and log.image is None:
-        raise BadInputError(
-            f"{inputs.log_name(options.log)} ends before the build did (no 'Successfully built' "
+            f"{inputs.log_name(options.log)} ends before the build did (no image "
             "and no error): it was cut off",
             "Save the whole output of the build",
         )
@@ -291,6 +309,9 @@ def _report_from_log(options: Options, console: Console, backend: Backend) -> _O
         # Only the daemon knows the parent image's id; the log never prints it.
         engine = lazy_engine()
         parent = backend.parent_image(log, engine) if engine is not None else None
+    notes = [f"no Dockerfile at {source.shown}: lines not mapped"] if source.text is None else []
+    if source.text is None and log.failure is not None and log.failure.span is not None:
+        notes = [f"no Dockerfile at {source.shown}: its lines are from the log's excerpt"]
     diagnose = _diagnosis(log, source, opts, console, lazy_engine)
     result = _locate(
         log,
@@ -298,10 +319,11 @@ def _report_from_log(options: Options, console: Console, backend: Backend) -> _O
         opts,
         backend,
         parent,
-        notes=[f"no Dockerfile at {source.shown}: lines not mapped"] if source.text is None else [],
+        notes=notes,
         diagnose=diagnose,
+        choice=choice,
     )
-    return _Outcome(result, log, source, reached[0] if reached else None, diagnose)
+    return _Outcome(result, log, source, reached[0] if reached else None, backend, choice, diagnose)
 
 
 def _locate(
@@ -313,6 +335,7 @@ def _locate(
     *,
     notes: list[str],
     diagnose: report.Diagnose,
+    choice: backends.Choice,
 ) -> report.Report:
     """The report, built once: located, noted, diagnosed."""
     return report.locate(
@@ -327,6 +350,7 @@ def _locate(
         notes=notes,
         diagnose=diagnose,
         builder=backend.name,
+        builder_choice=_builder_choice(choice),
     )
 
 
