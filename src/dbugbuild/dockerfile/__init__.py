@@ -9,11 +9,13 @@ from dbugbuild.dockerfile.model import (
     KEYWORDS,
     Dockerfile,
     DockerfileSyntaxError,
+    Heredoc,
     Instruction,
     Stage,
     StepRef,
     parse_exec_form,
 )
+from dbugbuild.dockerfile.lines import line_count, lines
 from dbugbuild.dockerfile.parse import parse
 from dbugbuild.dockerfile.steps import classic_steps, command_as_written, label_options
 
@@ -21,12 +23,15 @@ __all__ = [
     "KEYWORDS",
     "Dockerfile",
     "DockerfileSyntaxError",
+    "Heredoc",
     "Instruction",
     "Stage",
     "StepRef",
     "classic_steps",
     "command_as_written",
     "label_options",
+    "line_count",
+    "lines",
     "parse",
     "parse_exec_form",
 ]
