@@ -5,6 +5,8 @@ build context) are the other pure readings of a build's inputs. Nothing here doe
 prints, or reads the environment or the clock: text comes in, data goes out.
 """
 
+from dbugbuild.dockerfile.heredoc import buildkit_script
+from dbugbuild.dockerfile.lines import line_count, lines
 from dbugbuild.dockerfile.model import (
     KEYWORDS,
     Dockerfile,
@@ -15,9 +17,14 @@ from dbugbuild.dockerfile.model import (
     StepRef,
     parse_exec_form,
 )
-from dbugbuild.dockerfile.lines import line_count, lines
 from dbugbuild.dockerfile.parse import parse
-from dbugbuild.dockerfile.steps import classic_steps, command_as_written, label_options
+from dbugbuild.dockerfile.steps import (
+    classic_steps,
+    command_as_written,
+    label_options,
+    typed_run,
+    typed_script,
+)
 
 __all__ = [
     "KEYWORDS",
@@ -27,6 +34,7 @@ __all__ = [
     "Instruction",
     "Stage",
     "StepRef",
+    "buildkit_script",
     "classic_steps",
     "command_as_written",
     "label_options",
@@ -34,4 +42,6 @@ __all__ = [
     "lines",
     "parse",
     "parse_exec_form",
+    "typed_run",
+    "typed_script",
 ]

@@ -25,8 +25,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from dbugbuild.dockerfile.lines import GO_SPACE
-from dbugbuild.dockerfile.model import DockerfileSyntaxError, Heredoc
+from dbugbuild.dockerfile.lines import GO_SPACE, lines
+from dbugbuild.dockerfile.model import DockerfileSyntaxError, Heredoc, Instruction
 
 # parser.go: heredocDirectives (heredocCompoundDirectives adds ONBUILD's trigger).
 HEREDOC_KEYWORDS = frozenset({"ADD", "COPY", "RUN"})
@@ -96,9 +96,7 @@ def _quoted(text: str, raw_quotes: bool, raw_escapes: bool) -> str:
     """A quoted string as lex.go keeps it: quotes and escapes per the two raw switches."""
     inner = text[1:-1]
     if text[0] == '"':
-        inner = re.sub(
-            r"\\([\"$\\])", (lambda m: m[0]) if raw_escapes else (lambda m: m[1]), inner
-        )
+        inner = re.sub(r"\\([\"$\\])", (lambda m: m[0]) if raw_escapes else (lambda m: m[1]), inner)
     return text if raw_quotes else inner
 
 
@@ -174,3 +172,28 @@ def read_bodies(
             )
         )
     return tuple(docs), current
+
+
+def raw_body(instruction: Instruction, doc: Heredoc) -> str:
+    """A heredoc's body exactly as the file has it (tabs and line endings kept)."""
+    written = lines(instruction.original, keepends=True)
+    return "".join(written[doc.line - instruction.line : doc.end_line - instruction.line])
+
+
+def buildkit_script(instruction: Instruction) -> str:
+    """What BuildKit hands the shell (`/bin/sh -c`, or the SHELL) for a shell-form RUN.
+
+    dockerfile2llb's dispatchRun, recorded in parser-engine26/heredoc_*: a RUN without
+    heredocs runs its arguments; one that is a single heredoc word runs the body, or, for a
+    body starting with `#!`, that body as an executable file at /dev/pipes/<name> (BuildKit
+    mounts it; this returns the path it runs); any other heredoc RUN runs its arguments, then
+    each raw body and its name, as a shell reads a heredoc.
+    """
+    docs = instruction.heredocs
+    if not docs:
+        return instruction.args
+    if len(docs) == 1 and marker(instruction.args) is not None:
+        if docs[0].body.startswith("#!"):
+            return f"/dev/pipes/{docs[0].name}"
+        return docs[0].body
+    return instruction.args + "".join(f"\n{raw_body(instruction, d)}{d.name}" for d in docs)
