@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from dbugbuild.dockerfile import Dockerfile, StepRef, classic_steps, label_options
+from dbugbuild.dockerfile import lines as source_lines
 from dbugbuild.logs import BuildLog, Failure, Step
 from dbugbuild.report.model import BUILDER, Diagnosis, FailedStep, Report, StepReport
 
@@ -30,7 +31,10 @@ def _normal(text: str) -> str:
 
 def step_matches(step: Step, ref: StepRef) -> bool:
     """Whether the builder's echo of a step is the instruction the Dockerfile has at that number."""
-    return _normal(step.text) == _normal(ref.text)
+    # The builder echoes the instruction's line raw; a lone CR inside it (no line break to the
+    # builder: parser-engine26/lone_cr) ends a line for the log reader, so the echo it gives
+    # stops there.
+    return _normal(step.text) == _normal(ref.text.split("\r", 1)[0])
 
 
 def locate(
@@ -131,7 +135,7 @@ def _step_report(step: Step, ref: StepRef | None) -> StepReport:
 def _failed_step(
     log: BuildLog, failure: Failure, refs: dict[int, StepRef], source: str | None
 ) -> tuple[FailedStep, tuple[str, ...]]:
-    lines = source.splitlines() if source is not None else []
+    lines = source_lines(source) if source is not None else []
     step = log.failed_step
     if step is None:
         # Nothing ran: a Dockerfile parse error (line known) or an error before step 1.
