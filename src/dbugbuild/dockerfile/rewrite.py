@@ -134,13 +134,13 @@ def instruction_text(
 def _heredoc_text(instruction: Instruction, command: str, lay: Layout) -> str | None:
     """A `RUN <<EOT` (the heredoc alone) that now runs `command`: its head and terminator lines
     as written, `command` as the body; None for any other RUN, or a command that is itself a
-    heredoc (written as typed) or holds the terminator line."""
+    heredoc (written as typed), an exec form, or holds the terminator line."""
     docs = instruction.heredocs
     if len(docs) != 1 or marker(instruction.args) is None or docs[0].body.startswith("#!"):
         return None
     typed = typed_run(command)
-    if typed is not None and typed.heredocs:
-        return None
+    if (typed is not None and typed.heredocs) or _json_array(command) is not None:
+        return None  # a typed heredoc is written as typed; a JSON array is exec form
     body = command.replace("\r\n", "\n").split("\n")
     written = lines(instruction.original)
     head, terminator = written[: docs[0].line - instruction.line], written[-1]
