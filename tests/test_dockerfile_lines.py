@@ -8,6 +8,7 @@ Engine 26 builds of fixtures/parser-engine26/{line_separators,lone_cr} are the e
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,39 @@ def test_rewrite_after_a_separator_edits_the_failing_run(sep: str) -> None:
     assert added == text.replace("RUN exit 3", "RUN echo before\nRUN exit 3")
     diff = rewrite.unified_diff(text, added, "Dockerfile")
     assert "+RUN echo before\n" in diff and diff.count("\n+") == 2  # the header and one line
+
+
+def test_locate_json_then_text_reports_the_exec_form_that_ran() -> None:
+    # Both builders ran `sh -c "exit 3"` (parser-engine26/json_then_text): the report's command
+    # is the array, not the line's text as a shell command.
+    _, model, report = _located("json_then_text")
+    failed = report.failed_step
+    assert failed is not None
+    assert (failed.command, failed.exit_code, failed.line) == ('["sh","-c","exit 3"]', 3, 2)
+    assert failed.instruction_model is model.instructions[1]
+
+
+def test_locate_heredoc_command_is_what_the_builder_ran() -> None:
+    text = (CASES / "heredoc_simple" / "Dockerfile").read_text()
+    model = parse(text)
+    classic = _located("heredoc_simple")[2].failed_step
+    assert classic is not None and (classic.line, classic.command) == (6, "echo after && exit 4")
+    # BuildKit failed the same file at the heredoc, step 2, exit code 3 (buildkit.out); the
+    # classic log cut there stands for it until locate reads BuildKit logs.
+    log = logs.parse([(CASES / "heredoc_simple" / "classic.out").read_text()])
+    assert (
+        log.failure is not None
+        and "exit code: 3" in (CASES / "heredoc_simple" / "buildkit.out").read_text()
+    )
+    step = replace(log.steps[1], image=None)
+    built = replace(log, steps=(log.steps[0], step), failure=replace(log.failure, exit_code=3))
+    report = locate(
+        built,
+        dockerfile=model,
+        source=text,
+        dockerfile_path="Dockerfile",
+        location="Dockerfile",
+        builder="buildkit",
+    )
+    assert report.failed_step is not None
+    assert report.failed_step.command == "echo body-ran\nexit 3\n"

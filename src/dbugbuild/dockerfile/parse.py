@@ -6,6 +6,15 @@ a line ending in an escaped escape char does not continue, a JSON array followed
 text is exec form, heredocs in RUN/COPY/ADD (dockerfile.heredoc). Where a behaviour was
 surprising it was checked on the daemon: tests/fixtures/parser-engine26 (both builders).
 Must not do I/O, print, or read the environment or the clock.
+
+Heredocs on Engine 26.1.5, recorded there (heredoc_*): both builders read `RUN <<EOT` ...
+`EOT` alike (the body is no instruction; `Step 2/3 : RUN <<EOT`, the body not counted). Then
+BuildKit runs the body as the script (`process "/bin/sh -c echo body-ran\nexit 3\n"`), or
+for `RUN cat <<EOT > /x && sh /x` the line, body and name through the shell, while the
+classic builder drops the body and runs the line alone: `/bin/sh -c <<EOT` (its image
+history), which runs nothing and succeeds. dockerfile.heredoc has the details.
+A JSON array followed by text (`RUN ["sh","-c","exit 3"] # note`) runs `sh -c exit 3` on both
+(json_then_text: "The command 'sh -c exit 3' returned a non-zero code: 3").
 """
 
 from __future__ import annotations

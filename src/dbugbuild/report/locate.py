@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from dbugbuild.dockerfile import Dockerfile, StepRef, classic_steps, label_options
+from dbugbuild.dockerfile import Dockerfile, StepRef, buildkit_script, classic_steps, label_options
 from dbugbuild.dockerfile import lines as source_lines
 from dbugbuild.logs import BuildLog, Failure, Step
 from dbugbuild.report.model import BUILDER, Diagnosis, FailedStep, Report, StepReport
@@ -83,7 +83,7 @@ def locate(
     last_good = log.last_good_image
     container: str | None = None
     if failure is not None:
-        failed, source_lines = _failed_step(log, failure, refs, source)
+        failed, source_lines = _failed_step(log, failure, refs, source, builder)
         fs = log.failed_step
         if failure.in_trigger:
             last_good = parent_image
@@ -133,7 +133,7 @@ def _step_report(step: Step, ref: StepRef | None) -> StepReport:
 
 
 def _failed_step(
-    log: BuildLog, failure: Failure, refs: dict[int, StepRef], source: str | None
+    log: BuildLog, failure: Failure, refs: dict[int, StepRef], source: str | None, builder: str
 ) -> tuple[FailedStep, tuple[str, ...]]:
     lines = source_lines(source) if source is not None else []
     step = log.failed_step
@@ -161,8 +161,11 @@ def _failed_step(
     ins = ref.instruction if ref else None
     if failure.in_trigger and failure.command is not None:
         command: str | None = failure.command
+    elif ins is not None and ins.heredocs and builder != BUILDER:
+        # What BuildKit ran: a heredoc RUN's body (the classic builder ran the line alone).
+        command = buildkit_script(ins) if ins.keyword == "RUN" else ins.command
     elif ins is not None:
-        command = ins.args
+        command = ins.command  # an exec form's array without the text after it
     else:
         command = step.text.split(None, 1)[1] if " " in step.text else None
     src: tuple[str, ...] = ()
