@@ -139,3 +139,14 @@ def test_locate_heredoc_command_is_what_the_builder_ran() -> None:
     )
     assert report.failed_step is not None
     assert report.failed_step.command == "echo body-ran\nexit 3\n"
+
+
+@pytest.mark.parametrize("case", ["escaped_escape", "escaped_escape_backtick", "heredoc_simple"])
+def test_locate_maps_every_step_of_the_engine26_log(case: str) -> None:
+    # Before the parser read these as the builder does, a saved log of them lost every line
+    # mapping, with a note blaming a changed Dockerfile.
+    _, model, report = _located(case)
+    assert report.notes == ()
+    assert all(s.line is not None for s in report.steps)
+    assert report.failed_step is not None
+    assert report.failed_step.instruction_model is model.instructions[-1]
