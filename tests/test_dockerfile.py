@@ -411,7 +411,7 @@ def test_parse_exec_form_per_keyword(line: str, json_args: tuple[str, ...] | Non
     assert (instruction.json_args, instruction.is_exec_form) == (json_args, json_args is not None)
 
 
-@pytest.mark.parametrize("args", ['["a", ]', "[NaN]", '["a"] # comment', "[a]", '["a"', "[]x"])
+@pytest.mark.parametrize("args", ['["a", ]', "[NaN]", "[1e999]", "[a]", '["a"', "[ x ]"])
 def test_parse_invalid_json_falls_back_to_shell_form(args: str) -> None:
     instruction = parse(f"FROM busybox\nRUN {args}\n").instructions[1]
     assert (instruction.args, instruction.json_args, instruction.is_exec_form) == (

@@ -98,7 +98,6 @@ def test_prefix_with_target_middle_cuts_the_stage_of_the_failure_not_the_target(
     assert prefix.text == "FROM busybox AS a\n" and prefix.target == "a"
 
 
-@pytest.mark.xfail(strict=True, reason="heredocs come with the dockerfile branch's parser")
 def test_prefix_before_a_heredoc_run_keeps_earlier_heredocs_whole() -> None:
     text = "FROM busybox\nRUN <<EOT\necho one\nEOT\nARG X=1\nRUN <<EOT\nexit 4\nEOT\n"
     df = parse(text)

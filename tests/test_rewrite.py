@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dbugbuild.dockerfile import parse
+from dbugbuild.dockerfile import buildkit_script, command_as_written, parse
 from dbugbuild.dockerfile.rewrite import insert_run_before, replace_run, split_chain, unified_diff
 
 
@@ -129,3 +129,66 @@ def test_rewrite_diff_equals_change(newline: str) -> None:
         "--- a/Dockerfile\n+++ b/Dockerfile\n@@ -1,3 +1,3 @@\n"
         " FROM x\n-RUN false\n+RUN true\n CMD y\n"
     )
+
+
+# --- heredoc RUNs keep their heredoc form (issue 11) ---------------------------------------
+
+HEREDOC = "FROM busybox\nRUN --network=none <<-'EOT'\n\techo one\n\texit 3\n\tEOT\nCMD [\"sh\"]\n"
+
+
+def test_rewrite_heredoc_pre_typed_text_edited_is_written_as_typed() -> None:
+    ins = parse(HEREDOC).instruction_at(2)
+    assert ins is not None
+    pre_typed = command_as_written(ins)
+    assert pre_typed == "--network=none <<-'EOT'\n\techo one\n\texit 3\n\tEOT"
+    new = _replace(HEREDOC, 2, pre_typed.replace("exit 3", "echo two"))
+    assert new == HEREDOC.replace("exit 3", "echo two")
+
+
+def test_rewrite_heredoc_plain_command_becomes_the_body() -> None:
+    new = _replace(HEREDOC, 3, "echo fixed && echo again")
+    assert new == (
+        "FROM busybox\nRUN --network=none <<-'EOT'\necho fixed && echo again\n\tEOT\nCMD [\"sh\"]\n"
+    )
+    ins = parse(new).instruction_at(2)
+    assert ins is not None and buildkit_script(ins) == "echo fixed && echo again\n"
+
+
+def test_rewrite_heredoc_crlf_and_multi_line_body() -> None:
+    text = "FROM busybox\r\nRUN <<EOT\r\nexit 3\r\nEOT\r\n"
+    assert _replace(text, 3, "echo a\necho b") == (
+        "FROM busybox\r\nRUN <<EOT\r\necho a\r\necho b\r\nEOT\r\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "command",
+    ['["sh", "-c", "echo exec"]', "echo a\nEOT\necho b", "cat <<X > /f\nx\nX"],
+    ids=["exec-form", "holds-the-terminator", "own-heredoc"],
+)
+def test_rewrite_heredoc_not_kept_when_the_command_cannot_be_its_body(command: str) -> None:
+    text = "FROM busybox\nRUN <<EOT\nexit 3\nEOT\n"
+    new = _replace(text, 2, command)
+    assert new == "FROM busybox\nRUN " + command + "\n"
+
+
+def test_rewrite_complex_heredoc_replaced_whole() -> None:
+    text = "FROM busybox\nRUN cat <<EOF > /x && sh /x\nexit 3\nEOF\nRUN true\n"
+    assert _replace(text, 3, "echo fixed") == "FROM busybox\nRUN echo fixed\nRUN true\n"
+
+
+def test_rewrite_insert_before_a_heredoc_run() -> None:
+    text = "FROM busybox\nRUN <<EOT\nexit 3\nEOT\n"
+    new = _insert(text, 4, "<<X\necho first\nX")
+    assert new == "FROM busybox\nRUN <<X\necho first\nX\nRUN <<EOT\nexit 3\nEOT\n"
+    assert [(i.line, i.end_line) for i in parse(new).instructions] == [(1, 1), (2, 4), (5, 7)]
+
+
+def test_rewrite_backtick_escape_chain_uses_the_backtick() -> None:
+    text = "# escape=`\nFROM x\nRUN a && `\n    b && `\n    c\n"
+    assert _replace(text, 3, "d && e") == "# escape=`\nFROM x\nRUN d && `\n    e\n"
+
+
+def test_rewrite_last_line_without_newline_keeps_none() -> None:
+    assert _replace("FROM x\nRUN a", 2, "b") == "FROM x\nRUN b"
+    assert _replace("FROM x\nRUN <<E\na\nE", 2, "b") == "FROM x\nRUN <<E\nb\nE"

@@ -229,6 +229,27 @@ def test_writeback_apply_option_with_subfolder_dockerfile(
 
 
 @pytest.mark.docker
+def test_writeback_apply_option_line_separator_in_a_comment_edits_the_failing_line(
+    engine: Engine, no_leaks: None, tmp_path: Path, state: Path
+) -> None:
+    # Issue 13, item 1: a U+2028 pasted into a comment made the rewrite count one line more
+    # than the builder does; --apply then deleted `ENV A=1` and kept the failing RUN.
+    text = "FROM busybox:latest\n# wiki:\u2028keep\nENV A=1\nRUN exit 3\n"
+    project = _project(tmp_path, text)
+    run = run_cli(
+        ["--no-cache", "--format", "json", "--apply", "echo fixed", "--yes", "."], project
+    )
+    report = run.json()
+    try:
+        assert (run.code, report["failed_step"]["line"]) == (0, 4)
+        assert (project / "Dockerfile").read_bytes() == (
+            "FROM busybox:latest\n# wiki:\u2028keep\nENV A=1\nRUN echo fixed\n".encode()
+        )
+    finally:
+        remove_build(engine, report)
+
+
+@pytest.mark.docker
 def test_writeback_apply_option_failing_command_writes_nothing(
     engine: Engine, no_leaks: None, tmp_path: Path, state: Path
 ) -> None:

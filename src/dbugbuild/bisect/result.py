@@ -12,6 +12,7 @@ from typing import Literal
 from dbugbuild import report as build_report
 from dbugbuild.bisect.layers import Layer, StageLayers, positions
 from dbugbuild.bisect.search import Search, Verdict
+from dbugbuild.dockerfile import lines as source_lines
 from dbugbuild.errors import ExitCode
 
 Outcome = Literal["pass", "fail", "timeout"]
@@ -102,7 +103,7 @@ def conclude(
         first_bad = layers[culprit]
         last_good = layers[culprit - 1]  # the same key as the last probed position below it
         if source is not None and first_bad.line is not None and first_bad.end_line is not None:
-            lines = tuple(source.splitlines()[first_bad.line - 1 : first_bad.end_line])
+            lines = tuple(source_lines(source)[first_bad.line - 1 : first_bad.end_line])
     all_notes = list(stage.notes) + list(notes)
     if found.inconsistent:
         first = layers[points[0]]

@@ -206,7 +206,7 @@ def reconstruct(
     if instruction is not None and instruction.keyword == "RUN":
         exec_form = instruction.is_exec_form
         # The builder ran the joined arguments; `command` (its lines kept) is only pre-typed.
-        command = instruction.args if command is None else command
+        command = instruction.command if command is None else command
         argv = (
             instruction.json_args
             if exec_form and instruction.json_args

@@ -134,7 +134,7 @@ class WriteBack:
         """Insert `RUN command` before the failing instruction; True when written."""
         ins = self._instruction()
         new = rewrite.insert_run_before(self.file.text, ins, command)
-        added = len(new.splitlines()) - len(self.file.text.splitlines())
+        added = dockerfile.line_count(new) - dockerfile.line_count(self.file.text)
         if not self._write(new):
             return False
         self.line += added  # the failing instruction moved down; the next :add goes after this

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from dbugbuild.diagnosis.case import Case, Found, code, join, said
 from dbugbuild.diagnosis.facts import Facts
-from dbugbuild.dockerfile import KEYWORDS, Instruction, dockerignore
+from dbugbuild.dockerfile import KEYWORDS, Instruction, dockerignore, lines
 from dbugbuild.report import FailedStep
 
 _PARSE_ERROR = re.compile(r"(?i)dockerfile parse error line (\d+): (.*)")
@@ -40,7 +40,7 @@ def dockerfile_syntax(case: Case) -> Found | None:
     evidence = [f'builder: "{line.strip()}"']
     hints: list[str] = []
     unknown = _UNKNOWN_INSTRUCTION.search(what)
-    source = (case.facts.dockerfile_text or "").splitlines()
+    source = lines(case.facts.dockerfile_text or "")
     if unknown is not None:
         word = unknown.group(1)
         summary = f"Line {number} starts with {code(word)}, which is not a Dockerfile instruction."

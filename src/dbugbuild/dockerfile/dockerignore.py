@@ -12,6 +12,8 @@ import posixpath
 import re
 from dataclasses import dataclass
 
+from dbugbuild.dockerfile.lines import lines
+
 __all__ = ["Pattern", "excluded_by", "patterns"]
 
 
@@ -28,7 +30,8 @@ class Pattern:
 def patterns(text: str) -> tuple[Pattern, ...]:
     """The patterns of a .dockerignore text: comments and blank lines skipped, paths cleaned."""
     out: list[Pattern] = []
-    for number, raw in enumerate(text.splitlines(), 1):
+    # The CLI reads it with a bufio.Scanner: lines end at "\n" only, as the Dockerfile's do.
+    for number, raw in enumerate(lines(text), 1):
         if number == 1:
             raw = raw.removeprefix("\ufeff")
         if raw.startswith("#"):

@@ -50,6 +50,21 @@ class DockerfileSyntaxError(ValueError):
 
 
 @dataclass(frozen=True)
+class Heredoc:
+    """One heredoc of a RUN, COPY or ADD (`<<EOT` ... `EOT`), as the reference parser reads it."""
+
+    name: str  # the terminator word, its quotes removed
+    # The content as BuildKit hands it to the step: the body's lines joined with "\n", each
+    # ending "\n" (a CRLF file's "\r" stays in its line, as BuildKit keeps it), leading tabs
+    # stripped for `<<-`.
+    body: str
+    expand: bool  # the name was not quoted: variables in the body are expanded
+    chomp: bool  # `<<-`
+    line: int  # the first body line, 1-based (the terminator's line when the body is empty)
+    end_line: int  # the terminator's line
+
+
+@dataclass(frozen=True)
 class Instruction:
     """One instruction: its logical line as the builder sees it, and where it sits in the file."""
 
@@ -62,11 +77,25 @@ class Instruction:
     original: str
     json_args: tuple[str, ...] | None
     code: str  # the logical line, trimmed: what the classic builder echoes after "Step N/M : "
+    # Heredocs the line opens, in order; `end_line` is then the last terminator's line and
+    # `original` runs through it.
+    heredocs: tuple[Heredoc, ...] = ()
 
     @property
     def is_exec_form(self) -> bool:
         """True when the arguments are a JSON array (exec form)."""
         return self.json_args is not None
+
+    @property
+    def command(self) -> str:
+        """The arguments as the builder reads them: an exec form's JSON array alone (text after
+        it is ignored, as Go's JSON decoder stops after the first value), else `args`."""
+        if self.json_args is not None:
+            start = self.args.find("[")
+            decoded = leading_json_array(self.args[start:])
+            if decoded is not None:
+                return self.args[: start + decoded[1]]
+        return self.args
 
     @property
     def text(self) -> str:
@@ -122,6 +151,44 @@ class StepRef:
     stage: Stage | None
     synthetic: bool
     text: str  # what the builder prints after "Step N/M : "
+
+
+def _finite_float(text: str) -> float:
+    # Go decodes JSON numbers into float64: one out of its range is an error there, so the
+    # line is shell form (recorded: parser-engine26/json_large_number, `RUN [1e999]`).
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(text)
+    return value
+
+
+def _finite_int(text: str) -> float:
+    return _finite_float(text)
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(name)  # Go's encoding/json knows no NaN or Infinity
+
+
+_GO_JSON = json.JSONDecoder(
+    parse_float=_finite_float, parse_int=_finite_int, parse_constant=_no_constant
+)
+
+
+def leading_json_array(text: str) -> tuple[list[object], int] | None:
+    """The JSON array `text` starts with and the offset just past it, or None.
+
+    As the builder's `json.NewDecoder(...).Decode(&[]interface{})`: the first value is read and
+    whatever follows it is ignored (`RUN ["sh","-c","exit 3"] # note` runs `sh -c "exit 3"` on
+    both of Engine 26's builders: parser-engine26/json_then_text).
+    """
+    if not text.startswith("["):
+        return None
+    try:
+        value, end = _GO_JSON.raw_decode(text)
+    except (ValueError, RecursionError):
+        return None
+    return (value, end) if isinstance(value, list) else None
 
 
 def parse_exec_form(text: str) -> tuple[str, ...] | None:

@@ -1,32 +1,43 @@
 """PURE: Dockerfile text -> stages and instructions with line spans, as the builder reads it.
 
-Follows the parser the Engine 20.10 legacy builder vendors (moby/buildkit frontend/dockerfile).
+Follows the parser both of Engine 26's builders use (moby/buildkit frontend/dockerfile/parser,
+which moby vendors for the classic builder too): lines end at "\n" only (dockerfile.lines),
+a line ending in an escaped escape char does not continue, a JSON array followed by more
+text is exec form, heredocs in RUN/COPY/ADD (dockerfile.heredoc). Where a behaviour was
+surprising it was checked on the daemon: tests/fixtures/parser-engine26 (both builders).
 Must not do I/O, print, or read the environment or the clock.
+
+Heredocs on Engine 26.1.5, recorded there (heredoc_*): both builders read `RUN <<EOT` ...
+`EOT` alike (the body is no instruction; `Step 2/3 : RUN <<EOT`, the body not counted). Then
+BuildKit runs the body as the script (`process "/bin/sh -c echo body-ran\nexit 3\n"`), or
+for `RUN cat <<EOT > /x && sh /x` the line, body and name through the shell, while the
+classic builder drops the body and runs the line alone: `/bin/sh -c <<EOT` (its image
+history), which runs nothing and succeeds. dockerfile.heredoc has the details.
+A JSON array followed by text (`RUN ["sh","-c","exit 3"] # note`) runs `sh -c exit 3` on both
+(json_then_text: "The command 'sh -c exit 3' returned a non-zero code: 3").
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
+from dbugbuild.dockerfile import heredoc
+from dbugbuild.dockerfile.lines import GO_SPACE, lines
 from dbugbuild.dockerfile.model import (
     KEYWORDS,
     Dockerfile,
     DockerfileSyntaxError,
+    Heredoc,
     Instruction,
     Stage,
+    leading_json_array,
 )
 
 # Keywords whose arguments may be a JSON array (parser.go's dispatch table: parseMaybeJSON and
 # parseMaybeJSONToList). HEALTHCHECK takes one after its type word, see _json_args.
 _JSON_KEYWORDS = frozenset({"ADD", "CMD", "COPY", "ENTRYPOINT", "RUN", "SHELL", "VOLUME"})
 
-# Go's unicode.IsSpace, which the parser uses to trim lines (Python's str.isspace differs).
-_GO_SPACE = (
-    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
-    "\u2028\u2029\u202f\u205f\u3000"
-)
 # parser.go: tokenWhitespace / reWhitespace, which split the keyword and FROM's words.
 _TOKEN_WHITESPACE = re.compile(r"[\t\v\f\r ]+")
 # parser.go: reDirectives; Go's \s is ASCII [\t\n\f\r ] and its $ is the end of the text.
@@ -53,31 +64,19 @@ class _Node:
     original: str
     json_args: tuple[str, ...] | None
     code: str
+    heredocs: tuple[Heredoc, ...] = ()
 
 
 def _is_go_space(ch: str) -> bool:
-    return ch in _GO_SPACE
+    return ch in GO_SPACE
 
 
 def _trim_left(s: str) -> str:
-    return s.lstrip(_GO_SPACE)
+    return s.lstrip(GO_SPACE)
 
 
 def _trim(s: str) -> str:
-    return s.strip(_GO_SPACE)
-
-
-def _split_lines(text: str) -> list[tuple[str, str]]:
-    """(content, raw) per line, as bufio.ScanLines splits: on "\\n", one trailing "\\r" dropped."""
-    pieces = text.split("\n")
-    raws = [piece + "\n" for piece in pieces[:-1]]
-    if pieces[-1]:
-        raws.append(pieces[-1])
-    lines = []
-    for raw in raws:
-        content = raw.removesuffix("\n")
-        lines.append((content.removesuffix("\r"), raw))
-    return lines
+    return s.strip(GO_SPACE)
 
 
 def _split_flags(rest: str) -> tuple[str, tuple[str, ...]]:
@@ -123,23 +122,14 @@ def _split_flags(rest: str) -> tuple[str, tuple[str, ...]]:
 
 def _parse_json_array(rest: str, line: int) -> tuple[str, ...] | None:
     """The JSON array of strings in `rest`, or None for shell form (line_parsers.go: parseJSON)."""
-    candidate = _trim_left(rest)
-    if not candidate.startswith("["):
+    # Invalid JSON such as `["a", ]` is shell form, as in the builder; text after a valid
+    # array is ignored (`[]x` is an empty exec form: the classic builder runs nothing).
+    decoded = leading_json_array(_trim_left(rest))
+    if decoded is None:
         return None
-    try:
-        # Go's encoding/json knows no NaN/Infinity: such text is shell form there.
-        value = json.loads(candidate, parse_constant=_reject_constant)
-    except (ValueError, RecursionError):
-        return None  # invalid JSON such as `["a", ]` is shell form, as in the builder
-    if not isinstance(value, list):
-        return None
-    if not all(isinstance(item, str) for item in value):
+    if not all(isinstance(item, str) for item in decoded[0]):
         raise DockerfileSyntaxError(_NOT_STRINGS, line)
-    return tuple(value)
-
-
-def _reject_constant(name: str) -> object:
-    raise ValueError(name)
+    return tuple(str(item) for item in decoded[0])
 
 
 def _json_args(keyword: str, args: str, line: int) -> tuple[str, ...] | None:
@@ -178,7 +168,11 @@ class _Directives:
         self.continuation = self._continuation_regex()
 
     def _continuation_regex(self) -> re.Pattern[str]:
-        return re.compile(re.escape(self.escape) + r"[ \t]*\Z")
+        # parser.go: setEscapeToken. An escape char at the end continues the line unless another
+        # escape char precedes it: `RUN echo C:\\tools\\` ends there (and so, the reference's
+        # regex being what it is, does `a\\\`: parser-engine26/escaped_escape_three).
+        e = re.escape(self.escape)
+        return re.compile(rf"(?:(?<=[^{e}])|\A){e}[ \t]*\Z")
 
     def consider(self, token: str, line: int) -> None:
         if self.done:
@@ -210,18 +204,27 @@ def _is_comment(content: str) -> bool:
     return _trim_left(content).startswith("#")
 
 
+def _opens_heredocs(keyword: str, args: str, json_args: tuple[str, ...] | None) -> bool:
+    """Whether a line may open heredocs (parser.go: canContainHeredoc): a shell-form RUN, COPY
+    or ADD, also as an ONBUILD trigger."""
+    if keyword == "onbuild" and args:
+        keyword, _, args = _split_command(args)
+        json_args = _json_args(keyword, args, 0) if keyword.upper() in KEYWORDS else None
+    return keyword.upper() in heredoc.HEREDOC_KEYWORDS and json_args is None
+
+
 def _nodes(text: str) -> tuple[list[_Node], str]:
     """Logical lines and the escape char, as parser.Parse produces them."""
-    lines = _split_lines(text)
+    raws = lines(text, keepends=True)
+    contents = [raw.rstrip("\r\n") for raw in raws]  # parser.go: trimNewline
+    if contents:
+        contents[0] = contents[0].removeprefix(_BOM)
     directives = _Directives()
     nodes: list[_Node] = []
     i = 0
-    while i < len(lines):
-        content = lines[i][0]
-        if i == 0:
-            content = content.removeprefix(_BOM)
+    while i < len(raws):
         start = i + 1
-        token = _trim_left(content)
+        token = _trim_left(contents[i])
         directives.consider(token, start)
         if token.startswith("#"):
             i += 1
@@ -231,9 +234,9 @@ def _nodes(text: str) -> tuple[list[_Node], str]:
             i += 1
             continue
         last = start
-        while continues and i + 1 < len(lines):
+        while continues and i + 1 < len(raws):
             i += 1
-            content = lines[i][0]
+            content = contents[i]
             # Comment lines and blank lines inside a continuation are dropped and do not end it
             # (the daemon warns "Empty continuation line found in: ..." for the blank ones).
             if _is_comment(content) or not _trim_left(content):
@@ -243,6 +246,14 @@ def _nodes(text: str) -> tuple[list[_Node], str]:
             last = i + 1
         i += 1
         keyword, flags, args = _split_command(logical)
+        json_args = _json_args(keyword, args, start) if keyword.upper() in KEYWORDS else None
+        docs: tuple[Heredoc, ...] = ()
+        if _opens_heredocs(keyword, args, json_args):
+            opened = heredoc.markers(logical)
+            if opened:
+                # The bodies follow the logical line's last line, whatever came in between.
+                docs, last = heredoc.read_bodies(raws, i, opened, start)
+                i = last
         nodes.append(
             _Node(
                 keyword=keyword,
@@ -250,16 +261,17 @@ def _nodes(text: str) -> tuple[list[_Node], str]:
                 flags=flags,
                 line=start,
                 end_line=last,
-                original="".join(raw for _, raw in lines[start - 1 : last]),
-                json_args=_json_args(keyword, args, start) if keyword.upper() in KEYWORDS else None,
+                original="".join(raws[start - 1 : last]),
+                json_args=json_args,
                 code=_trim(logical),
+                heredocs=docs,
             )
         )
     if not nodes:
         if not text:
             # The daemon refuses a zero-byte Dockerfile before parsing it.
             raise DockerfileSyntaxError("the Dockerfile cannot be empty", 1)
-        raise DockerfileSyntaxError("file with no instructions", max(len(lines), 1))
+        raise DockerfileSyntaxError("file with no instructions", max(len(raws), 1))
     return nodes, directives.escape
 
 
@@ -307,6 +319,7 @@ def _instruction(node: _Node, stage: int | None) -> Instruction:
         original=node.original,
         json_args=node.json_args,
         code=node.code,
+        heredocs=node.heredocs,
     )
 
 

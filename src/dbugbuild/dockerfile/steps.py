@@ -7,7 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from dbugbuild.dockerfile.model import Dockerfile, Instruction, Stage, StepRef
+from dbugbuild.dockerfile.heredoc import buildkit_script
+from dbugbuild.dockerfile.lines import lines
+from dbugbuild.dockerfile.model import (
+    Dockerfile,
+    DockerfileSyntaxError,
+    Instruction,
+    Stage,
+    StepRef,
+)
+from dbugbuild.dockerfile.parse import parse
 
 
 def classic_steps(
@@ -52,22 +61,53 @@ def command_as_written(instruction: Instruction, escape: str = "\\") -> str:
     The keyword is dropped, and so are the comment and blank lines inside the
     continuation (the builder drops them before the shell sees the command).
     With the backtick escape (Windows) the lines are joined, as the builder does.
+    Heredoc bodies and terminators follow as written (their comment and blank lines
+    are the script's own). An exec form is its JSON array alone.
     """
-    if escape != "\\" or instruction.is_exec_form:
-        return instruction.args
-    lines = instruction.original.replace("\r\n", "\n").split("\n")
-    first = lines[0].lstrip()
-    first = (
-        first[len(instruction.keyword) :].lstrip()
-        if first[: len(instruction.keyword)].upper() == instruction.keyword
-        else first
-    )
-    kept = [first] + [
-        line for line in lines[1:] if line.strip() and not line.lstrip().startswith("#")
-    ]
-    return "\n".join(kept).rstrip()
+    if instruction.is_exec_form:
+        return instruction.command
+    written = lines(instruction.original)
+    logical = len(written)
+    if instruction.heredocs:
+        logical = instruction.heredocs[0].line - instruction.line
+    if escape != "\\":
+        head = instruction.args
+    else:
+        first = written[0].lstrip()
+        first = (
+            first[len(instruction.keyword) :].lstrip()
+            if first[: len(instruction.keyword)].upper() == instruction.keyword
+            else first
+        )
+        kept = [first] + [
+            line
+            for line in written[1:logical]
+            if line.strip() and not line.lstrip().startswith("#")
+        ]
+        head = "\n".join(kept).rstrip()
+    return "\n".join([head, *written[logical:]])
 
 
 def label_options(labels: tuple[str, ...]) -> dict[str, str]:
     """--label K=V options as the builder reads them (a bare K is an empty label)."""
     return dict((k, v) for k, _, v in (label.partition("=") for label in labels))
+
+
+def typed_run(command: str) -> Instruction | None:
+    """`command` (typed, or the pre-typed text edited) read as a RUN line of its own; None when
+    it is not one RUN (an unterminated heredoc, lines after its terminator, a bad JSON array)."""
+    try:
+        df = parse(f"FROM scratch\nRUN {command}\n")
+    except DockerfileSyntaxError:
+        return None
+    return df.instructions[1] if len(df.instructions) == 2 else None
+
+
+def typed_script(command: str) -> str:
+    """What BuildKit's shell would run for `command` typed as a RUN's text: a heredoc written
+    out (`<<EOT` + body + `EOT`, as pre-typed) runs its body, as in the build; anything else
+    runs as typed."""
+    ins = typed_run(command)
+    if ins is None or not ins.heredocs:
+        return command
+    return buildkit_script(ins)

@@ -19,9 +19,11 @@ from dbugbuild.dockerfile import (
     Instruction,
     Stage,
     StepRef,
+    buildkit_script,
     classic_steps,
     label_options,
 )
+from dbugbuild.dockerfile import lines as source_lines
 from dbugbuild.logs import BuildLog, Failure, Step
 from dbugbuild.report.model import (
     BUILDER,
@@ -50,7 +52,10 @@ def _normal(text: str) -> str:
 
 def step_matches(step: Step, ref: StepRef) -> bool:
     """Whether the builder's echo of a step is the instruction the Dockerfile has at that number."""
-    return _normal(step.text) == _normal(ref.text)
+    # The builder echoes the instruction's line raw; a lone CR inside it (no line break to the
+    # builder: parser-engine26/lone_cr) ends a line for the log reader, so the echo it gives
+    # stops there.
+    return _normal(step.text) == _normal(ref.text.split("\r", 1)[0])
 
 
 def locate(
@@ -84,7 +89,7 @@ def locate(
     if failure is not None:
         fs = log.failed_step
         place = places[log.steps.index(fs)] if fs is not None else None
-        failed, source_lines = _failed_step(log, failure, place, dockerfile, source)
+        failed, source_lines = _failed_step(log, failure, place, dockerfile, source, builder)
         if failure.in_trigger:
             last_good = parent_image
             own.append("the failure happened in an ONBUILD trigger of the base image")
@@ -231,8 +236,9 @@ def _failed_step(
     place: Place | None,
     dockerfile: Dockerfile | None,
     source: str | None,
+    builder: str,
 ) -> tuple[FailedStep, tuple[str, ...]]:
-    lines = source.splitlines() if source is not None else []
+    lines = source_lines(source) if source is not None else []
     step = log.failed_step
     if step is None:
         # Nothing ran: a Dockerfile parse error (line known), an error before step 1, or
@@ -276,8 +282,11 @@ def _failed_step(
     ins = place[0] if place else None
     if failure.in_trigger and failure.command is not None:
         command: str | None = failure.command
+    elif ins is not None and ins.heredocs and builder != BUILDER:
+        # What BuildKit ran: a heredoc RUN's body (the classic builder ran the line alone).
+        command = buildkit_script(ins) if ins.keyword == "RUN" else ins.command
     elif ins is not None:
-        command = ins.args
+        command = ins.command  # an exec form's array without the text after it
     else:
         command = step.text.split(None, 1)[1] if " " in step.text else None
     line_no = ins.line if ins else None
