@@ -21,9 +21,7 @@ def test_logs_detect_classic_and_its_parser() -> None:
     assert logs.parse([text], logs.detect(text)) == logs.parse([text])
 
 
-@pytest.mark.parametrize(
-    "name", ["run-exit-100.log", "run-exit-127.tty.log", "success.cached.log"]
-)
+@pytest.mark.parametrize("name", ["run-exit-100.log", "run-exit-127.tty.log", "success.cached.log"])
 def test_logs_detect_buildkit_plain_and_tty(name: str) -> None:
     """BuildKit's progress is its own family, tty progress too (its parser refuses it)."""
     text = (BUILDKIT / name).read_text()

@@ -255,7 +255,7 @@ def _report_from_build(
             backend,
             backend.parent_image(log, engine),
             notes=notes,
-            diagnose=_diagnosis(log, source, opts, console, lambda: engine),
+            diagnose=_diagnosis(log, source, opts, console, lambda: engine, known_secrets=True),
             choice=choice,
         )
         if log.succeeded == (status != 0):
@@ -308,7 +308,7 @@ def _report_from_log(options: Options, console: Console) -> _Outcome:
         backend,
         parent,
         notes=notes,
-        diagnose=_diagnosis(log, source, opts, console, lazy_engine),
+        diagnose=_diagnosis(log, source, opts, console, lazy_engine, bool(opts.secrets)),
         choice=choice,
     )
     return _Outcome(result, log, source, reached[0] if reached else None, backend, choice)
@@ -348,10 +348,12 @@ def _diagnosis(
     opts: BuildOptions,
     console: Console,
     engine: Callable[[], Engine | None],
+    known_secrets: bool,
 ) -> report.Diagnose:
     """How the located failure is diagnosed: the rules decide from the log-only facts, and
     look (once, when they ask) in the build context and, through the engine, read-only in
-    the last good layer."""
+    the last good layer. `known_secrets`: the build's --secret options are `opts.secrets`
+    (a saved log's build may have had others)."""
     context_dir = os.path.join(console.cwd, opts.context)
     listable = os.path.isdir(context_dir)
 
@@ -362,6 +364,8 @@ def _diagnosis(
             in_trigger=log.failure is not None and log.failure.in_trigger,
             context=opts.context,
             read_context=(lambda: inputs.context_listing(context_dir)) if listable else None,
+            secrets=diagnosis.secret_ids(opts.secrets) if known_secrets else None,
+            builder=log.family,
         )
 
         def look(asked: diagnosis.Questions) -> diagnosis.LayerFacts | None:
