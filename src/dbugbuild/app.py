@@ -258,7 +258,7 @@ def _report_from_build(
         notes = [_UNRECOGNISED] if unrecognised else []
         if choice.conflict:
             notes.append(choice.conflict)
-        diagnose = _diagnosis(log, source, opts, console, lambda: engine)
+        diagnose = _diagnosis(log, source, opts, console, lambda: engine, known_secrets=True)
         result = _locate(
             log,
             source,
@@ -312,7 +312,7 @@ def _report_from_log(options: Options, console: Console) -> _Outcome:
     notes = [f"no Dockerfile at {source.shown}: lines not mapped"] if source.text is None else []
     if source.text is None and log.failure is not None and log.failure.span is not None:
         notes = [f"no Dockerfile at {source.shown}: its lines are from the log's excerpt"]
-    diagnose = _diagnosis(log, source, opts, console, lazy_engine)
+    diagnose = _diagnosis(log, source, opts, console, lazy_engine, bool(opts.secrets))
     result = _locate(
         log,
         source,
@@ -360,10 +360,12 @@ def _diagnosis(
     opts: BuildOptions,
     console: Console,
     engine: Callable[[], Engine | None],
+    known_secrets: bool,
 ) -> report.Diagnose:
     """How the located failure is diagnosed: the rules decide from the log-only facts, and
     look (once, when they ask) in the build context and, through the engine, read-only in
-    the last good layer."""
+    the last good layer. `known_secrets`: the build's --secret options are `opts.secrets`
+    (a saved log's build may have had others)."""
     context_dir = os.path.join(console.cwd, opts.context)
     listable = os.path.isdir(context_dir)
 
@@ -374,6 +376,8 @@ def _diagnosis(
             in_trigger=log.failure is not None and log.failure.in_trigger,
             context=opts.context,
             read_context=(lambda: inputs.context_listing(context_dir)) if listable else None,
+            secrets=diagnosis.secret_ids(opts.secrets) if known_secrets else None,
+            builder=log.family,
         )
 
         def look(asked: diagnosis.Questions) -> diagnosis.LayerFacts | None:

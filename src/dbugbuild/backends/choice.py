@@ -36,7 +36,7 @@ _RUN_FLAGS = ("mount", "network", "security", "device")
 _COPY_FLAGS = ("chmod", "link", "parents", "exclude", "checksum", "keep-git-dir")
 _HEREDOC_KEYWORDS = ("RUN", "COPY", "ADD")
 # A heredoc word as BuildKit's parser finds it (parser.go reHeredoc: `^(\d*)<<(-?)([^<]*)$`),
-# on words whose quotes the shell lexer has removed.
+# on words lexed with their quotes kept (a quoted `<<EOT` is no heredoc).
 _HEREDOC_WORD = re.compile(r"\d*<<-?[^<\s]+")
 _HEREDOC_TEXT = re.compile(r"(?:^|\s)\d*<<-?[\"']?[A-Za-z_][A-Za-z0-9_]*")
 _DIRECTIVE = re.compile(r"#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
@@ -179,7 +179,7 @@ def has_heredoc(ins: Instruction) -> bool:
     if getattr(ins, "heredocs", ()):
         return True
     try:
-        words = shlex.split(ins.args, posix=True)
+        words = shlex.split(ins.args, posix=False)  # quotes kept, as BuildKit lexes it
     except ValueError:
         words = ins.args.split()
     return any(_HEREDOC_WORD.fullmatch(word) for word in words)

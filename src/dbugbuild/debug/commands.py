@@ -68,6 +68,7 @@ class Subject:
     last_good_image: str
     failed_container: str | None
     diagnosis: str | None = None
+    built_with: str | None = None  # which builder ran, and why (report.built_with)
     builder: str = "classic"  # the backend that ran the build (the report's "builder")
 
 
@@ -105,6 +106,8 @@ class Commands:
         ]
         if env.network:
             lines.append(f"  network: {env.network}")
+        if f.built_with:
+            lines.append(f"  built with: {f.built_with}")
         lines += [f"  {line}" for line in env.emulated]
         if f.diagnosis:
             lines.append(f"  diagnosis: {f.diagnosis}")

@@ -33,7 +33,12 @@ from dbugbuild.report.model import (
     Report,
     StepReport,
 )
-from dbugbuild.report.vertices import excerpt_agrees, match_steps
+from dbugbuild.report.vertices import (
+    excerpt_agrees,
+    match_steps,
+    referenced_by,
+    unresolved_source,
+)
 
 # The diagnosis of the located failure, and its last good image (where a look can be had).
 Diagnose = Callable[[FailedStep, str | None], Diagnosis]
@@ -247,6 +252,11 @@ def _failed_step(
         end = line
         if line is None and failure.span is not None:
             line, end = failure.span
+        unresolved = unresolved_source(failure.message) if log.family == "buildkit" else None
+        if line is None and unresolved is not None and dockerfile is not None:
+            # A `from=` BuildKit could not resolve, and no excerpt: the one line that names it.
+            named = referenced_by(unresolved, dockerfile)
+            line = end = named.line if named is not None else None
         text = lines[line - 1].strip() if line is not None and 0 < line <= len(lines) else None
         shown: tuple[str, ...] = (lines[line - 1],) if text is not None and line else ()
         if text is None and failure.excerpt and line is not None:

@@ -1,7 +1,8 @@
 """PURE: BuildKit's steps matched to the Dockerfile's instructions, never guessed.
 
 BuildKit counts `i/n` per stage, and only the instructions that make a vertex: the stage's
-FROM (unless scratch or an earlier stage), its ONBUILD triggers, then RUN, COPY, ADD and
+FROM (unless scratch or an earlier stage), its ONBUILD triggers (counted in `n` by newer
+versions, which print `ONBUILD RUN ...`; 0.13 does not count them), then RUN, COPY, ADD and
 WORKDIR (moby/buildkit dockerfile2llb/convert.go: cmdTotal; `WORKDIR /` counts but prints no
 vertex). It echoes an instruction with the variables it knows expanded (ARG, ENV, the
 platform ARGs), quotes kept for RUN and dropped for COPY/ADD/WORKDIR, and FROM as the
@@ -13,7 +14,7 @@ No I/O, no printing, no environment, no clock.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from dbugbuild.dockerfile import Dockerfile, Instruction, Stage
@@ -25,6 +26,13 @@ _STAGE_N = re.compile(r"stage-(\d+)")
 _VARIABLE = re.compile(r"\$(?:\{[^}]*\}|[A-Za-z_][A-Za-z0-9_]*)")
 _SPACE = re.compile(r"\s+")
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+# dockerfile2llb takes a `from=` that names no stage for an image: `<name>: failed to resolve
+# source metadata for docker.io/library/<name>:latest: ...` when it cannot be had, and
+# `failed to parse stage name "<Name>": invalid reference format` when it is no image name.
+_UNRESOLVED = re.compile(
+    r"(?:^|: )(?P<name>[^\s:]+)(?::[^\s:]+)?: failed to resolve source metadata for "
+    r'|failed to parse stage name "(?P<quoted>[^"]+)"'
+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,10 @@ def match_step(step: Step, dockerfile: Dockerfile) -> Match | None:
     if stage is None or step.total is None:
         return None
     own = _sequence(stage, dockerfile)
+    if step.onbuild:  # newer BuildKit says so, and counts its triggers in `n`
+        return Match(own[0], stage, trigger=True) if own and own[0].keyword == "FROM" else None
+    # BuildKit 0.13 prints a trigger as a plain step after the FROM, not counted in `n`: its
+    # text matches nothing at its place, and only the excerpt (a FROM marked) can say.
     triggers = step.total - len(own)
     if triggers < 0:
         return None  # more vertex instructions here than the build counted: another file
@@ -160,8 +172,35 @@ def excerpt_agrees(excerpt: Sequence[ExcerptLine], source: str | None) -> bool:
     there (else the file changed since the build: its lines are not the log's)."""
     if source is None:
         return False
-    lines = source.splitlines()
+    lines = source.split("\n")  # as BuildKit splits: a last "\n" is followed by an empty line
     return bool(excerpt) and all(
         0 < line.number <= len(lines) and lines[line.number - 1].rstrip() == line.text.rstrip()
         for line in excerpt
     )
+
+
+def unresolved_source(message: str) -> str | None:
+    """The name a failed build could not resolve as a stage or image (`from=NAME`), if any."""
+    hit = _UNRESOLVED.search(message)
+    return (hit.group("name") or hit.group("quoted")) if hit else None
+
+
+def references(dockerfile: Dockerfile) -> Iterator[tuple[Instruction, str, str]]:
+    """(instruction, the name it takes files from, how) for mounts and COPY/ADD --from."""
+    for ins in dockerfile.instructions:
+        for flag in ins.flags:
+            name, _, value = flag.removeprefix("--").partition("=")
+            if name.lower() == "from" and ins.keyword in ("COPY", "ADD"):
+                yield ins, value, f"{ins.keyword} --from={value}"
+            if name.lower() == "mount":
+                for item in value.split(","):
+                    key, _, val = item.partition("=")
+                    if key.strip().lower() == "from":
+                        yield ins, val.strip(), f"RUN --mount=...,from={val.strip()}"
+
+
+def referenced_by(name: str, dockerfile: Dockerfile) -> Instruction | None:
+    """The one instruction that takes files from `name` (a mount's `from=`, COPY --from):
+    where a build that could not resolve `name` failed. None when none or several do."""
+    found = [ins for ins, source, _ in references(dockerfile) if source.lower() == name.lower()]
+    return found[0] if len(found) == 1 else None
