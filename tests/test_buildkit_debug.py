@@ -19,7 +19,7 @@ import pytest
 from conftest import docker_api, note_build_output, own_label, own_leftovers, run_cli
 from dbugbuild.bisect import probe_budget
 from dbugbuild.engine import LABEL, Engine
-from scenarios import CTRL_D, CTRL_U, ENTER, Scenario, expect, play_in_pty, send
+from scenarios import CTRL_C, CTRL_D, CTRL_U, ENTER, Scenario, expect, play_in_pty, send
 
 pytestmark = pytest.mark.docker
 
@@ -179,13 +179,17 @@ def test_buildkit_session_banner_mounts_and_pretyped_heredoc(
             expect(r"env from: prefix build"),
             expect(r"mount: cache '/root/.cache' at /root/.cache: a volume kept for this"),
             expect(r"mount: tmpfs at /scratch"),
-            expect(r"dbugbuild> <<EOT\n"),  # the heredoc RUN pre-typed as written
-            expect(r"echo building\n"),
-            expect(r"EOT"),
+            expect(r"dbugbuild> <<EOT"),  # the heredoc RUN pre-typed as written, body and all
+            expect(r"\.+ echo building"),
+            expect(r"\.+ exit 3"),
+            expect(r"\.+ EOT"),
             send(ENTER),
             expect(r"building\n"),
             expect(r"exit code 3 "),
-            send(CTRL_U + ":failed" + ENTER),
+            expect(PROMPT),
+            send(CTRL_C),  # the heredoc is pre-typed again: Ctrl-C clears all of its lines
+            expect(PROMPT),
+            send(":failed" + ENTER),
             expect(r"buildkit keeps no failed state: no container, no layer of the failed step"),
             expect(r"Reproduce it by running the failed step here\? \[y/N\]"),
             send("y" + ENTER),
@@ -274,4 +278,26 @@ def test_buildkit_sigterm_in_the_session_leaves_nothing(engine: Engine, tmp_path
     child.close()
     assert child.exitstatus == 128 + signal.SIGTERM or child.signalstatus == signal.SIGTERM
     note_build_output(log.getvalue())
+    _nothing_left(engine)
+
+
+SHEBANG = """\
+FROM busybox
+RUN <<EOT
+#!/bin/sh
+echo "script as $0"
+exit 6
+EOT
+"""
+
+
+def test_buildkit_retry_runs_a_shebang_heredoc_as_buildkit_does(
+    engine: Engine, tmp_path: Path
+) -> None:
+    # BuildKit runs a #! heredoc body as a file at /dev/pipes/<name>; so does the debug container.
+    work = _write(tmp_path, SHEBANG)
+    run = run_cli(["--retry", "--exec", "ls -l /dev/pipes", "."], work)
+    assert run.code == 0, run.stderr
+    assert "script as /dev/pipes/EOT\n-- exit code 6" in run.stdout
+    assert "-rwxr-xr-x" in run.stdout and "the heredoc's #! script at /dev/pipes/EOT" in run.stderr
     _nothing_left(engine)

@@ -175,16 +175,9 @@ def run_bisect(options: BisectOptions, console: Console) -> int:
     built = outcome.engine
     assert built is not None  # a build always connects
     try:
-        if outcome.report.builder == "buildkit":  # no image per step: probes are prefix builds
-            from dbugbuild.bisect.prefixes import run_prefixes
-
-            status = run_prefixes(
-                built, outcome.backend, outcome.report, outcome.source, options, console
-            )
-        else:
-            status = driver.run_build(
-                built, outcome.report, outcome.log, outcome.source, options, console
-            )
+        status = driver.run_build(
+            built, outcome.report, outcome.log, outcome.source, options, console, outcome.backend
+        )
         if status is None:  # the build made no layer in the stage: report it as dbugbuild does
             _emit(outcome.report, as_report, console)
             failed = outcome.report.failed_step

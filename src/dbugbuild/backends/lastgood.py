@@ -22,9 +22,9 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from dbugbuild.backends.base import BuildInputs, DebugLayer, FailureSite
-from dbugbuild.backends.runmounts import Emulated, MountContext, emulate
+from dbugbuild.backends.runmounts import Emulated, MountContext, emulate, pipes_script
 from dbugbuild.debug import stepenv
-from dbugbuild.dockerfile import Dockerfile, Instruction, command_as_written
+from dbugbuild.dockerfile import Dockerfile, Instruction, buildkit_script, command_as_written
 from dbugbuild.dockerfile.prefix import BaseImage, Prefix, arg_values, cut, last_good, proxy_env
 from dbugbuild.dockerfile.runflags import RunFlagError, RunFlags, parse_run_flags, without_flags
 from dbugbuild.dockerfile.variables import expand
@@ -186,17 +186,18 @@ def prefix_layer(
             flags = parse_run_flags(ins.flags, workdir, lambda v: expand(v, values, df.escape))
         except RunFlagError as exc:
             raise BadInputError(f"the failing RUN's flags: {exc}", "Check its --mount") from exc
-    emulated = emulate(
-        flags.mounts,
-        MountContext(
-            engine,
-            inputs,
-            image,
-            dict(labels),
-            builder.session,
-            lambda ref: builder.stage(df, text, ref),
-        ),
+    mounting = MountContext(
+        engine,
+        inputs,
+        image,
+        dict(labels),
+        builder.session,
+        lambda ref: builder.stage(df, text, ref),
     )
+    emulated = emulate(flags.mounts, mounting)
+    script = buildkit_script(ins) if is_run and not ins.is_exec_form else ""
+    if script.startswith("/dev/pipes/") and ins.heredocs:
+        pipes_script(ins.heredocs[0].name, ins.heredocs[0].body, mounting, emulated)
     return DebugLayer(
         _step_env(image, config, ins, df, env, flags, emulated, site),
         mounts=tuple(emulated.mounts),
@@ -228,7 +229,8 @@ def _step_env(
     exec_form = False
     if ins.keyword == "RUN":
         exec_form = ins.is_exec_form
-        argv = ins.json_args if exec_form and ins.json_args else (*shell, ins.args)
+        # What BuildKit ran: a heredoc RUN's body (or its #! script, mounted at /dev/pipes).
+        argv = ins.json_args if exec_form and ins.json_args else (*shell, buildkit_script(ins))
         command = without_flags(command_as_written(ins, df.escape), len(ins.flags), df.escape)
     elif ins.keyword in ("COPY", "ADD"):
         dest = (ins.json_args[-1] if ins.json_args else ins.args.split()[-1]) if ins.args else "."
@@ -258,4 +260,5 @@ def _step_env(
         network=None if network in (None, "", "default") else network,
         source="prefix build",
         emulated=tuple(notes),
+        heredocs=True,
     )

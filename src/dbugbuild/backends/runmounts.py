@@ -105,6 +105,23 @@ def emulate(mounts: tuple[RunMount, ...], ctx: MountContext) -> Emulated:
     return out
 
 
+def pipes_script(name: str, body: str, ctx: MountContext, out: Emulated) -> None:
+    """A `RUN <<NAME` whose body starts with `#!`: BuildKit runs the body as an executable
+    file it mounts at /dev/pipes/NAME; so does the debug container (a volume)."""
+    folder = tempfile.mkdtemp(prefix="dbugbuild-pipes-")
+    try:
+        path = os.path.join(folder, name)
+        with open(path, "w", encoding="utf-8", errors="surrogateescape", newline="") as fh:
+            fh.write(body)
+        os.chmod(path, 0o755)
+        volume = _volume(ctx, "pipes", 0)
+        ctx.engine.fill_volume(volume, ctx.image, [(path, name)], ctx.labels)
+    finally:
+        _remove_tree(folder)
+    out.mounts.append(Mount("volume", "/dev/pipes", volume, read_only=True))
+    out.notes.append(f"mount: the heredoc's #! script at /dev/pipes/{name}, as BuildKit runs it")
+
+
 def _volume(ctx: MountContext, what: str, n: int) -> str:
     name = f"dbugbuild-{ctx.session}-{what}-{n}"
     return ctx.engine.create_volume(name, ctx.labels)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from dbugbuild import bisect
+from dbugbuild.backends.lastgood import Builds
 from dbugbuild.console import Console
 from dbugbuild.debug import stepenv
 from dbugbuild.debug.signals import ending_signals
@@ -35,9 +36,15 @@ def run_build(
     source: DockerfileSource,
     options: BisectOptions,
     console: Console,
+    backend: Builds | None = None,
 ) -> int | None:
     """Bisect the layers a build made (of its last stage, or --stage); returns the exit
-    status, or None when that stage made no layer (the caller then reports the build)."""
+    status, or None when that stage made no layer (the caller then reports the build).
+    BuildKit's build made no layer per step: its layers are prefix builds (prefixes.py)."""
+    if build.builder == "buildkit" and backend is not None:
+        from dbugbuild.bisect.prefixes import run_prefixes  # it builds on this module
+
+        return run_prefixes(engine, backend, build, source, options, console)
     if build.builder != "classic":
         raise EngineError(
             f"bisecting a {build.builder} build needs a build of each prefix of the "
