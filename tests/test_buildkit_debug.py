@@ -9,6 +9,7 @@ import json
 import os
 import re
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,6 +28,7 @@ PROMPT = r"dbugbuild>"
 
 
 def _write(tmp_path: Path, dockerfile: str, **files: str) -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     (tmp_path / "Dockerfile").write_text(dockerfile)
     for name, text in files.items():
         (tmp_path / name.replace("__", "/")).parent.mkdir(parents=True, exist_ok=True)
@@ -300,4 +302,41 @@ def test_buildkit_retry_runs_a_shebang_heredoc_as_buildkit_does(
     assert run.code == 0, run.stderr
     assert "script as /dev/pipes/EOT\n-- exit code 6" in run.stdout
     assert "-rwxr-xr-x" in run.stdout and "the heredoc's #! script at /dev/pipes/EOT" in run.stderr
+    _nothing_left(engine)
+
+
+def test_buildkit_apply_keeps_the_heredoc_form(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    work = _write(tmp_path / "ctx", "FROM busybox\nRUN <<EOT\necho one\nexit 4\nEOT\nRUN true\n")
+    run = run_cli(["--apply", "<<EOT\necho one\nEOT", "--yes", "."], work)
+    assert run.code == 0, run.stderr
+    assert (work / "Dockerfile").read_text() == "FROM busybox\nRUN <<EOT\necho one\nEOT\nRUN true\n"
+    _nothing_left(engine)
+
+
+def test_buildkit_log_with_its_context_rebuilds_the_prefix_there(
+    engine: Engine, tmp_path: Path
+) -> None:
+    work = _write(tmp_path, "FROM busybox\nENV WHERE=prefix\nRUN exit 3\n")
+    built = subprocess.run(
+        ["docker", "buildx", "build", "--progress=plain", "."],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert built.returncode == 1
+    (tmp_path / "ci.log").write_text(built.stdout + built.stderr)
+    run = run_cli(["--log", "ci.log", "--exec", "echo $WHERE", "."], work)
+    assert run.code == 0, run.stderr
+    assert "$ echo $WHERE\nprefix\n" in run.stdout
+    without = run_cli(["--log", "ci.log", "--exec", "echo $WHERE"], work)
+    assert without.code == 65
+    assert without.stderr.endswith(
+        "dbugbuild: error: BuildKit keeps no intermediate images, so dbugbuild builds the last "
+        "good layer from the build context, and no context was given with --log. Give the "
+        "build's context after the log: dbugbuild --log FILE PATH\n"
+    )
     _nothing_left(engine)
