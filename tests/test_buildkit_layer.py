@@ -218,3 +218,15 @@ def test_prefix_layer_without_a_context_says_what_is_missing(
     site = replace(site, inputs=replace(site.inputs, context_given=False))
     with pytest.raises(BadInputError, match="no context was given with --log"):
         prefix_layer(BuildKitBackend(), daemon, site, daemon.labels("bkl-noctx"))
+
+
+def test_clean_removes_a_crashed_sessions_volumes(daemon: Engine, tmp_path: Path) -> None:
+    from conftest import run_cli
+
+    name = f"dbugbuild-crashed-{own_label().rsplit('=', 1)[1]}-cache-0"
+    daemon.create_volume(name, daemon.labels("crashed"))
+    run = run_cli(["clean"], tmp_path)
+    assert run.code == 0, run.stderr
+    assert f"removed volume {name}" in run.stdout.splitlines()
+    assert run.stdout.splitlines()[-1].endswith(", 1 volume(s)")
+    assert _own_volumes(daemon) == []

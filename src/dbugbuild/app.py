@@ -139,14 +139,15 @@ def run_clean(options: CleanOptions, console: Console) -> int:
     try:
         scope = [f"{k}={v}" for k, v in engine.run_labels.items()]
         containers, images = engine.sweep(*scope, *options.labels)
+        volumes = engine.sweep_volumes(*scope, *options.labels)  # after their containers
     finally:
         engine.close()
-    for cid in containers:
-        console.write(f"removed container {short_id(cid)}\n")
-    for iid in images:
-        console.write(f"removed image {short_id(iid)}\n")
+    for what, ids in (("container", containers), ("image", images), ("volume", volumes)):
+        shown = ids if what == "volume" else [short_id(i) for i in ids]  # a volume's is a name
+        console.write("".join(f"removed {what} {i}\n" for i in shown))
+    also = f", {len(volumes)} volume(s)" if volumes else ""
     console.write(
-        f"dbugbuild clean: removed {len(containers)} container(s), {len(images)} image(s)\n"
+        f"dbugbuild clean: removed {len(containers)} container(s), {len(images)} image(s){also}\n"
     )
     return 0
 
