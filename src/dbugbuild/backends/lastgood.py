@@ -161,6 +161,13 @@ def prefix_layer(
     environment in it. What it makes carries `labels` (the session's)."""
     inputs, df, text, ins = _required(site)
     builder = PrefixBuilder(engine, backend, inputs, labels)
+    platform_note = None
+    platforms = [p for p in (inputs.options.platform or "").split(",") if p]
+    if len(platforms) > 1:
+        # `--load` takes one platform: the one whose step failed (BuildKit prints it).
+        step = site.log.failed_step
+        builder.platform = step.platform if step and step.platform else platforms[0]
+        platform_note = f"platform: {builder.platform}, of the {len(platforms)} built"
     made = last_good(text, df, ins, site.build_args)
     if isinstance(made, BaseImage):
         image = engine.image_id(made.ref)
@@ -198,6 +205,8 @@ def prefix_layer(
     script = buildkit_script(ins) if is_run and not ins.is_exec_form else ""
     if script.startswith("/dev/pipes/") and ins.heredocs:
         pipes_script(ins.heredocs[0].name, ins.heredocs[0].body, mounting, emulated)
+    if platform_note is not None:
+        emulated.notes.insert(0, platform_note)
     return DebugLayer(
         _step_env(image, config, ins, df, env, flags, emulated, site),
         mounts=tuple(emulated.mounts),
