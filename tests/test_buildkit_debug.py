@@ -340,3 +340,40 @@ def test_buildkit_log_with_its_context_rebuilds_the_prefix_there(
         "build's context after the log: dbugbuild --log FILE PATH\n"
     )
     _nothing_left(engine)
+
+
+SHELL_MOUNTS = """\
+FROM busybox
+RUN --mount=type=cache,target=/var/cache/app --mount=type=secret,id=tok \\
+    test -f /var/cache/app/warm
+"""
+
+
+def test_buildkit_shell_has_the_mounts(engine: Engine, tmp_path: Path) -> None:
+    scenario = Scenario(
+        name="buildkit-shell",
+        dockerfile=SHELL_MOUNTS,
+        steps=[
+            expect(PROMPT),
+            send(CTRL_U + ":shell" + ENTER),
+            expect(r"/ # [^\n]*test -f /var/cache/app/warm"),  # typed at ash's own prompt
+            send(ENTER),  # it fails there too, silently
+            expect(r"/ # "),
+            send('touch /var/cache/app/warm; echo "tok=[$(cat /run/secrets/tok)]"' + ENTER),
+            expect(r"tok=\[t0k\]"),
+            send("exit" + ENTER),
+            expect(r"back at the dbugbuild prompt"),
+            expect(PROMPT),
+            send(CTRL_U + "ls /var/cache/app" + ENTER),
+            expect(r"warm\n"),  # the shell wrote to the session's cache volume
+            expect(r"exit code 0 "),
+            send(CTRL_U + ":quit" + ENTER),
+        ],
+        exit_code=1,
+        # Dockerfile 1.10's `env=` is refused by Engine 26's frontend: the secret is a file.
+        args=("--secret", "id=tok,env=DBB_TOKEN"),
+    )
+    (tmp_path / "Dockerfile").write_text(scenario.dockerfile)
+    log = play_in_pty(scenario, tmp_path, env={"DBB_TOKEN": "t0k"})
+    assert "secret 'tok': at /run/secrets/tok (read-only)" in log
+    _nothing_left(engine)
