@@ -5,6 +5,8 @@ left behind. The whole tool on BuildKit is tests/test_buildkit_debug.py."""
 from __future__ import annotations
 
 import os
+import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -79,6 +81,7 @@ def _own_volumes(daemon: Engine) -> list[str]:
 
 STEP_ENV = """\
 ARG BASE=busybox
+ARG FROM_META=meta-default
 FROM ${BASE} AS base
 ENV FROM_BASE=1
 FROM base
@@ -86,6 +89,7 @@ ARG TARGETARCH
 ARG MODE=fast
 ARG UNSET
 ARG GIVEN
+ARG FROM_META
 ENV GREETING=hello
 WORKDIR /work
 USER 1000:1000
@@ -98,7 +102,7 @@ def test_prefix_layer_step_env_from_buildkit(daemon: Engine, tmp_path: Path) -> 
     (tmp_path / "Dockerfile").write_text(STEP_ENV)
     said: list[str] = []
     opts = BuildOptions(build_args=("GIVEN=yes",))
-    site = replace(_site(tmp_path, 13, opts, said), build_args={"GIVEN": "yes"})
+    site = replace(_site(tmp_path, 15, opts, said), build_args={"GIVEN": "yes"})
     ws, layer = _open(daemon, site, "bkl-env")
     try:
         env = layer.env
@@ -108,6 +112,7 @@ def test_prefix_layer_step_env_from_buildkit(daemon: Engine, tmp_path: Path) -> 
         assert env.argv == ("/bin/sh", "-e", "-c", 'test "$MODE" = slow')
         assert "TARGETARCH=amd64" in env.env and "MODE=fast" in env.env
         assert "GIVEN=yes" in env.env and not any(e.startswith("UNSET=") for e in env.env)
+        assert "FROM_META=meta-default" in env.env  # a meta ARG redeclared in the stage
         code, out = _run(ws, "id -u; pwd; echo $GREETING $FROM_BASE $TARGETARCH $GIVEN")
         assert (code, out.split()) == (0, ["1000", "/work", "hello", "1", "amd64", "yes"])
         assert ws.run(env.argv or ()).exit_code == 1  # --retry: the RUN's own exit code
@@ -183,15 +188,17 @@ def test_prefix_layer_mounts_emulated_and_removed(daemon: Engine, tmp_path: Path
 def test_prefix_layer_bind_from_a_stage_builds_it(daemon: Engine, tmp_path: Path) -> None:
     (tmp_path / "Dockerfile").write_text(
         "FROM busybox AS tools\nRUN mkdir /out && echo tool > /out/t\n"
-        "FROM busybox\nRUN --mount=type=bind,from=tools,source=/out,target=/t cat /t/t && exit 2\n"
+        "FROM busybox\nRUN --mount=type=bind,from=tools,source=/out,target=/t "
+        "--mount=from=busybox:latest,src=/etc,dst=/img cat /t/t && exit 2\n"
     )
     said: list[str] = []
     ws, layer = _open(daemon, _site(tmp_path, 4, said=said), "bkl-stage")
     try:
         assert "mount: bind tools:/out at /t (read-only)" in layer.env.emulated
+        assert "mount: bind busybox:latest:/etc at /img (read-only)" in layer.env.emulated
         assert any("stage tools for a mount" in s for s in said)
-        code, out = _run(ws, "cat /t/t")
-        assert (code, out) == (0, "tool\n")
+        code, out = _run(ws, "cat /t/t; test -f /img/passwd && echo image")
+        assert (code, out) == (0, "tool\nimage\n")
     finally:
         ws.close()
     assert _own_volumes(daemon) == [] and own_leftovers(daemon) == []
@@ -230,3 +237,47 @@ def test_clean_removes_a_crashed_sessions_volumes(daemon: Engine, tmp_path: Path
     assert f"removed volume {name}" in run.stdout.splitlines()
     assert run.stdout.splitlines()[-1].endswith(", 1 volume(s)")
     assert _own_volumes(daemon) == []
+
+
+def test_prefix_layer_honours_the_dockerfiles_own_dockerignore(
+    daemon: Engine, tmp_path: Path
+) -> None:
+    # BuildKit reads <Dockerfile>.dockerignore beside the Dockerfile before the context's:
+    # the prefix, written elsewhere, must see it too (or its COPY misses the cache).
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nCOPY . /ctx\nRUN exit 3\n")
+    (tmp_path / "Dockerfile.dockerignore").write_text("private.txt\n")
+    (tmp_path / "private.txt").write_text("not for the image\n")
+    (tmp_path / "public.txt").write_text("in\n")
+    ws, layer = _open(daemon, _site(tmp_path, 3), "bkl-ignore")
+    try:
+        code, out = _run(ws, "ls /ctx")
+        assert (code, out.split()) == (0, ["Dockerfile", "Dockerfile.dockerignore", "public.txt"])
+    finally:
+        ws.close()
+    assert own_leftovers(daemon) == []
+
+
+def test_prefix_layer_ssh_agent_socket(daemon: Engine, tmp_path: Path) -> None:
+    sock = tmp_path / "agent.sock"
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 5
+        while not sock.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (tmp_path / "Dockerfile").write_text(
+            "FROM busybox\nRUN --mount=type=ssh,id=agent,required test -z $SSH_AUTH_SOCK\n"
+        )
+        opts = BuildOptions(ssh=(f"agent={sock}",))
+        ws, layer = _open(daemon, _site(tmp_path, 2, opts), "bkl-ssh")
+        try:
+            assert (
+                "ssh 'agent': the agent socket at /run/buildkit/ssh_agent.0" in layer.env.emulated
+            )
+            code, out = _run(ws, 'echo $SSH_AUTH_SOCK; test -S "$SSH_AUTH_SOCK" && echo socket')
+            assert (code, out) == (0, "/run/buildkit/ssh_agent.0\nsocket\n")
+        finally:
+            ws.close()
+    finally:
+        agent.terminate()
+        agent.wait()
+    assert own_leftovers(daemon) == []
