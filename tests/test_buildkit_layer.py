@@ -248,7 +248,7 @@ def test_prefix_layer_honours_the_dockerfiles_own_dockerignore(
     (tmp_path / "Dockerfile.dockerignore").write_text("private.txt\n")
     (tmp_path / "private.txt").write_text("not for the image\n")
     (tmp_path / "public.txt").write_text("in\n")
-    ws, layer = _open(daemon, _site(tmp_path, 3), "bkl-ignore")
+    ws, _ = _open(daemon, _site(tmp_path, 3), "bkl-ignore")
     try:
         code, out = _run(ws, "ls /ctx")
         assert (code, out.split()) == (0, ["Dockerfile", "Dockerfile.dockerignore", "public.txt"])
