@@ -377,3 +377,19 @@ def test_buildkit_shell_has_the_mounts(engine: Engine, tmp_path: Path) -> None:
     log = play_in_pty(scenario, tmp_path, env={"DBB_TOKEN": "t0k"})
     assert "secret 'tok': at /run/secrets/tok (read-only)" in log
     _nothing_left(engine)
+
+
+def test_buildkit_diagnosis_looks_inside_the_prefix_image(engine: Engine, tmp_path: Path) -> None:
+    # The build left no layer to look in; once the debug phase has built one, the diagnosis
+    # looks there (which package manager the layer has).
+    work = _write(tmp_path, "FROM debian:bookworm\nARG TARGETARCH\nRUN apk add curl\n")
+    report_only = run_cli(["--no-shell", "--format", "json", "."], work).json()
+    assert not any(e.startswith("layer:") for e in report_only["diagnosis"]["evidence"])
+    run = run_cli(["--exec", "true", "--format", "json", "."], work)
+    assert run.code == 0, run.stderr
+    diagnosis = run.json()["diagnosis"]
+    assert diagnosis["class"] == "command-not-found"
+    assert (
+        "layer: package manager apt-get (Debian GNU/Linux 12 (bookworm))" in (diagnosis["evidence"])
+    )
+    _nothing_left(engine)
