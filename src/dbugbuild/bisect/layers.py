@@ -262,7 +262,8 @@ def prefix_layers(
     instruction of the stage, its image still to be made by a prefix build (`image` holds a
     placeholder, `prefix:LINE`, until the driver builds it). The stage is `stage`, else the
     failing one (`failed_line`), else --target's, else the last; a failed stage's layers end
-    before its failing instruction. `index` is BuildKit's count within the stage (1 = FROM).
+    before its failing instruction. `index` is the instruction's place in the stage (1 = its
+    FROM; metadata instructions count too, unlike BuildKit's own `i/n`).
     """
     stages = dockerfile.stages
     if failed_line is not None:
