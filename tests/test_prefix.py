@@ -196,3 +196,27 @@ def test_variables_arg_declarations() -> None:
         ("C", "x y"),
         ("D", "q"),
     )
+
+
+def test_bisect_prefix_layers_of_the_failing_stage_end_before_it() -> None:
+    from dbugbuild.bisect import StageError, prefix_layers
+
+    df = parse(MULTI)
+    stage = prefix_layers(df, None, target=None, failed_line=10)
+    assert (stage.name, stage.index) == (None, 2)
+    assert [(lay.index, lay.line, lay.instruction) for lay in stage.layers] == [
+        (1, 7, "FROM"),
+        (2, 8, "ARG"),
+        (3, 9, "COPY"),
+    ]
+    assert len({lay.key for lay in stage.layers}) == 3  # each its own position until built
+    whole = prefix_layers(df, "tools", target=None, failed_line=10)
+    assert [lay.text for lay in whole.layers] == [
+        "FROM busybox AS tools",
+        "RUN echo tools > /tools",
+    ]
+    assert prefix_layers(df, None, target="deps", failed_line=None).name == "deps"
+    assert prefix_layers(df, None, target=None, failed_line=None).name == "final"
+    assert prefix_layers(df, "1", target=None, failed_line=None).name == "tools"
+    with pytest.raises(StageError):
+        prefix_layers(df, "nope", target=None, failed_line=None)
