@@ -14,7 +14,8 @@ from dbugbuild.diagnosis.facts import Facts
 from dbugbuild.dockerfile import KEYWORDS, Instruction, dockerignore
 from dbugbuild.report import FailedStep
 
-_PARSE_ERROR = re.compile(r"(?i)dockerfile parse error line (\d+): (.*)")
+# Engine 20.10: "... parse error line 3: ..."; Engine 23+: "... parse error on line 3: ...".
+_PARSE_ERROR = re.compile(r"(?i)dockerfile parse error (?:on )?line (\d+): (.*)")
 _UNKNOWN_INSTRUCTION = re.compile(r"unknown instruction: (\S+)")
 _INSTRUCTIONS = tuple(sorted(KEYWORDS))
 _DEST_NOT_DIR = re.compile(r"When using (COPY|ADD) with more than one source file")
