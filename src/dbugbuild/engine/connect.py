@@ -166,12 +166,9 @@ def _unreachable(endpoint: Endpoint, exc: BaseException, tunnel: StdioTunnel | N
             )
         tls_error = _ssl_error(exc)
         if tls_error is not None:
-            if tls_error.startswith("certificate verify failed"):
-                problem = "verify"
-            else:  # an alert is the daemon's answer to the client certificate
-                problem = "alert" if "alert" in tls_error else "other"
+            detail, problem = tls_error
             return EngineUnavailableError(
-                f"the TLS handshake with the Docker daemon at {where} failed ({tls_error})",
+                f"the TLS handshake with the Docker daemon at {where} failed ({detail})",
                 _certificate_hint(endpoint, problem),
             )
     if tunnel is not None:
@@ -197,21 +194,30 @@ def _unreachable(endpoint: Endpoint, exc: BaseException, tunnel: StdioTunnel | N
     )
 
 
-def _ssl_error(exc: BaseException) -> str | None:
-    """The TLS failure inside a requests/urllib3 error chain, in OpenSSL's words, or None."""
+def _ssl_error(exc: BaseException) -> tuple[str, str] | None:
+    """The TLS failure inside a requests/urllib3 error chain: (OpenSSL's words, "verify" when
+    the daemon's certificate was not trusted, "alert" when the daemon refused the client's),
+    or None when it was no TLS failure."""
     seen: set[int] = set()
     stack: list[object] = [exc]
+    closed = False
     while stack:
         item = stack.pop()
         if not isinstance(item, BaseException) or id(item) in seen:
             continue
         seen.add(id(item))
         if isinstance(item, ssl.SSLCertVerificationError):
-            return f"certificate verify failed: {item.verify_message}"
-        if isinstance(item, ssl.SSLError):
-            reason = str(item.reason or "").lower().replace("_", " ")
-            return reason or first_line(item)
+            return f"certificate verify failed: {item.verify_message}", "verify"
+        if isinstance(item, (ssl.SSLEOFError, ConnectionResetError)):
+            closed = True  # keep looking: an alert may be in the chain too
+        elif isinstance(item, ssl.SSLError):
+            reason = str(item.reason or "").lower().replace("_", " ") or first_line(item)
+            return reason, "alert" if "alert" in reason else "other"
         stack += [*item.args, item.__cause__, item.__context__, getattr(item, "reason", None)]
+    if closed:
+        # TLS 1.3: the daemon checks the client certificate after the client's side of the
+        # handshake is done; its refusal may arrive as a bare close instead of the alert.
+        return "the daemon closed the connection during the TLS handshake", "alert"
     return None
 
 

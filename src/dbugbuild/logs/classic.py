@@ -95,7 +95,7 @@ _LOGRUS = re.compile(r'time="[^"]*" level="?\w+"? msg="(?P<msg>(?:[^"\\]|\\.)*)"
 _WEAK_START = re.compile(
     r"pull access denied |manifest for \S+ not found|manifest unknown|repository \S+ not found"
     r"|failed to |unable to |OCI runtime |invalid reference format|toomanyrequests: "
-    r"|error from sender: |Get \"?https?://"
+    r"|error from sender: |(?:Get|Head) \"?https?://|unauthorized: "
 )
 _BUILDKIT = re.compile(
     r"#\d+ (?:\[|DONE |CACHED|ERROR|sha256:|resolve |naming |writing |exporting |transferring )"
