@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 

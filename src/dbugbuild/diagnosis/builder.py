@@ -179,7 +179,8 @@ def _registry(ref: str, message: str) -> str:
     host = named.group(1) if named else None
     if host is None:
         first = ref.split("/", 1)[0]
-        host = first if "/" in ref and ("." in first or ":" in first or first == "localhost") else ""
+        is_host = "." in first or ":" in first or first == "localhost"
+        host = first if "/" in ref and is_host else ""
     return "docker.io" if not host or host in _HUB else host
 
 
