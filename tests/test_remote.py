@@ -27,6 +27,14 @@ __all__ = ["ssh_endpoint", "tcp_daemon", "tls_context", "tls_daemon"]  # fixture
 SYSTEM_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 BUNDLES = {"REQUESTS_CA_BUNDLE": SYSTEM_BUNDLE, "CURL_CA_BUNDLE": SYSTEM_BUNDLE}
 
+
+@pytest.fixture(autouse=True)
+def _bundles(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CA bundle variables set in this process too: requests reads them from os.environ,
+    whatever environment dbugbuild's Console was given (a pty run gets them in its env)."""
+    for name, value in BUNDLES.items():
+        monkeypatch.setenv(name, value)
+
 FAILING = "FROM busybox\nRUN echo made > /made\nRUN cat /missing-file\n"
 SESSION = Scenario(
     name="remote-session",
@@ -93,8 +101,12 @@ def test_remote_tls_env_build_report_exec(tls_daemon: Endpoint, tmp_path: Path) 
     _exec_on(tls_daemon, tls_daemon.client_env(**BUNDLES), tmp_path)
 
 
-def test_remote_tls_env_without_bundles(tls_daemon: Endpoint, tmp_path: Path) -> None:
-    env = {k: v for k, v in tls_daemon.client_env().items() if k not in BUNDLES}
+def test_remote_tls_env_without_bundles(
+    tls_daemon: Endpoint, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in BUNDLES:
+        monkeypatch.delenv(name)
+    env = tls_daemon.client_env()
     run = run_cli(["--no-cache", "--format", "json", "."], _project(tmp_path), env=env)
     assert run.code == 1, run.stderr
     assert run.json()["failed_step"]["exit_code"] == 1
