@@ -10,6 +10,7 @@ used to replace the daemon's CA). The servers are module-scoped: they start once
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 from pathlib import Path
 
@@ -34,6 +35,7 @@ def _bundles(monkeypatch: pytest.MonkeyPatch) -> None:
     whatever environment dbugbuild's Console was given (a pty run gets them in its env)."""
     for name, value in BUNDLES.items():
         monkeypatch.setenv(name, value)
+
 
 FAILING = "FROM busybox\nRUN echo made > /made\nRUN cat /missing-file\n"
 SESSION = Scenario(
@@ -206,6 +208,21 @@ def test_remote_plain_tcp_works_and_warns_once(tcp_daemon: Endpoint, tmp_path: P
         engine.close()
 
 
+def test_remote_is_local_asks_the_daemon_its_host_name(
+    tcp_daemon: Endpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A loopback port (or socket) forwarded to a daemon elsewhere (a VM, the host of the
+    # container dbugbuild runs in) reports another host name: not local, bind mounts would
+    # mount that machine's paths. Here this machine pretends to be another one.
+    monkeypatch.setattr(socket, "gethostname", lambda: "not-the-daemons-host")
+    engine = Engine.connect(tcp_daemon.client_env())
+    try:
+        assert engine.endpoint.on_this_machine
+        assert not engine.is_local
+    finally:
+        engine.close()
+
+
 # --- ssh:// --------------------------------------------------------------------------------
 
 
@@ -222,6 +239,12 @@ def test_remote_ssh_pty_session(ssh_endpoint: Endpoint, engine: Engine, tmp_path
     env = ssh_endpoint.client_env()
     play_in_pty(SESSION, _project(tmp_path), env=env)
     assert _leftovers(ssh_endpoint, env) == []
+    over_ssh = Engine.connect(env)
+    try:
+        assert over_ssh.endpoint.described == f"{ssh_endpoint.host} (DOCKER_HOST)"
+        assert over_ssh.is_local  # ssh to loopback: this machine's daemon
+    finally:
+        over_ssh.close()
 
 
 def test_remote_ssh_failure_is_one_line(ssh_endpoint: Endpoint, tmp_path: Path) -> None:
