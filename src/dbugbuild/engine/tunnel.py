@@ -42,7 +42,8 @@ class StdioTunnel:
         self._lock = threading.Lock()
         self._processes: list[subprocess.Popen[bytes]] = []
         self._errors: list[str] = []
-        self._readers: list[threading.Thread] = []  # of stderr, one per relay
+        # Each relay's process, and an event set once its stderr is all read.
+        self._readers: list[tuple[subprocess.Popen[bytes], threading.Event]] = []
         self._closed = False
         threading.Thread(target=self._accept, name="dbugbuild-tunnel", daemon=True).start()
 
@@ -55,9 +56,12 @@ class StdioTunnel:
         once the relays whose process has ended have read all of it (at most `wait` s)."""
         with self._lock:
             readers = list(self._readers)
-        deadline = time.monotonic() + wait
-        for reader in readers:
-            reader.join(max(0.0, deadline - time.monotonic()))
+        start = time.monotonic()
+        for process, read in readers:
+            while not read.wait(0.05):
+                now = time.monotonic()
+                if now > start + wait or (process.poll() is None and now > start + 0.5):
+                    break  # still relaying: it has nothing to say
         with self._lock:
             return self._errors[-1] if self._errors else None
 
@@ -95,20 +99,21 @@ class StdioTunnel:
                     self._errors.append(f"{self._cli} system dial-stdio: {exc}")
                 conn.close()
                 continue
-            with self._lock:
+            read = threading.Event()
+            with self._lock:  # before the relay runs: its client may ask error() at once
                 if self._closed:
                     conn.close()
                     _end(process)
+                    _pipe(process.stderr).close()
                     return
                 self._processes.append(process)
-            threads = [
-                threading.Thread(target=target, args=(conn, process), daemon=True)
-                for target in (self._upstream, self._downstream, self._stderr)
-            ]
-            with self._lock:
-                self._readers.append(threads[2])
-            for thread in threads:
-                thread.start()
+                self._readers.append((process, read))
+            for target, args in (
+                (self._upstream, (conn, process)),
+                (self._downstream, (conn, process)),
+                (self._stderr, (process, read)),
+            ):
+                threading.Thread(target=target, args=args, daemon=True).start()
 
     def _upstream(self, conn: socket.socket, process: subprocess.Popen[bytes]) -> None:
         """The client's bytes to the process; its end (or the client's close) closes stdin."""
@@ -141,14 +146,16 @@ class StdioTunnel:
                 if process in self._processes:
                     self._processes.remove(process)
 
-    def _stderr(self, conn: socket.socket, process: subprocess.Popen[bytes]) -> None:
-        del conn
+    def _stderr(self, process: subprocess.Popen[bytes], read: threading.Event) -> None:
         stderr = _pipe(process.stderr)
-        text = stderr.read().decode("utf-8", "replace").strip()
-        stderr.close()
-        if text:
-            with self._lock:
-                self._errors.append(text.splitlines()[-1])
+        try:
+            text = stderr.read().decode("utf-8", "replace").strip()
+            stderr.close()
+            if text:
+                with self._lock:
+                    self._errors.append(text.splitlines()[-1])
+        finally:
+            read.set()
 
 
 def _pipe(stream: IO[bytes] | None) -> IO[bytes]:
