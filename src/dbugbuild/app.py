@@ -29,7 +29,10 @@ if TYPE_CHECKING:
 
 
 def _connect(console: Console) -> Engine:
-    return Engine.connect(console.env)
+    engine = Engine.connect(console.env)
+    if engine.endpoint.warning:  # plain TCP: said once per run (a run connects once)
+        console.warn(engine.endpoint.warning)
+    return engine
 
 
 def _backend(build: BuildOptions) -> Backend:
