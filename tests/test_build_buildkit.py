@@ -291,8 +291,8 @@ def test_buildkit_text_report_says_which_builder_and_why(
 
 
 def test_buildkit_exec_and_bisect_say_what_is_missing(engine: Engine, no_leaks: None) -> None:
-    """bk-debug's part (the last good layer, bisect's prefix builds): until it lands, a clear
-    error, and the report still printed."""
+    """bk-debug's part (the last good layer, bisect's prefix builds): until it lands, one
+    clear error line, exit 69."""
     run = run_cli(
         ["--no-shell", "--exec", "ls", "--format", "json", "."], CASES / "cache-mount-fail"
     )

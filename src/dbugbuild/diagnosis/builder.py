@@ -91,7 +91,8 @@ def dockerfile_syntax(case: Case) -> Found | None:
 
 
 def _previous_code_line(source: Sequence[str], number: int) -> int | None:
-    for n in range(number - 1, 0, -1):
+    # Only lines the Dockerfile has (none with --log and no Dockerfile at hand).
+    for n in range(min(number - 1, len(source)), 0, -1):
         text = source[n - 1].strip()
         if text and not text.startswith("#"):
             return n
