@@ -29,7 +29,12 @@ def test_log_cli_historic(log: Path, tmp_path: Path) -> None:
         assert run.stderr.endswith("it was cut off. Save the whole output of the build\n")
         return
     report = run.json()
-    assert "no Dockerfile at Dockerfile: lines not mapped" in report["notes"]
+    excerpt = parsed.failure is not None and parsed.failure.span is not None
+    assert (
+        "no Dockerfile at Dockerfile: its lines are from the log's excerpt (Dockerfile)"
+        if excerpt
+        else "no Dockerfile at Dockerfile: lines not mapped"
+    ) in report["notes"]
     assert [s["index"] for s in report["steps"]] == [s.index for s in parsed.steps]
     if parsed.failure is None:
         assert (run.code, report["status"], report["failed_step"]) == (0, "succeeded", None)
@@ -45,7 +50,8 @@ def test_log_cli_historic(log: Path, tmp_path: Path) -> None:
     assert report["last_good_image"] == parsed.last_good_image
     assert run.code == (parsed.failure.exit_code or 1)
     gcc = run_cli(["--log", str(log), "--format", "gcc"], tmp_path)
-    assert gcc.stdout.startswith("Dockerfile: error: ")
+    where = f"Dockerfile:{failed['line']}:1:" if failed["line"] else "Dockerfile:"
+    assert gcc.stdout.startswith(f"{where} error: ")
     # One error line; the diagnosis may follow as `note:` lines.
     lines = gcc.stdout.splitlines()
     assert [line.split(": ", 2)[1] for line in lines] == ["error"] + ["note"] * (len(lines) - 1)

@@ -300,7 +300,8 @@ def _report_from_log(options: Options, console: Console) -> _Outcome:
         parent = backend.parent_image(log, engine) if engine is not None else None
     notes = [f"no Dockerfile at {source.shown}: lines not mapped"] if source.text is None else []
     if source.text is None and log.failure is not None and log.failure.span is not None:
-        notes = [f"no Dockerfile at {source.shown}: its lines are from the log's excerpt"]
+        named = log.failure.dockerfile or "Dockerfile"
+        notes = [f"no Dockerfile at {source.shown}: its lines are from the log's excerpt ({named})"]
     result = _locate(
         log,
         source,
