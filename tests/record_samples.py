@@ -6,9 +6,14 @@ Usage (from the repository root, with a Docker daemon and the local base images)
     .venv/bin/python tests/record_samples.py                 # every sample and case
     .venv/bin/python tests/record_samples.py crlf-script     # only these
 
-For each sample (or case), in its folder, with DOCKER_BUILDKIT=0:
+For each sample (or case), in its folder, with the builder dbugbuild picks for it
+(backends.choice, `auto`): the classic one, with DOCKER_BUILDKIT=0,
 
     docker build --no-cache [OPTIONS] .   (stdout and stderr merged, in arrival order)
+
+or BuildKit (a heredoc, a secret or cache mount, a platform ARG: issue 11's triggers),
+
+    docker buildx build --progress=plain --load --no-cache [OPTIONS] .
 
 where OPTIONS are a case's `options.json` "build_options" (e.g. --network none), ->
 tests/fixtures/logs/samples/<name>.txt (tests/fixtures/logs/diagnosis/<name>.txt for
@@ -20,7 +25,9 @@ WORKDIR, the questions asked and the probe's raw output. tests/test_diagnosis.py
 diagnoses from exactly these recordings.
 
 Clean-up removes what each build printed that did not exist before (the failed
-step's container, the step images), never the base images. Samples must not pull
+step's container, the step images), never the base images. A BuildKit build leaves
+no image when it fails, and no probe is recorded for it: BuildKit keeps no last good
+layer to look into. Samples must not pull
 from a registry: base-image samples fail before any registry is contacted.
 """
 
@@ -39,7 +46,9 @@ REPO = TESTS.parent
 sys.path.insert(0, str(REPO / "src"))
 
 from dbugbuild import diagnosis, dockerfile, inputs, logs, report  # noqa: E402
+from dbugbuild.backends.choice import choose  # noqa: E402
 from dbugbuild.engine import Engine  # noqa: E402
+from dbugbuild.options import BuildOptions  # noqa: E402
 from dbugbuild.report import locate  # noqa: E402
 
 SAMPLES = REPO / "sample_failures"
@@ -65,6 +74,16 @@ def build_options(folder: Path) -> list[str]:
     if not options.is_file():
         return []
     return list(json.loads(options.read_text())["build_options"])
+
+
+def builder_of(folder: Path) -> str:
+    """The builder dbugbuild picks for a sample's Dockerfile (`--backend auto`)."""
+    text = (folder / "Dockerfile").read_text()
+    try:
+        model: dockerfile.Dockerfile | None = dockerfile.parse(text)
+    except dockerfile.DockerfileSyntaxError:
+        model = None
+    return choose("auto", None, model, text, BuildOptions()).backend
 
 
 def sample_facts(
@@ -95,6 +114,8 @@ def sample_facts(
         in_trigger=log.failure is not None and log.failure.in_trigger,
         context=".",
         read_context=lambda: inputs.context_listing(str(folder)),
+        secrets=(),  # the recordings pass no --secret
+        builder=log.family,
     )
     return base, located.last_good_image, step
 
@@ -102,8 +123,12 @@ def sample_facts(
 def record(engine: Engine, name: str) -> None:
     folder, out_dir = folder_of(name)
     env = {**os.environ, "DOCKER_BUILDKIT": "0"}
+    argv = ["docker", "build", "--no-cache", *build_options(folder), "."]
+    if builder_of(folder) == "buildkit":
+        env.pop("DOCKER_BUILDKIT")
+        argv[1:2] = ["buildx", "build", "--progress=plain", "--load"]
     done = subprocess.run(
-        ["docker", "build", "--no-cache", *build_options(folder), "."],
+        argv,
         cwd=folder,
         env=env,
         stdout=subprocess.PIPE,

@@ -116,7 +116,7 @@ def test_cli_garbage_log(tmp_path: Path) -> None:
     (tmp_path / "build.log").write_bytes(os.urandom(300) + b"\nhello world\n")
     run = run_cli(["--log", "build.log"], tmp_path)
     assert run.code == 65
-    assert run.stderr.startswith("dbugbuild: error: build.log is not a classic docker build log: ")
+    assert run.stderr.startswith("dbugbuild: error: build.log is not a docker build log: ")
     assert run.stderr.count("\n") == 1
     assert "Traceback" not in run.stderr
 

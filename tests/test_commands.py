@@ -237,3 +237,19 @@ def test_commands_banner_names_the_failure_layer_and_environment() -> None:
         "  network: none\n"
         "  Enter runs the command; :help for more; Ctrl-D leaves.\n"
     )
+
+
+def test_commands_banner_says_which_builder_ran_and_why() -> None:
+    layer = MemoryLayer(_env())
+    subject = Subject(
+        "Dockerfile:3",
+        "RUN failed with exit code 1",
+        IMAGE,
+        None,
+        built_with="buildkit (auto: line 3 uses `RUN --mount`, which the classic builder refuses)",
+    )
+    banner = Commands(layer, subject, [].append).banner()
+    assert (
+        "  built with: buildkit (auto: line 3 uses `RUN --mount`, which the classic builder "
+        "refuses)\n" in banner
+    )

@@ -655,6 +655,100 @@ EXPECTED: dict[str, Diagnosis] = {
     ),
 }
 
+# The BuildKit samples (issue 11): recorded with `docker buildx build`, no look inside a
+# layer (BuildKit keeps none), so the live diagnosis is the log-only one.
+EXPECTED |= {
+    "cache-mount-empty": Diagnosis(
+        "cache-mount",
+        (
+            "The RUN on line 4 counts on `/var/cache/deps/deps.tar` in its cache mount at "
+            "`/var/cache/deps`, but a cache mount starts empty (a new builder, after `docker "
+            "builder prune`, another CI machine) and is never part of the image."
+        ),
+        (
+            (
+                "Make the step work with an empty cache: create or fetch "
+                "`/var/cache/deps/deps.tar` when it is missing; the cache only saves time."
+            ),
+            (
+                "What the image needs must be written outside `/var/cache/deps`: files in a cache"
+                " mount are not in the image, nor in a later stage."
+            ),
+        ),
+        (
+            "Dockerfile: `--mount=type=cache,target=/var/cache/deps`",
+            "output: \"tar: can't open '/var/cache/deps/deps.tar': No such file or directory\"",
+        ),
+    ),
+    "heredoc-script": Diagnosis(
+        "missing-file",
+        "`/app/defaults.conf` does not exist in this layer.",
+        ("Check that `/app/defaults.conf` is copied (COPY) or made before this step.",),
+        ("output: \"cp: can't stat '/app/defaults.conf': No such file or directory\"",),
+    ),
+    "mount-from-missing-stage": Diagnosis(
+        "mount-source",
+        (
+            "Line 6 takes files from `Bulder` (`RUN --mount=...,from=Bulder`), which is no "
+            "stage of this Dockerfile, so BuildKit took it for an image name, which it is not"
+            " either."
+        ),
+        (
+            "Did you mean the stage `builder`? Write `from=builder` on line 6.",
+            (
+                "`from=` takes a stage defined before line 6 (`FROM ... AS bulder`), an image, or"
+                " a context given with `--build-context bulder=...`."
+            ),
+        ),
+        (
+            (
+                'builder: "failed to solve: failed to parse stage name "Bulder": invalid '
+                'reference format: repository name (library/Bulder) must be lowercase"'
+            ),
+            "Dockerfile line 6: `RUN --mount=type=bind,from=Bulder,source=/out,target=/mnt \\`",
+        ),
+    ),
+    "platform-arg-undeclared": Diagnosis(
+        "platform-arg",
+        (
+            "`$TARGETARCH` is empty on line 4: BuildKit sets it only in a stage that declares"
+            " `ARG TARGETARCH`, and this one does not."
+        ),
+        (
+            (
+                "Add `ARG TARGETARCH` to the stage, before line 4 (after its FROM): the platform "
+                "ARGs are global, and each stage must declare the ones it uses."
+            ),
+        ),
+        (
+            "Dockerfile line 4: uses $TARGETARCH",
+            "stage: no `ARG TARGETARCH`",
+        ),
+    ),
+    "secret-not-passed": Diagnosis(
+        "missing-secret",
+        (
+            "The RUN on line 4 mounts the secret `npmrc` at `/root/.npmrc`, but the build was"
+            " given no `--secret id=npmrc`: BuildKit then leaves the file out (a secret mount"
+            " is optional), and the command fails without it."
+        ),
+        (
+            (
+                "Pass it to the build: `--secret id=npmrc,src=PATH` (a file), or `--secret "
+                "id=npmrc,env=VARIABLE` (an environment variable)."
+            ),
+            (
+                "A secret never lands in the image or its cache: pass it to every build that runs"
+                " the step, CI included."
+            ),
+        ),
+        (
+            "build: no --secret id=npmrc",
+            'output: "grep: /root/.npmrc: No such file or directory"',
+        ),
+    ),
+}
+
 # Without a look inside the layer (--log with no daemon), where that differs.
 LOG_ONLY: dict[str, Diagnosis] = {
     "apt-as-non-root": Diagnosis(
@@ -964,7 +1058,7 @@ def test_diagnosis_every_case_is_expected() -> None:
 
 def test_diagnosis_rules_cover_exactly_the_classes() -> None:
     assert sorted(name for name, _ in RULES) == sorted(CLASSES)
-    assert len(CLASSES) == 13
+    assert len(CLASSES) == 17
     assert RULES[-1][0] == "command-failed"  # the catch-all comes last
 
 

@@ -23,6 +23,7 @@ PURE_MODULES = (
     "debug.stepenv",
     "debug.layer",
     "debug.commands",
+    "backends.choice",
     "bisect",
     "bisect.search",
     "bisect.layers",

@@ -10,14 +10,37 @@ import pytest
 from conftest import FIXTURES
 from dbugbuild import logs
 
+BUILDKIT = FIXTURES / "buildkit" / "logs"
 LOGS = FIXTURES / "logs"
 
 
 def test_logs_detect_classic_and_its_parser() -> None:
     text = (LOGS / "run-exit-100.txt").read_text()
     assert logs.detect(text) == "classic"
-    assert logs.FAMILIES == ("classic",)
+    assert logs.FAMILIES == ("classic", "buildkit")
     assert logs.parse([text], logs.detect(text)) == logs.parse([text])
+
+
+@pytest.mark.parametrize("name", ["run-exit-100.log", "run-exit-127.tty.log", "success.cached.log"])
+def test_logs_detect_buildkit_plain_and_tty(name: str) -> None:
+    """BuildKit's progress is its own family, tty progress too (its parser refuses it)."""
+    text = (BUILDKIT / name).read_text()
+    assert logs.detect(text) == "buildkit"
+    assert logs.detect(text[:4096]) == "buildkit"  # the first text is enough
+
+
+def test_logs_read_buildkit_maps_to_the_common_model() -> None:
+    log = logs.read((BUILDKIT / "run-exit-100.log").read_text())
+    assert log.family == "buildkit"
+    step = log.failed_step
+    assert step is not None and log.failure is not None
+    assert (step.index, step.total, step.instruction, step.stage) == (3, 4, "RUN", None)
+    assert step.output_tail[-1] == "E: Unable to locate package dbugbuild-no-such-package"
+    assert (log.failure.exit_code, log.failure.line, log.failure.span) == (100, 4, (4, 4))
+    assert log.failure.message.startswith('failed to solve: process "/bin/sh -c apt-get')
+    assert log.failure.step_error is not None
+    assert log.failure.step_error.startswith('process "/bin/sh -c apt-get')
+    assert log.last_good_image is None  # BuildKit keeps no image per step
 
 
 def test_logs_unknown_family_is_refused() -> None:

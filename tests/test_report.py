@@ -22,6 +22,7 @@ from jsonschema import Draft202012Validator
 from conftest import FIXTURES, TESTS, Run, run_cli
 from dbugbuild import dockerfile, logs
 from dbugbuild.report import (
+    BuilderChoice,
     Diagnosis,
     ExecResult,
     FailedStep,
@@ -99,13 +100,14 @@ def _described_objects(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "step": defs["step"],
         "exec": defs["commandResult"],
         "diagnosis": defs["diagnosis"],
+        "builder_choice": defs["builderChoice"],
     }
 
 
 def test_schema_lists_exactly_the_fields_to_dict_writes() -> None:
     objects = _described_objects(_schema())
     json_fields = [f for f in fields(Report) if f.metadata.get("json", True)]
-    always = ["schema_version", "builder"] + [
+    always = ["schema_version", "builder", "builder_choice"] + [
         f.name for f in json_fields if not f.metadata.get("omit_none")
     ]
     assert objects["report"]["required"] == always
@@ -115,6 +117,7 @@ def test_schema_lists_exactly_the_fields_to_dict_writes() -> None:
         ("step", StepReport),
         ("exec", ExecResult),
         ("diagnosis", Diagnosis),
+        ("builder_choice", BuilderChoice),
     ):
         names = [json_name(f) for f in fields(cls) if f.metadata.get("json", True)]
         assert objects[name]["required"] == names, name
@@ -261,6 +264,7 @@ FAILED = Report(
 FAILED_DICT = {
     "schema_version": 1,
     "builder": "classic",
+    "builder_choice": None,
     "status": "failed",
     "dockerfile": "./Dockerfile",
     "image": None,

@@ -35,10 +35,14 @@ def _connect(console: Console) -> Engine:
     return engine
 
 
-def _backend(build: BuildOptions) -> Backend:
-    """The builder for these options: the classic one (BuildKit and Podman are chosen here)."""
-    del build
-    return backends.backend("classic")
+def _choose(build: BuildOptions, source: DockerfileSource, console: Console) -> backends.Choice:
+    """The backend for a build: backends/choice.py's decision, refused when it cannot be."""
+    env = console.env.get("DOCKER_BUILDKIT")
+    return backends.choose_for(build, source.model, source.text, env)
+
+
+def _builder_choice(choice: backends.Choice) -> report.BuilderChoice:
+    return report.BuilderChoice(choice.by, choice.reason, choice.line)
 
 
 _UNRECOGNISED = "dbugbuild did not recognise this error: please report it"
@@ -50,6 +54,8 @@ class _Outcome:
     log: logs.BuildLog
     source: DockerfileSource
     engine: Engine | None
+    backend: Backend
+    choice: backends.Choice
 
 
 def run(options: Options, console: Console) -> int:
@@ -59,11 +65,11 @@ def run(options: Options, console: Console) -> int:
             "--apply cannot ask before writing: stdin is not a terminal",
             "Add --yes to write without asking",
         )
-    backend = _backend(options.build)
     if options.log is not None:
-        outcome = _report_from_log(options, console, backend)
+        outcome = _report_from_log(options, console)
     else:
-        outcome = _report_from_build(options, console, backend, lambda: _connect(console))
+        outcome = _report_from_build(options, console, lambda: _connect(console))
+    backend = outcome.backend
     try:
         result = outcome.report
         interactive = (
@@ -82,8 +88,12 @@ def run(options: Options, console: Console) -> int:
 
         engine = outcome.engine
 
+        choice = outcome.choice
+
         def rebuild() -> Failed:
-            again = _report_from_build(rebuild_options(options), console, backend, lambda: engine)
+            again = _report_from_build(
+                rebuild_options(options), console, lambda: engine, choice=choice
+            )
             return _failed(again, console)
 
         return run_debug(
@@ -161,9 +171,7 @@ def run_bisect(options: BisectOptions, console: Console) -> int:
     as_report = Options(
         build=options.build, no_shell=True, format=options.format, color=options.color
     )
-    outcome = _report_from_build(
-        as_report, console, _backend(options.build), lambda: _connect(console)
-    )
+    outcome = _report_from_build(as_report, console, lambda: _connect(console))
     built = outcome.engine
     assert built is not None  # a build always connects
     try:
@@ -188,13 +196,19 @@ def run_bisect(options: BisectOptions, console: Console) -> int:
 
 
 def _report_from_build(
-    options: Options, console: Console, backend: Backend, connect: Callable[[], Engine]
+    options: Options,
+    console: Console,
+    connect: Callable[[], Engine],
+    choice: backends.Choice | None = None,
 ) -> _Outcome:
-    """Build with `backend`, its output relayed; the engine is connected once the inputs are
-    there (and closed here if the build fails to report)."""
+    """Build with the chosen backend (`choice`, else chosen here), its output relayed; the
+    engine is connected once the inputs are there (and closed here if the build fails to
+    report)."""
     opts = options.build
     inputs.context_dir(opts.context, console)
     source = inputs.dockerfile_source(opts, console, required=True)
+    choice = choice or _choose(opts, source, console)
+    backend = backends.backend(choice.backend)
     engine = connect()
     try:
         parser = backend.log_parser()
@@ -214,8 +228,10 @@ def _report_from_build(
         try:
             log = parser.close()
         except logs.LogFormatError as exc:
+            said = [ln.strip() for ln in "".join(errors).splitlines() if ln.strip()]
+            last = f": {logs.strip_ansi(said[-1])}" if said else ""
             raise UsageError(
-                f"docker build failed before the build started (exit {status})",
+                f"docker build failed before the build started (exit {status}){last}",
                 "See docker's message above",
             ) from exc
         again = inputs.dockerfile_source(opts, console, required=False)
@@ -232,14 +248,18 @@ def _report_from_build(
                 failure=logs.Failure(message.removeprefix("Error response from daemon: "),
                                      None, None, None, False),
             )  # fmt: skip
+        notes = [_UNRECOGNISED] if unrecognised else []
+        if choice.conflict:
+            notes.append(choice.conflict)
         result = _locate(
             log,
             source,
             opts,
             backend,
             backend.parent_image(log, engine),
-            notes=[_UNRECOGNISED] if unrecognised else [],
-            diagnose=_diagnosis(log, source, opts, console, lambda: engine),
+            notes=notes,
+            diagnose=_diagnosis(log, source, opts, console, lambda: engine, known_secrets=True),
+            choice=choice,
         )
         if log.succeeded == (status != 0):
             raise DbugbuildError(
@@ -247,25 +267,20 @@ def _report_from_build(
                 + ("succeeded" if log.succeeded else "failed"),
                 "Please report this with the build output",
             )
-        return _Outcome(result, log, source, engine)
+        return _Outcome(result, log, source, engine, backend, choice)
     except BaseException:
         engine.close()
         raise
 
 
-def _report_from_log(options: Options, console: Console, backend: Backend) -> _Outcome:
+def _report_from_log(options: Options, console: Console) -> _Outcome:
     opts = options.build
-    text = inputs.read_log(options.log or "-", console)
-    try:
-        log = logs.read(text)
-    except logs.LogFormatError as exc:
+    log = inputs.saved_log(options.log, console)
+    backend = backends.backend(log.family)
+    choice = backends.Choice(log.family, "log", f"the log is the {log.family} builder's output")
+    if not log.succeeded and log.failure is None:
         raise BadInputError(
-            f"{inputs.log_name(options.log)} is not a classic docker build log: {exc}",
-            "Save the output of 'DOCKER_BUILDKIT=0 docker build ... 2>&1' and pass that file",
-        ) from exc
-    if log.failure is None and log.image is None:
-        raise BadInputError(
-            f"{inputs.log_name(options.log)} ends before the build did (no 'Successfully built' "
+            f"{inputs.log_name(options.log)} ends before the build did (no image "
             "and no error): it was cut off",
             "Save the whole output of the build",
         )
@@ -286,16 +301,21 @@ def _report_from_log(options: Options, console: Console, backend: Backend) -> _O
         # Only the daemon knows the parent image's id; the log never prints it.
         engine = lazy_engine()
         parent = backend.parent_image(log, engine) if engine is not None else None
+    notes = [f"no Dockerfile at {source.shown}: lines not mapped"] if source.text is None else []
+    if source.text is None and log.failure is not None and log.failure.span is not None:
+        named = log.failure.dockerfile or "Dockerfile"
+        notes = [f"no Dockerfile at {source.shown}: its lines are from the log's excerpt ({named})"]
     result = _locate(
         log,
         source,
         opts,
         backend,
         parent,
-        notes=[f"no Dockerfile at {source.shown}: lines not mapped"] if source.text is None else [],
-        diagnose=_diagnosis(log, source, opts, console, lazy_engine),
+        notes=notes,
+        diagnose=_diagnosis(log, source, opts, console, lazy_engine, bool(opts.secrets)),
+        choice=choice,
     )
-    return _Outcome(result, log, source, reached[0] if reached else None)
+    return _Outcome(result, log, source, reached[0] if reached else None, backend, choice)
 
 
 def _locate(
@@ -307,6 +327,7 @@ def _locate(
     *,
     notes: list[str],
     diagnose: report.Diagnose,
+    choice: backends.Choice,
 ) -> report.Report:
     """The report, built once: located, noted, diagnosed."""
     return report.locate(
@@ -321,6 +342,7 @@ def _locate(
         notes=notes,
         diagnose=diagnose,
         builder=backend.name,
+        builder_choice=_builder_choice(choice),
     )
 
 
@@ -330,10 +352,12 @@ def _diagnosis(
     opts: BuildOptions,
     console: Console,
     engine: Callable[[], Engine | None],
+    known_secrets: bool,
 ) -> report.Diagnose:
     """How the located failure is diagnosed: the rules decide from the log-only facts, and
     look (once, when they ask) in the build context and, through the engine, read-only in
-    the last good layer."""
+    the last good layer. `known_secrets`: the build's --secret options are `opts.secrets`
+    (a saved log's build may have had others)."""
     context_dir = os.path.join(console.cwd, opts.context)
     listable = os.path.isdir(context_dir)
 
@@ -344,6 +368,8 @@ def _diagnosis(
             in_trigger=log.failure is not None and log.failure.in_trigger,
             context=opts.context,
             read_context=(lambda: inputs.context_listing(context_dir)) if listable else None,
+            secrets=diagnosis.secret_ids(opts.secrets) if known_secrets else None,
+            builder=log.family,
         )
 
         def look(asked: diagnosis.Questions) -> diagnosis.LayerFacts | None:

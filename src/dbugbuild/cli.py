@@ -20,16 +20,15 @@ from dbugbuild.options import BisectOptions, BuildOptions, CleanOptions, Options
 
 # docker build options that dbugbuild refuses by name rather than passing on: some
 # would defeat the debugger (--force-rm removes the failed container, -q hides the
-# step output, --rm=false, --squash merges the layers we debug in), others belong
-# to BuildKit/buildx, which dbugbuild does not drive.
+# step output, --progress the plain output it reads, --rm=false, --squash merges the
+# layers we debug in, --push/--output/--load send the image elsewhere than the daemon),
+# others are not passed on yet.
 UNSUPPORTED_DOCKER_OPTIONS = frozenset(
     [
         "--add-host",
         "--allow",
         "--annotation",
         "--attest",
-        "--build-context",
-        "--builder",
         "--cache-from",
         "--cache-to",
         "--call",
@@ -61,11 +60,9 @@ UNSUPPORTED_DOCKER_OPTIONS = frozenset(
         "--quiet",
         "--rm",
         "--sbom",
-        "--secret",
         "--security-opt",
         "--shm-size",
         "--squash",
-        "--ssh",
         "--ulimit",
     ]
 )
@@ -80,15 +77,17 @@ def _parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="dbugbuild",
         description=(
-            "Run a classic docker build; when it fails, report the failing Dockerfile line "
-            "and open a debug session in the last good layer."
+            "Run a docker build (the classic builder, or BuildKit when the build needs it: "
+            "--backend); when it fails, report the failing Dockerfile line and open a debug "
+            "session in the last good layer."
         ),
         allow_abbrev=False,
         epilog=(
             "exit status: 0 when the build succeeds; the failing RUN's exit code when a RUN "
             "fails; 1 for a build failure without a code; 2 bad arguments; 3 internal error; "
             "65 unusable input (a garbage log); 66 a missing path, Dockerfile or log; "
-            "69 no Docker daemon or docker CLI; 130 interrupted. "
+            "69 no Docker daemon or docker CLI (or no buildx plugin for a BuildKit build); "
+            "130 interrupted. "
             "Other commands: 'dbugbuild bisect --help' (which step broke a check), "
             "'dbugbuild samples' (a gallery of failing builds), 'dbugbuild clean' (remove "
             "what a crashed run left)."
@@ -102,7 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     o.add_argument(
         "--log",
         metavar="FILE",
-        help="no build: read a saved classic build log ('-' for stdin)",
+        help="no build: read a saved build log, classic or BuildKit plain progress ('-' for stdin)",
     )
     o.add_argument(
         "--no-shell",
@@ -152,8 +151,22 @@ def _add_build_options(p: argparse.ArgumentParser) -> None:
     b.add_argument("--no-cache", action="store_true")
     b.add_argument("--pull", action="store_true")
     b.add_argument("--network", metavar="MODE")
-    b.add_argument("--platform", metavar="PLATFORM")
-    b.add_argument("--label", action="append", default=[], metavar="K=V")
+    for flag, metavar, text in (
+        ("--platform", "PLATFORM", "repeatable (several: BuildKit)"),
+        ("--label", "K=V", None),
+        ("--secret", "id=ID,src=PATH", "for RUN --mount=type=secret (BuildKit; or env=VAR)"),
+        ("--ssh", "default|ID=PATH", "(BuildKit)"),
+        ("--build-context", "NAME=VALUE", "(BuildKit)"),
+    ):
+        b.add_argument(flag, action="append", default=[], metavar=metavar, help=text)
+    b.add_argument("--builder", metavar="NAME", help="the buildx builder instance (BuildKit)")
+    b.add_argument(
+        "--backend",
+        choices=("auto", "classic", "buildkit", "podman"),
+        default="auto",
+        help="dbugbuild's: the builder (default auto: classic unless the build needs "
+        "BuildKit; DOCKER_BUILDKIT=0/1 chooses as for docker)",
+    )
 
 
 def _build_options(ns: argparse.Namespace, context: str) -> BuildOptions:
@@ -166,8 +179,13 @@ def _build_options(ns: argparse.Namespace, context: str) -> BuildOptions:
         no_cache=ns.no_cache,
         pull=ns.pull,
         network=ns.network,
-        platform=ns.platform,
+        platform=",".join(ns.platform) or None,
         labels=tuple(ns.label),
+        secrets=tuple(ns.secret),
+        ssh=tuple(ns.ssh),
+        build_contexts=tuple(ns.build_context),
+        builder=ns.builder,
+        backend=ns.backend,
     )
 
 

@@ -12,10 +12,10 @@ import os
 from dataclasses import dataclass
 from functools import cached_property
 
-from dbugbuild import dockerfile
+from dbugbuild import dockerfile, logs
 from dbugbuild.console import Console
 from dbugbuild.diagnosis import ContextListing
-from dbugbuild.errors import NoInputError, UsageError
+from dbugbuild.errors import BadInputError, NoInputError, UsageError
 from dbugbuild.options import BuildOptions
 
 MAX_CONTEXT_FILES = 20_000  # names listed from the build context for "did you mean"
@@ -149,6 +149,27 @@ def read_log(name: str, console: Console) -> str:
     except OSError as exc:
         raise NoInputError(f"cannot read {name}: {exc.strerror}", "Check its permissions") from exc
     return data.decode("utf-8", errors="replace")
+
+
+def saved_log(name: str | None, console: Console) -> logs.BuildLog:
+    """A saved build log ('-' or None: stdin), parsed as its family; BadInputError when it
+    holds no build output dbugbuild can read."""
+    text = read_log(name or "-", console)
+    shown = log_name(name)
+    try:
+        return logs.read(text)
+    except logs.TtyProgressError as exc:
+        raise BadInputError(
+            f"{shown} holds BuildKit's tty progress (the screen it redraws on a terminal), "
+            "which cannot be read reliably",
+            "Save the build's output with --progress=plain (or BUILDKIT_PROGRESS=plain) and "
+            "pass that file",
+        ) from exc
+    except logs.LogFormatError as exc:
+        raise BadInputError(
+            f"{shown} is not a docker build log: {exc}",
+            "Save the output of 'docker build --progress=plain ... 2>&1' and pass that file",
+        ) from exc
 
 
 def context_listing(context_dir: str) -> ContextListing:

@@ -23,8 +23,14 @@ class BuildOptions:
     no_cache: bool = False
     pull: bool = False
     network: str | None = None
-    platform: str | None = None
+    platform: str | None = None  # one platform, or several joined with "," (buildx's form)
     labels: tuple[str, ...] = ()
+    # BuildKit's own options, passed on to buildx with docker's meaning.
+    secrets: tuple[str, ...] = ()  # --secret id=ID[,src=PATH|,env=VAR]
+    ssh: tuple[str, ...] = ()  # --ssh default|ID[=SOCKET|KEY...]
+    build_contexts: tuple[str, ...] = ()  # --build-context NAME=VALUE
+    builder: str | None = None  # --builder NAME: the buildx builder instance
+    backend: str = "auto"  # --backend classic|buildkit|podman|auto (backends/choice.py)
 
 
 @dataclass(frozen=True)

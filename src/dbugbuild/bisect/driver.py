@@ -36,6 +36,12 @@ def run_build(
 ) -> int | None:
     """Bisect the layers a build made (of its last stage, or --stage); returns the exit
     status, or None when that stage made no layer (the caller then reports the build)."""
+    if build.builder != "classic":
+        raise EngineError(
+            f"bisecting a {build.builder} build needs a build of each prefix of the "
+            "Dockerfile, which this dbugbuild cannot make yet",
+            "Bisect with the classic builder: --backend classic",
+        )
     args = resolve_build_args(options.build.build_args, console.env)
     try:
         stage = bisect.build_layers(log, build.steps, source.model, args, options.stage)

@@ -67,6 +67,7 @@ class Subject:
     last_good_image: str
     failed_container: str | None
     diagnosis: str | None = None
+    built_with: str | None = None  # which builder ran, and why (report.built_with)
 
 
 class Writer(Protocol):
@@ -100,6 +101,8 @@ class Commands:
         ]
         if env.network:
             lines.append(f"  network: {env.network}")
+        if f.built_with:
+            lines.append(f"  built with: {f.built_with}")
         if f.diagnosis:
             lines.append(f"  diagnosis: {f.diagnosis}")
         lines.append("  Enter runs the command; :help for more; Ctrl-D leaves.")

@@ -132,6 +132,7 @@ def _interactive(workspace: Workspace, failed: Failed, console: Console) -> Leav
         last_good_image=workspace.env.image,
         failed_container=rep.failed_container,
         diagnosis=banner_text(rep.diagnosis) if rep.diagnosis is not None else None,
+        built_with=report.built_with(rep),
     )
     commands = Commands(workspace, subject, console.write)
     session = Session(

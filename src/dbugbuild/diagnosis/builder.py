@@ -14,8 +14,11 @@ from dbugbuild.diagnosis.facts import Facts
 from dbugbuild.dockerfile import KEYWORDS, Instruction, dockerignore, lines
 from dbugbuild.report import FailedStep
 
-# Engine 20.10: "... parse error line 3: ..."; Engine 23+: "... parse error on line 3: ...".
+# The classic builder: `dockerfile parse error line N: ...`; BuildKit: `... on line N: ...`.
 _PARSE_ERROR = re.compile(r"(?i)dockerfile parse error (?:on )?line (\d+): (.*)")
+# The classic builder meeting what only BuildKit runs (moby builder/dockerfile: "the --mount
+# option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/ ...").
+_NEEDS_BUILDKIT = re.compile(r"the (--[a-z-]+) option requires BuildKit")
 _UNKNOWN_INSTRUCTION = re.compile(r"unknown instruction: (\S+)")
 _INSTRUCTIONS = tuple(sorted(KEYWORDS))
 _DEST_NOT_DIR = re.compile(r"When using (COPY|ADD) with more than one source file")
@@ -32,6 +35,18 @@ def dockerfile_syntax(case: Case) -> Found | None:
             f"{found.group(1)} with several sources needs a folder as its destination{where}.",
             (f"End the destination with `/`: `{found.group(1)} {_with_slash(step.command)}`.",),
             (said(line),),
+        )
+    needs = case.last(_NEEDS_BUILDKIT)
+    if needs is not None:
+        where = f"line {step.line}" if step.line else "the failing line"
+        return Found(
+            f"{where[0].upper()}{where[1:]} uses {code(needs[0].group(1))}, which only "
+            "BuildKit runs, and the classic builder was asked for.",
+            (
+                "Build with BuildKit: drop `--backend classic` or `DOCKER_BUILDKIT=0` "
+                "(dbugbuild picks BuildKit for such a Dockerfile by itself).",
+            ),
+            (f'builder: "{needs[1].strip()}"',),
         )
     parsed = case.last(_PARSE_ERROR)
     if parsed is None or step.index is not None:
@@ -76,7 +91,8 @@ def dockerfile_syntax(case: Case) -> Found | None:
 
 
 def _previous_code_line(source: Sequence[str], number: int) -> int | None:
-    for n in range(number - 1, 0, -1):
+    # Only lines the Dockerfile has (none with --log and no Dockerfile at hand).
+    for n in range(min(number - 1, len(source)), 0, -1):
         text = source[n - 1].strip()
         if text and not text.startswith("#"):
             return n
@@ -114,7 +130,7 @@ def base_image(case: Case) -> Found | None:
                 "(only the tag may have capitals)."
             )
         hints.append("A reference is [REGISTRY/]NAME[:TAG][@DIGEST], e.g. `debian:bookworm`.")
-    elif "no matching manifest" in lower:
+    elif "no matching manifest" in lower or "no match for platform in manifest" in lower:
         summary = f"{code(ref)} has no image for this machine's platform."
         hints.append("Pick a tag published for your platform, or pass --platform to the build.")
     elif any(w in lower for w in _NO_CREDENTIALS):
@@ -192,6 +208,14 @@ def _lower_repo(ref: str) -> str:
 
 
 _COPY_FAILED = re.compile(r"^(COPY|ADD) failed: (.*)$")
+# BuildKit's wordings of a source that is not there (tests/fixtures/buildkit/logs/copy-*):
+# `failed to calculate checksum of ref ...: "/app.conf": not found`, and, for a path under a
+# folder that is missing, `failed to walk /var/lib/docker/tmp/buildkit-mountN/config: lstat`.
+_BUILDKIT_NOT_FOUND = re.compile(
+    r"failed to (?:compute cache key|calculate checksum)\S*.*?"
+    r"(?:\"(?P<quoted>[^\"]+)\": not found"
+    r"|failed to walk \S*/buildkit-mount\d+/(?P<walked>\S+?): lstat)"
+)
 _STAT = re.compile(r"stat (\S+): file does not exist")
 _OUTSIDE = re.compile(r"forbidden path outside the build context: (\S+)")
 
@@ -209,10 +233,15 @@ def build_context(case: Case) -> Found | None:
         return None
     hit = case.last(_COPY_FAILED)
     if hit is None:
+        hit = _buildkit_copy_failed(case)
+    if hit is None:
         return None
     found, line = hit
     keyword, what = found.group(1), found.group(2)
     facts = case.facts
+    stage = _from_stage(case)
+    if stage is not None:
+        return _not_in_stage(case, keyword, stage, what, line)
     context = facts.context or "."
     evidence = [said(line)]
     outside = _OUTSIDE.search(what)
@@ -288,6 +317,47 @@ def build_context(case: Case) -> Found | None:
             "relative to the build context."
         )
     return Found(summary, tuple(hints), tuple(evidence))
+
+
+def _buildkit_copy_failed(case: Case) -> tuple[re.Match[str], str] | None:
+    """BuildKit's COPY/ADD source failure, in the classic builder's words
+    (`COPY failed: stat PATH: file does not exist`), so one rule reads both."""
+    hit = case.last(_BUILDKIT_NOT_FOUND)
+    if hit is None:
+        return None
+    path = (hit[0].group("quoted") or hit[0].group("walked") or "").lstrip("/")
+    said = f"{case.step.instruction} failed: stat {path}: file does not exist"
+    again = _COPY_FAILED.match(said)
+    assert again is not None
+    return again, hit[1]
+
+
+def _from_stage(case: Case) -> str | None:
+    """The stage (or image) a COPY --from copies from: not the build context."""
+    ins = case.instruction
+    flags = ins.flags if ins is not None else tuple((case.step.command or "").split()[:3])
+    for flag in flags:
+        name, _, value = flag.removeprefix("--").partition("=")
+        if name.lower() == "from" and value:
+            return value
+    return None
+
+
+def _not_in_stage(case: Case, keyword: str, stage: str, what: str, line: str) -> Found:
+    stat = _STAT.search(what)
+    source = stat.group(1) if stat else "the source"
+    written = [s for s in _copy_sources(case.step, case.instruction) if s.lstrip("/") == source]
+    source = written[0] if written else source  # as the Dockerfile has it: /out/app.bin
+    return Found(
+        f"{code(source)} is not in {code(stage)}: `{keyword} --from={stage}` copies from that "
+        "stage's (or image's) files, not from the build context.",
+        (
+            f"Check where {code(stage)} writes it: build that stage alone and look "
+            f"(`dbugbuild --target {stage}`, or `docker run --rm IMAGE ls -la` on its image); "
+            "a relative source is relative to its root, not its WORKDIR.",
+        ),
+        (said(line),),
+    )
 
 
 def _ignore_hints(facts: Facts, sources: Sequence[str], evidence: list[str]) -> tuple[str, ...]:

@@ -10,9 +10,17 @@ from dbugbuild.diagnosis.facts import Facts, LayerFacts, Questions
 from dbugbuild.dockerfile import Instruction
 from dbugbuild.report import FailedStep
 
-# The builder's "The command '...' returned a non-zero code" quotes the command, whose
-# words must not pass for output; other messages (COPY, FROM, the runtime) are evidence.
-_RUN_MESSAGE = re.compile(r"^The command .* returned a non-zero code: \d+$", re.DOTALL)
+# The builder's "The command '...' returned a non-zero code" (BuildKit: `process "..." did not
+# complete successfully: exit code: N`, before 0.9 `executor failed running [...]`) quotes the
+# command, whose words must not pass for output; other messages (COPY, FROM, the runtime)
+# are evidence.
+_RUN_MESSAGE = re.compile(
+    r"^(?:The command .* returned a non-zero code: \d+"
+    r"|(?:failed to (?:build|solve)(?: with frontend \S+)?: )*(?:rpc error: .*desc = )?"
+    r"(?:process \".*\" did not complete successfully|executor failed running \[.*\])"
+    r": exit code: -?\d+)$",
+    re.DOTALL,
+)
 
 
 @dataclass(frozen=True)

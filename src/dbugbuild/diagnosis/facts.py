@@ -74,6 +74,8 @@ class Facts:
     dockerignore: str | None = None  # the context's .dockerignore text; None: there is none
     context_files: tuple[str, ...] | None = None  # files in the context (relative); None: unlisted
     layer: LayerFacts | None = None  # None: no look inside the layer (no daemon, no image)
+    secrets: tuple[str, ...] | None = None  # the ids of the build's --secret; None: unknown
+    builder: str | None = None  # the builder that ran it (report "builder"); None: unknown
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,15 @@ def needs_context(step: FailedStep) -> bool:
     return step.instruction in ("COPY", "ADD") and step.exit_code is None
 
 
+def secret_ids(specs: tuple[str, ...]) -> tuple[str, ...]:
+    """The ids of `--secret` options (`id=tok,src=tok.txt`, `type=env,id=TOKEN`)."""
+    ids = []
+    for spec in specs:
+        fields = dict(item.partition("=")[::2] for item in spec.split(","))
+        ids.append(fields.get("id") or spec.split(",", 1)[0])
+    return tuple(ids)
+
+
 def gather(
     step: FailedStep,
     *,
@@ -106,9 +117,12 @@ def gather(
     in_trigger: bool,
     context: str,
     read_context: Callable[[], ContextListing] | None = None,
+    secrets: tuple[str, ...] | None = None,
+    builder: str | None = None,
 ) -> Facts:
     """The log-only facts of a failed step. `read_context` (the build context's .dockerignore
-    and file names) is called only when they can matter (needs_context)."""
+    and file names) is called only when they can matter (needs_context); `secrets` are the
+    ids the build's --secret options gave (None when unknown: a saved log)."""
     ignore: str | None = None
     files: tuple[str, ...] | None = None
     if read_context is not None and needs_context(step):
@@ -119,4 +133,6 @@ def gather(
         context=context,
         dockerignore=ignore,
         context_files=files,
+        secrets=secrets,
+        builder=builder,
     )

@@ -35,6 +35,10 @@ def command_failed(case: Case) -> Found:
             f"An ONBUILD trigger of the base image ran a command that exited with code "
             f"{step.exit_code}."
         )
+    elif step.instruction == "RUN" and program and program.startswith("<<"):
+        summary = (
+            f"The RUN's heredoc script ran, and a command in it exited with code {step.exit_code}."
+        )
     elif step.instruction == "RUN" and program and len(segments) == 1:
         summary = f"The command ({code(program)} ...) ran and exited with code {step.exit_code}."
     elif step.instruction == "RUN":

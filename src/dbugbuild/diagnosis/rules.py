@@ -10,7 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from dbugbuild.diagnosis import binaries, builder, fallback, files, host, packages, programs
+from dbugbuild.diagnosis import (
+    binaries,
+    builder,
+    buildkit,
+    fallback,
+    files,
+    host,
+    packages,
+    programs,
+)
 from dbugbuild.diagnosis.case import Asker, Case, Rule
 from dbugbuild.diagnosis.facts import Facts, LayerFacts, Questions
 from dbugbuild.report import Diagnosis, FailedStep
@@ -19,6 +28,10 @@ RULES: tuple[tuple[str, Rule], ...] = (
     ("dockerfile-syntax", builder.dockerfile_syntax),
     ("base-image", builder.base_image),
     ("build-context", builder.build_context),
+    ("mount-source", buildkit.mount_source),
+    ("missing-secret", buildkit.missing_secret),
+    ("cache-mount", buildkit.cache_mount),
+    ("platform-arg", buildkit.platform_arg),
     ("disk-full", host.disk_full),
     ("line-endings", binaries.line_endings),
     ("exec-format", binaries.exec_format),

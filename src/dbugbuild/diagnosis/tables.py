@@ -20,6 +20,10 @@ CLASSES = (
     "line-endings",
     "exec-format",
     "disk-full",
+    "mount-source",
+    "missing-secret",
+    "cache-mount",
+    "platform-arg",
     "command-failed",
 )
 

@@ -30,7 +30,11 @@ class StreamFilter(Protocol):
 @dataclass(frozen=True)
 class BuildCommand:
     """One build: the CLI to run (`docker` is the engine's own), its argv, what it adds to the
-    environment, its working directory and stdin, and a filter for its stderr."""
+    environment, its working directory and stdin, and a filter for its stderr.
+
+    `plugin` names a docker CLI plugin the argv needs (`buildx`); without it the engine
+    runs `fallback` instead, or says what to install when there is none.
+    """
 
     program: str
     argv: tuple[str, ...]
@@ -38,6 +42,44 @@ class BuildCommand:
     env: Mapping[str, str] = field(default_factory=dict)
     stdin_data: bytes | None = None
     stderr_filter: Callable[[], StreamFilter] | None = None
+    plugin: str | None = None
+    fallback: BuildCommand | None = None
+    install_hint: str = ""  # how to get `plugin`, for the error when neither can run
+
+
+# The docker CLI (23+) when BuildKit is asked for and the buildx plugin is not there
+# (docker/cli cmd/docker/builder.go); recorded in tests/fixtures/buildkit/logs/.
+_NO_BUILDX = "BuildKit is enabled but the buildx component is missing or broken"
+
+
+def has_plugin(path: str, name: str, env: Mapping[str, str]) -> bool:
+    """Whether the docker CLI at `path` has the CLI plugin `name` (`docker NAME version`)."""
+    try:
+        done = subprocess.run(
+            [path, name, "version"],
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+def missing_plugin(command: BuildCommand) -> EngineUnavailableError:
+    """The error for a build whose CLI lacks `command.plugin` (and has no fallback)."""
+    return EngineUnavailableError(
+        f"the docker CLI has no {command.plugin} plugin, which this build needs",
+        command.install_hint or f"Install the docker {command.plugin} plugin and retry",
+    )
+
+
+def said_no_buildx(stderr: str) -> bool:
+    """Whether a build's stderr is the CLI's refusal to use BuildKit without buildx."""
+    return _NO_BUILDX in stderr
 
 
 def run_build(path: str, command: BuildCommand, env: Mapping[str, str], sink: OutputSink) -> int:

@@ -6,10 +6,18 @@ from __future__ import annotations
 import shutil
 import socket
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 
 import docker.errors
 
-from dbugbuild.engine.build import BuildCommand, OutputSink, run_build
+from dbugbuild.engine.build import (
+    BuildCommand,
+    OutputSink,
+    has_plugin,
+    missing_plugin,
+    run_build,
+    said_no_buildx,
+)
 from dbugbuild.engine.connect import Connection, connect
 from dbugbuild.engine.containers import ContainersMixin, ContainerSpec
 from dbugbuild.engine.endpoint import Endpoint
@@ -40,6 +48,7 @@ class Engine(ImagesMixin, ContainersMixin):
         self._env = dict(env)
         self._labels = dict(labels or {})
         self._is_local: bool | None = None
+        self._plugins: dict[str, bool] = {}
 
     @classmethod
     def connect(cls, env: Mapping[str, str]) -> Engine:
@@ -107,7 +116,28 @@ class Engine(ImagesMixin, ContainersMixin):
         context, stdin Dockerfiles, contexts, credential helpers for --pull); see
         docs/architecture.md. Returns the CLI's exit status (a failing RUN's code).
         """
-        return run_build(self._program(command.program), command, self._env, sink)
+        if command.plugin is not None and not self.has_plugin(command.plugin):
+            if command.fallback is None:
+                raise missing_plugin(command)
+            command = command.fallback
+        stderr: list[str] = []
+
+        def relay(text: str, from_stderr: bool) -> None:
+            if from_stderr and len(stderr) < 64:
+                stderr.append(text)
+            sink(text, from_stderr)
+
+        status = run_build(self._program(command.program), command, self._env, relay)
+        if status != 0 and command.plugin is None and said_no_buildx("".join(stderr)):
+            # A CLI without BuildKit built in (23+) refused `DOCKER_BUILDKIT=1 docker build`.
+            raise missing_plugin(replace(command, plugin="buildx"))
+        return status
+
+    def has_plugin(self, name: str) -> bool:
+        """Whether the docker CLI has the plugin `name` (asked once per engine)."""
+        if name not in self._plugins:
+            self._plugins[name] = has_plugin(self._program("docker"), name, self._env)
+        return self._plugins[name]
 
     def terminal(self, spec: ContainerSpec, pretype: str, echo: Callable[[str], None]) -> int:
         """Run `spec` interactively on this terminal (`docker run -it`); its exit status."""

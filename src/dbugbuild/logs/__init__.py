@@ -1,10 +1,11 @@
 """PURE: build output -> BuildLog, for every log family, behind one entry.
 
 A *family* is a builder's output format: "classic" (the legacy builder, as the docker CLI
-prints it) today; BuildKit's plain progress and Buildah's output are the next ones. Each
-family is one module with an incremental parser (feed text in any chunks, close() ->
-BuildLog, LogFormatError when the text holds none of its output), registered in
-`_PARSERS`, and, when it can be told from the others by its text, a test in `detect`.
+prints it) and "buildkit" (BuildKit's plain progress, `docker buildx build
+--progress=plain`); Buildah's output is the next one. Each family is one module (or
+package) with an incremental parser (feed text in any chunks, close() -> BuildLog,
+LogFormatError when the text holds none of its output), registered in `_PARSERS`, and,
+when it can be told from the others by its text, a test in `detect`.
 Never does I/O, never prints, never reads the environment or the clock.
 """
 
@@ -15,17 +16,20 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
 
 from dbugbuild.logs.apistream import api_stream_text
+from dbugbuild.logs.buildkit import BuildKitParser, TtyProgressError, looks_like_buildkit
 from dbugbuild.logs.classic import ClassicParser
-from dbugbuild.logs.model import BuildLog, Failure, LogFormatError, Step
+from dbugbuild.logs.model import BuildLog, ExcerptLine, Failure, LogFormatError, Step
 from dbugbuild.logs.text import split_lines, strip_ansi
 
 __all__ = [
     "FAMILIES",
     "BuildLog",
+    "ExcerptLine",
     "Failure",
     "LogFormatError",
     "LogParser",
     "Step",
+    "TtyProgressError",
     "api_stream_text",
     "decode",
     "detect",
@@ -44,17 +48,22 @@ class LogParser(Protocol):
     def close(self) -> BuildLog: ...
 
 
-_PARSERS: dict[str, Callable[[int], LogParser]] = {"classic": ClassicParser}
+_PARSERS: dict[str, Callable[[int], LogParser]] = {
+    "classic": ClassicParser,
+    "buildkit": BuildKitParser,
+}
 FAMILIES = tuple(_PARSERS)
 
 
 def detect(text: str) -> str:
-    """The family of a saved log, from its first text.
+    """The family of a saved log, from its first text (a few KB are enough).
 
-    "classic" is the fallback: when the text is another builder's (a BuildKit log), the
-    classic parser says so in one sentence. A new family puts its own test before it.
+    BuildKit's plain (or tty) progress is told by its `#N ...` lines; "classic" is the
+    fallback, whose parser names what it found when the text is no build log at all. A
+    new family puts its own test before the fallback.
     """
-    del text  # one family so far: nothing to tell apart
+    if looks_like_buildkit(text):
+        return "buildkit"
     return "classic"
 
 

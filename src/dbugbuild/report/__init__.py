@@ -7,6 +7,7 @@ from dbugbuild.report.locate import Diagnose, locate, step_matches
 from dbugbuild.report.model import (
     BUILDER,
     SCHEMA_VERSION,
+    BuilderChoice,
     Diagnosis,
     ExecResult,
     FailedStep,
@@ -15,6 +16,7 @@ from dbugbuild.report.model import (
     StepReport,
 )
 from dbugbuild.report.render import (
+    built_with,
     headline,
     json_name,
     render_gcc,
@@ -26,6 +28,7 @@ from dbugbuild.report.render import (
 __all__ = [
     "BUILDER",
     "SCHEMA_VERSION",
+    "BuilderChoice",
     "Diagnose",
     "Diagnosis",
     "ExecResult",
@@ -33,6 +36,7 @@ __all__ = [
     "Report",
     "Status",
     "StepReport",
+    "built_with",
     "headline",
     "json_name",
     "locate",

@@ -74,6 +74,17 @@ class Diagnosis:
 
 
 @dataclass(frozen=True)
+class BuilderChoice:
+    """Why the report's builder ran the build: who chose it (`auto`, `--backend`,
+    `DOCKER_BUILDKIT`, or `log`: the saved log's own), the reason, and the Dockerfile line
+    that decided it (backends/choice.py)."""
+
+    by: str
+    reason: str
+    line: int | None
+
+
+@dataclass(frozen=True)
 class Report:
     status: Status
     dockerfile: str  # the path as the user gave it (or the default)
@@ -95,6 +106,8 @@ class Report:
     location: str = field(default="", metadata={"json": False})
     source_lines: tuple[str, ...] = field(default=(), metadata={"json": False})
     builder: str = field(default=BUILDER, metadata={"json": False})  # the backend's name
+    # Serialised after "builder" (render.to_dict); None where no choice was made (tests).
+    builder_choice: BuilderChoice | None = field(default=None, metadata={"json": False})
 
     def with_commands(
         self,

@@ -13,6 +13,7 @@ from typing import Any
 
 from dbugbuild.report.model import (
     SCHEMA_VERSION,
+    BuilderChoice,
     Diagnosis,
     ExecResult,
     FailedStep,
@@ -24,7 +25,11 @@ from dbugbuild.report.style import Paint, excerpt
 
 def to_dict(report: Report) -> dict[str, Any]:
     """The report as the JSON object `--format json` prints."""
-    out: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "builder": report.builder}
+    out: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "builder": report.builder,
+        "builder_choice": _plain(report.builder_choice),
+    }
     for f in fields(report):
         value = getattr(report, f.name)
         if not f.metadata.get("json", True) or (value is None and f.metadata.get("omit_none")):
@@ -39,7 +44,7 @@ def json_name(f: Field[Any]) -> str:
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, (StepReport, FailedStep, ExecResult, Diagnosis)):
+    if isinstance(value, (StepReport, FailedStep, ExecResult, Diagnosis, BuilderChoice)):
         return {
             json_name(f): _plain(getattr(value, f.name))
             for f in fields(value)
@@ -88,6 +93,21 @@ def render_gcc(report: Report) -> str:
     return "".join(line.replace("\n", " ") + "\n" for line in lines)
 
 
+def built_with(report: Report) -> str | None:
+    """Which builder ran and why, in one line for people (the text report, the banner)."""
+    choice = report.builder_choice
+    if choice is None:
+        return None
+    return f"{report.builder} ({choice.by}: {choice.reason})"
+
+
+def _built_with(report: Report) -> list[str]:
+    """The `built with:` line of a build dbugbuild ran (a saved log's says nothing new)."""
+    said = built_with(report)
+    by_log = report.builder_choice is not None and report.builder_choice.by == "log"
+    return [f"  built with: {said}"] if said and not by_log else []
+
+
 def render_text(report: Report, color: bool = False) -> str:
     """A few lines for people: the failing step, its lines with a marker, its output, the ids."""
     paint = Paint(color)
@@ -95,6 +115,7 @@ def render_text(report: Report, color: bool = False) -> str:
     if step is None:
         tags = f" ({', '.join(report.tags)})" if report.tags else ""
         lines = [f"{paint('1;32', 'dbugbuild: build succeeded')}: image {report.image}{tags}"]
+        lines += _built_with(report)
         lines += [f"  note: {n}" for n in report.notes]
         return "\n".join(lines) + "\n"
 
@@ -123,6 +144,7 @@ def render_text(report: Report, color: bool = False) -> str:
         lines.append(f"  {paint('1;33', 'diagnosis')}: {d.class_}: {d.summary}")
         lines += [f"    hint: {hint}" for hint in d.hints]
         lines += [f"    {paint('2', 'evidence')}: {e}" for e in d.evidence]
+    lines += _built_with(report)
     if report.last_good_image:
         lines.append(f"  last good image: {report.last_good_image}")
     if report.failed_container:

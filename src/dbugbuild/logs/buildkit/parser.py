@@ -1,0 +1,395 @@
+"""PURE: the streaming parser of BuildKit's plain progress (see the package's docstring).
+
+Feed it text cut anywhere, then close() it: a BuildKitLog for the last build the log
+holds, or BuildKitLogError. Never does I/O, never prints, never reads the environment
+or the clock.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from dbugbuild.logs.buildkit.lines import (
+    BLOCK_HEAD,
+    BLOCK_RULE,
+    BLOCK_TIME,
+    BUILDING_WITH,
+    BUILDKIT_WORDING,
+    CHECK_ITEM,
+    CHECKS,
+    CLIPPED,
+    END,
+    EXCERPT_HEAD,
+    EXCERPT_LINE,
+    EXCERPT_RULE,
+    FINAL,
+    MANIFEST,
+    MANIFEST_LIST,
+    MAX_LINE,
+    NAMING,
+    OUTPUT_LINE,
+    OUTPUT_START,
+    PREFIX_RE,
+    RUN_VERTEX,
+    TIMED,
+    TTY,
+    VERTEX,
+    WARNING,
+    WRITING_IMAGE,
+    has_long_line,
+    pieces,
+    run_end,
+)
+from dbugbuild.logs.buildkit.model import BuildKitLog, BuildKitLogError, TtyProgressError
+from dbugbuild.logs.buildkit.state import Block, Build, VertexBuilder, result
+from dbugbuild.logs.model import ExcerptLine
+from dbugbuild.logs.text import strip_ansi
+
+_NORMAL, _IN_BLOCK, _IN_EXCERPT, _IN_CHECKS = range(4)
+
+
+class BuildKitLogParser:
+    """Streaming parser of BuildKit plain progress: feed() text in any chunks, then close()."""
+
+    def __init__(self, tail: int = 20) -> None:
+        if tail < 0:
+            raise ValueError(f"tail must be 0 or more, not {tail}")
+        self._tail = tail
+        self._parts: list[str] = []  # the unfinished line
+        self._size = 0
+        self._build = Build()
+        self._previous: Build | None = None
+        self._builds = 1
+        self._mode = _NORMAL
+        self._current: int | None = None  # the vertex the previous line belonged to
+        self._pending_block = False
+        self._pending_excerpt: tuple[str, int] | None = None
+        self._block: Block | None = None
+        self._tty_lines = 0
+        self._first_line: str | None = None
+        self._seen_text = False
+        self._indent: str | None = None  # what a wrapper (a pasted log) puts before each line
+        self._closed = False
+
+    # -- input --------------------------------------------------------------------------
+
+    def feed(self, chunk: str) -> None:
+        """Take the next piece of the log (any size, cut anywhere)."""
+        if self._closed:
+            raise ValueError("feed() after close(): this BuildKitLogParser is finished")
+        if not chunk:
+            return
+        if "\n" not in chunk and "\r" not in chunk:
+            self._parts.append(chunk)
+            self._size += len(chunk)
+            if self._size > MAX_LINE:
+                self._cut_unfinished()
+            return
+        text = "".join(self._parts) + chunk if self._parts else chunk
+        # A line ends at \n, \r\n or a lone \r; a \r at the very end may be half of a \r\n.
+        end = max(text.rfind("\n"), text.rfind("\r", 0, len(text) - 1)) + 1
+        rest = text[end:]
+        self._parts, self._size = ([rest], len(rest)) if rest else ([], 0)
+        if end:
+            lines = text[:end]
+            if "\r" in lines:
+                lines = lines.replace("\r\n", "\n").replace("\r", "\n")
+            self._block_of_lines(lines)
+        if self._size > MAX_LINE:
+            self._cut_unfinished()
+
+    def close(self) -> BuildKitLog:
+        """Finish the input and return the (last) build; BuildKitLogError if there is none."""
+        if not self._closed:
+            self._closed = True
+            rest = "".join(self._parts)
+            self._parts, self._size = [], 0
+            if rest:
+                self._block_of_lines(rest.replace("\r\n", "\n").replace("\r", "\n") + "\n")
+        build = self._build
+        if not build.has_evidence() and self._previous is not None:
+            build = self._previous
+        if not build.has_evidence() or (self._tty_lines and not build.vertices):
+            raise self._no_buildkit_error()
+        return result(build, self._builds if build is self._build else self._builds - 1)
+
+    def _cut_unfinished(self) -> None:
+        """Bound the memory a line without end takes: emit it in pieces of MAX_LINE."""
+        text = "".join(self._parts)
+        cut = (len(text) - 1) // MAX_LINE * MAX_LINE  # keep 1..MAX_LINE characters
+        pieces = [text[i : i + MAX_LINE] for i in range(0, cut, MAX_LINE)]
+        self._parts, self._size = [text[cut:]], len(text) - cut
+        self._block_of_lines("\n".join(pieces) + "\n")
+
+    def _no_buildkit_error(self) -> BuildKitLogError:
+        if self._tty_lines:
+            return TtyProgressError(
+                "this is BuildKit's tty progress (the screen it redraws on a terminal), which "
+                "cannot be read reliably: save the build with --progress=plain (or "
+                "BUILDKIT_PROGRESS=plain) and use that output"
+            )
+        if not self._seen_text:
+            return BuildKitLogError(
+                "the build output is empty; expected BuildKit's plain progress, as "
+                "`docker buildx build --progress=plain` prints it ('#1 [internal] load ...')"
+            )
+        if self._build.excerpt or self._build.blocks or self._first_line is None:
+            found = "it holds only a Dockerfile excerpt or an error block"
+        else:
+            found = f"it starts with {self._first_line[:70]!r}"
+        return BuildKitLogError(
+            f"no BuildKit build output found ({found}); expected the output of "
+            "`docker buildx build --progress=plain`, lines like '#5 [2/3] RUN ...'"
+        )
+
+    # -- blocks of whole lines ----------------------------------------------------------
+
+    def _block_of_lines(self, text: str) -> None:
+        """Handle complete lines (each ends with \\n): runs of output in bulk, others one by one."""
+        if "\x1b" in text:
+            text = strip_ansi(text)
+        if len(text) > MAX_LINE and has_long_line(text):
+            text = "\n".join(pieces(text[:-1])) + "\n"
+        pos, size = 0, len(text)
+        while pos < size:
+            normal = self._mode == _NORMAL and not self._pending_block
+            start = OUTPUT_START.match(text, pos) if normal else None
+            if start is not None and self._pending_excerpt is None:
+                end = run_end(start.group(1)).search(text, pos)
+                stop = end.start() + 1 if end else size
+                self._output_run(text, pos, stop)
+                pos = stop
+            else:
+                newline = text.index("\n", pos)
+                self._line(text[pos:newline])
+                pos = newline + 1
+
+    def _output_run(self, text: str, start: int, stop: int) -> None:
+        """Lines text[start:stop] are all `#N 1.234 ...`: count them, keep the last few."""
+        self._seen_text = True
+        first = RUN_VERTEX.match(text, start)
+        last_start = text.rfind("\n", start, stop - 1) + 1
+        last = RUN_VERTEX.match(text, max(last_start, start))
+        if first is None or last is None or first.group(1) != last.group(1):
+            for line in text[start:stop].splitlines():
+                self._line(line)
+            return
+        vertex = self._vertex(int(first.group(1)))
+        vertex.lines += text.count("\n", start, stop)
+        if not vertex.clipped and text.find(CLIPPED, start, stop) != -1:
+            vertex.clipped = True
+        if self._tail:
+            keep = text[start : stop - 1].rsplit("\n", self._tail)[-self._tail :]
+            for line in keep:
+                if line.startswith("#"):  # the usual shape, split without a regex
+                    parts = line.split(" ", 2)
+                    vertex.tail.append(parts[2] if len(parts) > 2 else "")
+                else:
+                    match = OUTPUT_LINE.match(line)
+                    vertex.tail.append((match.group(2) or "") if match else line)
+        self._current = vertex.number
+
+    def _vertex(self, number: int, name: str | None = None) -> VertexBuilder:
+        vertex = self._build.vertices.get(number)
+        if vertex is None:
+            vertex = VertexBuilder(number, name or "", deque(maxlen=self._tail))
+            self._build.vertices[number] = vertex
+        return vertex
+
+    # -- one line -----------------------------------------------------------------------
+
+    def _line(self, raw: str) -> None:
+        prefix = PREFIX_RE.match(raw)
+        line = raw[prefix.end() :] if prefix else raw
+        if self._indent is None and VERTEX.fullmatch(line):  # settled on the first `#N`
+            self._indent = line[: len(line) - len(line.lstrip(" \t"))]
+        if self._indent and line.startswith(self._indent):
+            line = line[len(self._indent) :]
+        if self._mode == _IN_EXCERPT:
+            self._excerpt_line(line)
+            return
+        if self._mode == _IN_BLOCK:
+            self._block_line(line)
+            return
+        if not line.strip():
+            self._current = None
+            self._pending_block = False
+            self._pending_excerpt = None
+            if self._mode == _IN_CHECKS:
+                self._mode = _NORMAL
+            return
+        self._seen_text = True
+        if self._pending_block:
+            self._pending_block = False
+            head = BLOCK_HEAD.fullmatch(line)
+            if head:
+                self._block = Block(head.group(1), deque(maxlen=self._tail))
+                self._build.blocks.append(self._block)
+                self._mode = _IN_BLOCK
+                return
+        if self._pending_excerpt is not None:
+            name, number = self._pending_excerpt
+            self._pending_excerpt = None
+            if line == EXCERPT_RULE:
+                build = self._build
+                build.excerpt, build.excerpt_file, build.excerpt_line = [], name, number
+                self._mode = _IN_EXCERPT
+                return
+        if self._mode == _IN_CHECKS:
+            item = CHECK_ITEM.match(line)
+            if item:
+                self._warn(item.group(1).rstrip())
+                return
+            self._mode = _NORMAL
+        vertex = VERTEX.fullmatch(line)
+        if vertex:
+            self._vertex_line(int(vertex.group(1)), vertex.group(2) or "")
+            return
+        self._current = None
+        self._top_line(line)
+
+    def _vertex_line(self, number: int, rest: str) -> None:
+        build = self._build
+        if number == 0:
+            building = BUILDING_WITH.match(rest)
+            if building:
+                if build.has_evidence() or build.builder is not None:
+                    self._new_build()
+                    build = self._build
+                build.builder, build.driver = building.group("builder"), building.group("driver")
+            self._current = None
+            return
+        known = build.vertices.get(number)
+        end = END.fullmatch(rest)
+        if end:  # a vertex whose header the log does not hold (it starts mid-build) gets no name
+            vertex = known or self._vertex(number)
+            if end.group("error") is not None:
+                vertex.state, vertex.error = "error", end.group("error")
+            elif rest.startswith("DONE"):
+                vertex.state = "done"
+            elif rest == "CACHED":
+                vertex.state = "cached"
+            else:
+                vertex.state = "canceled"
+            self._current = number
+            return
+        if rest == "...":
+            self._current = None  # another vertex takes over; this one goes on later
+            return
+        timed = TIMED.fullmatch(rest)
+        if timed:  # output met one line at a time (after an error block, in a fallback)
+            vertex = known or self._vertex(number)
+            vertex.lines += 1
+            vertex.tail.append(timed.group(1) or "")
+            if CLIPPED in rest:
+                vertex.clipped = True
+            self._current = number
+            return
+        if rest.startswith("WARN: ") and known is not None:
+            self._warn(rest[len("WARN: ") :])
+            self._current = number
+            return
+        if known is not None and self._current == number:
+            self._status(rest)
+            return
+        # A header: the vertex begins, or comes back after another one's lines.
+        if known is not None and not known.name:
+            known.name = rest
+        elif (known is not None and known.name != rest) or (
+            known is None and build.ended() and build.vertices and number <= max(build.vertices)
+        ):
+            self._new_build()
+        self._vertex(number, rest)
+        self._current = number
+
+    def _status(self, rest: str) -> None:
+        build = self._build
+        writing = WRITING_IMAGE.match(rest)
+        if writing:
+            build.image = writing.group(1)
+            return
+        naming = NAMING.match(rest)
+        if naming:
+            if naming.group(1) not in build.names:
+                build.names.append(naming.group(1))
+            return
+        listed = MANIFEST_LIST.match(rest)
+        if listed:
+            build.manifest_list = listed.group(1)
+            return
+        manifest = MANIFEST.match(rest)
+        if manifest:
+            build.manifest = manifest.group(1)
+
+    def _top_line(self, line: str) -> None:
+        build = self._build
+        if self._first_line is None and line not in (BLOCK_RULE, EXCERPT_RULE):
+            self._first_line = line.strip()
+        if line == BLOCK_RULE:
+            self._pending_block = True
+            return
+        head = EXCERPT_HEAD.fullmatch(line)
+        if head:
+            self._pending_excerpt = (head.group(1), int(head.group(2)))
+            return
+        final = FINAL.fullmatch(line)
+        if final:
+            message = (
+                final.group("msg")
+                or final.group("lower")
+                or final.group("bare")
+                or final.group("quoted")
+            )
+            # After the image is written, an `ERROR:` line is some later tool's (a push, a test).
+            worded = BUILDKIT_WORDING.search(message) is not None
+            if build.final is None and (worded or not (build.image or build.names)):
+                build.final = message
+            return
+        warning = WARNING.fullmatch(line)
+        if warning:
+            self._warn(warning.group(1).rstrip())
+            return
+        if CHECKS.fullmatch(line):
+            self._mode = _IN_CHECKS
+            return
+        if TTY.match(line):
+            self._tty_lines += 1
+
+    def _warn(self, text: str) -> None:
+        if text not in self._build.warnings:
+            self._build.warnings.append(text)
+
+    def _block_line(self, line: str) -> None:
+        assert self._block is not None
+        if line == BLOCK_RULE:
+            self._mode, self._block = _NORMAL, None
+            return
+        stamp = BLOCK_TIME.match(line)
+        self._block.lines.append(line[stamp.end() :] if stamp else line)
+
+    def _excerpt_line(self, line: str) -> None:
+        if line == EXCERPT_RULE:
+            self._mode = _NORMAL
+            return
+        numbered = EXCERPT_LINE.fullmatch(line)
+        if numbered is None:
+            self._mode = _NORMAL  # not an excerpt after all: read the line normally
+            self._line(line)
+            return
+        # errdefs Source.Print: ` %*d | %s %s` with `>>>` or three spaces before the text.
+        rest = numbered.group(2)
+        marked = rest.startswith(" >>>")
+        text = rest[5:] if len(rest) > 5 else ""
+        if len(self._build.excerpt) < 4 * self._tail + 64:
+            self._build.excerpt.append(ExcerptLine(int(numbered.group(1)), text, marked))
+
+    def _new_build(self) -> None:
+        if self._build.has_evidence():
+            self._previous = self._build
+            self._builds += 1
+        self._build = Build()
+        self._current = None
+        self._block = None
+        self._mode = _NORMAL
+
+    # -- result -------------------------------------------------------------------------

@@ -1,0 +1,174 @@
+"""PURE: the parser's state for one build (its vertices, error blocks, excerpt, final line)
+and how it is frozen into a BuildKitLog, the failure picked out of it.
+
+Never does I/O, never prints, never reads the environment or the clock.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from dbugbuild.logs.buildkit.lines import BUILDKIT_WORDING, PARSE_ERROR_LINE, exit_and_command
+from dbugbuild.logs.buildkit.model import (
+    BuildKitLog,
+    Failure,
+    Step,
+    Vertex,
+    VertexState,
+    step_from_name,
+)
+from dbugbuild.logs.model import ExcerptLine
+
+
+@dataclass
+class VertexBuilder:
+    """A vertex as the log has told it so far."""
+
+    number: int
+    name: str
+    tail: deque[str]
+    state: VertexState = "running"
+    error: str | None = None
+    lines: int = 0
+    clipped: bool = False
+
+    def freeze(self) -> Step | Vertex:
+        step = step_from_name(self.number, self.name, self.state, self.error)
+        if step is not None:
+            return Step(
+                vertex=step.vertex,
+                name=step.name,
+                stage=step.stage,
+                platform=step.platform,
+                index=step.index,
+                total=step.total,
+                instruction=step.instruction,
+                text=step.text,
+                onbuild=step.onbuild,
+                state=self.state,
+                error=self.error,
+                output_tail=tuple(self.tail),
+                output_lines=self.lines,
+                clipped=self.clipped,
+            )
+        return Vertex(
+            vertex=self.number,
+            name=self.name,
+            state=self.state,
+            error=self.error,
+            output_tail=tuple(self.tail),
+            output_lines=self.lines,
+        )
+
+
+@dataclass
+class Block:
+    """An error block: `------`, ` > name:`, its last lines, `------`."""
+
+    name: str
+    lines: deque[str]
+
+
+@dataclass
+class Build:
+    """One build of the log, as read so far."""
+
+    vertices: dict[int, VertexBuilder] = field(default_factory=dict)
+    blocks: list[Block] = field(default_factory=list)
+    excerpt: list[ExcerptLine] = field(default_factory=list)
+    excerpt_file: str | None = None
+    excerpt_line: int | None = None
+    final: str | None = None
+    image: str | None = None
+    manifest_list: str | None = None
+    manifest: str | None = None
+    names: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    builder: str | None = None
+    driver: str | None = None
+
+    def has_evidence(self) -> bool:
+        """Vertices, or BuildKit's own final error: an excerpt or error block alone is no build."""
+        return bool(self.vertices) or (
+            self.final is not None and BUILDKIT_WORDING.search(self.final) is not None
+        )
+
+    def ended(self) -> bool:
+        return self.final is not None or self.image is not None or bool(self.names)
+
+
+def result(build: Build, builds: int) -> BuildKitLog:
+    """The frozen result of one build; `builds` is how many builds the log held up to it."""
+    frozen = [vertex.freeze() for vertex in build.vertices.values()]
+    steps = tuple(item for item in frozen if isinstance(item, Step))
+    others = tuple(item for item in frozen if isinstance(item, Vertex))
+    image = build.image or build.manifest_list or build.manifest
+    return BuildKitLog(
+        steps=steps,
+        vertices=others,
+        failure=_failure(build),
+        image=image,
+        names=tuple(build.names),
+        warnings=tuple(build.warnings),
+        builder=build.builder,
+        driver=build.driver,
+        builds=builds,
+    )
+
+
+def _failure(build: Build) -> Failure | None:
+    failed = [v for v in build.vertices.values() if v.state == "error"]
+    if not failed and build.final is None and not build.blocks:
+        return None
+    vertex = _pick_failed(failed, build)
+    block = _pick_block(build.blocks, vertex)
+    vertex_error = vertex.error if vertex else None
+    exit_code, command = exit_and_command(vertex_error)
+    if exit_code is None and command is None and build.final is not None:
+        exit_code, command = exit_and_command(build.final)
+    marked = [line.number for line in build.excerpt if line.marked]
+    line = build.excerpt_line
+    if line is None:
+        for text in (build.final, vertex_error):
+            parse_error = PARSE_ERROR_LINE.search(text or "")
+            if parse_error:
+                line = int(parse_error.group(1))
+                break
+    name = vertex.name if vertex else (block.name if block else None)
+    return Failure(
+        message=build.final,
+        vertex=vertex.number if vertex else None,
+        vertex_name=name,
+        vertex_error=vertex_error,
+        exit_code=exit_code,
+        command=command,
+        dockerfile=build.excerpt_file,
+        line=line,
+        span=(min(marked), max(marked)) if marked else None,
+        excerpt=tuple(build.excerpt),
+        block=tuple(block.lines) if block else (),
+    )
+
+
+def _pick_failed(failed: list[VertexBuilder], build: Build) -> VertexBuilder | None:
+    """The vertex whose error the build ended with (several may fail in parallel)."""
+    if not failed:
+        return None
+    final = build.final or ""
+    for vertex in reversed(failed):
+        if vertex.error and vertex.error in final:
+            return vertex
+    names = {block.name for block in build.blocks}
+    for vertex in reversed(failed):
+        if vertex.name in names:
+            return vertex
+    return failed[-1]
+
+
+def _pick_block(blocks: list[Block], vertex: VertexBuilder | None) -> Block | None:
+    if vertex is not None:
+        for block in blocks:
+            if block.name == vertex.name:
+                return block
+    return blocks[-1] if blocks else None
