@@ -20,7 +20,8 @@ records a case's CLI build as a wrapper shows it, into logs/wrapped/<wrapper>-<c
 a `.source` saying how and a `.meta.json`): `mixlib-shellout` runs the build through Chef's
 Mixlib::ShellOut (Debian's ruby-mixlib-shellout), the library Test Kitchen's docker drivers
 and Chef run commands with, and keeps the message of its ShellCommandFailed error, which
-prints the command's stdout and stderr in tagged sections (STDOUT: / STDERR:).
+prints the command's stdout and stderr in tagged sections (STDOUT: / STDERR:); `packer` runs it
+in Packer's shell-local provisioner (Debian's packer), which tags every line `    null: `.
 
 Each case directory holds a Dockerfile, its context and a `case.json`:
 
@@ -594,43 +595,102 @@ end
 """
 
 
-def record_wrapped(wrapper: str, case: Case, cleaner: Cleaner) -> None:
-    if wrapper != "mixlib-shellout":
-        raise SystemExit(f"unknown wrapper {wrapper!r}; known: mixlib-shellout")
-    argv = case.cli_argv()
+# Packer (Debian's packer): a `null` builder whose shell-local provisioner runs the build. Packer
+# tags each line of the provisioner's stdout `    null: ` and of its stderr `==> null: `.
+_PACKER_TEMPLATE = {
+    "builders": [{"type": "null", "communicator": "none"}],
+    "provisioners": [{"type": "shell-local", "inline": []}],
+}
+_PACKER_TAG = re.compile(r"^(?:==> | +)null:(?: |$)", re.MULTILINE)
+
+
+def _run_mixlib(case: Case, argv: list[str]) -> tuple[bytes, dict[str, str]]:
     done = subprocess.run(
         ["ruby", "-e", _MIXLIB_SCRIPT, "--", *argv],
         cwd=case.directory,
         capture_output=True,
         check=False,
     )
-    text = done.stdout.decode("utf-8")
-    cleaner.note([text], [case.tag] if case.tag else [])
     if done.returncode != 0:
         raise SystemExit(f"ruby failed ({done.returncode}): {done.stderr.decode()}")
-    WRAPPED.mkdir(parents=True, exist_ok=True)
-    name = f"{wrapper}-{case.name}"
-    (WRAPPED / f"{name}.txt").write_bytes(done.stdout)
     ruby = subprocess.run(["ruby", "-v"], capture_output=True, text=True, check=False).stdout
-    package = subprocess.run(
-        ["dpkg-query", "-W", "-f", "${Version}", "ruby-mixlib-shellout"],
+    return done.stdout, {"ruby": ruby.strip(), "ruby-mixlib-shellout": _deb("ruby-mixlib-shellout")}
+
+
+def _run_packer(case: Case, argv: list[str]) -> tuple[bytes, dict[str, str]]:
+    import shlex
+    import tempfile
+
+    template = json.loads(json.dumps(_PACKER_TEMPLATE))
+    command = f"cd {shlex.quote(str(case.directory))} && DOCKER_BUILDKIT=0 {shlex.join(argv)}"
+    template["provisioners"][0]["inline"] = [command]
+    with tempfile.TemporaryDirectory() as work:
+        Path(work, "build.json").write_text(json.dumps(template, indent=2))
+        env = {**os.environ, "CHECKPOINT_DISABLE": "1", "PACKER_CACHE_DIR": f"{work}/cache"}
+        done = subprocess.run(
+            ["packer", "build", "-color=false", "build.json"],
+            cwd=work,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,  # one stream in arrival order, as a CI log keeps it
+            check=False,
+        )
+    if done.returncode != 1 or b"Step 1/" not in done.stdout:
+        raise SystemExit(f"packer did not run the build ({done.returncode}): {done.stdout!r}")
+    version = subprocess.run(["packer", "version"], capture_output=True, text=True, check=False)
+    return done.stdout, {
+        "packer": version.stdout.splitlines()[0] if version.stdout else "",
+        "packer-deb": _deb("packer"),
+        "template": json.dumps(template),
+    }
+
+
+def _deb(package: str) -> str:
+    return subprocess.run(
+        ["dpkg-query", "-W", "-f", "${Version}", package],
         capture_output=True,
         text=True,
         check=False,
-    ).stdout
-    (WRAPPED / f"{name}.source").write_text(
-        f"recorded: tests/fixtures/builds/{case.name}"
-        f" by tests/record_fixtures.py --wrapper {wrapper}\n"
+    ).stdout.strip()
+
+
+_WRAPPERS = {
+    "mixlib-shellout": (
+        _run_mixlib,
         "The case's classic build (DOCKER_BUILDKIT=0) run through Mixlib::ShellOut#run_command\n"
         "and #error!; the file is the message of the ShellCommandFailed error, as Test Kitchen's\n"
-        "docker drivers and Chef print it. Versions in the .meta.json beside it.\n"
+        "docker drivers and Chef print it. Versions in the .meta.json beside it.\n",
+    ),
+    "packer": (
+        _run_packer,
+        "The case's classic build (DOCKER_BUILDKIT=0) run by Packer's shell-local provisioner\n"
+        "(a null builder), Packer's output as printed: the build's stdout lines tagged\n"
+        "`    null: `, its stderr lines `==> null: `. Template and versions in the .meta.json.\n",
+    ),
+}
+
+
+def record_wrapped(wrapper: str, case: Case, cleaner: Cleaner) -> None:
+    if wrapper not in _WRAPPERS:
+        raise SystemExit(f"unknown wrapper {wrapper!r}; known: {', '.join(sorted(_WRAPPERS))}")
+    run, how = _WRAPPERS[wrapper]
+    argv = case.cli_argv()
+    output, facts = run(case, argv)
+    text = output.decode("utf-8")
+    cleaner.note([_PACKER_TAG.sub("", text)], [case.tag] if case.tag else [])
+    WRAPPED.mkdir(parents=True, exist_ok=True)
+    name = f"{wrapper}-{case.name}"
+    (WRAPPED / f"{name}.txt").write_bytes(output)
+    (WRAPPED / f"{name}.source").write_text(
+        f"recorded: tests/fixtures/builds/{case.name}"
+        f" by tests/record_fixtures.py --wrapper {wrapper}\n" + how
     )
     meta = {
         "case": case.name,
         "wrapper": wrapper,
         "argv": argv,
-        "ruby": ruby.strip(),
-        "ruby-mixlib-shellout": package.strip(),
+        **facts,
         "versions": versions(),
         "daemon": daemon_facts(),
     }

@@ -138,8 +138,9 @@ class _Screen(io.StringIO):
         return True
 
 
-def play_in_process(scenario: Scenario, workdir: Path) -> str:
-    """Run dbugbuild's main() in this process with pipe input; a thread plays the script."""
+def play_in_process(scenario: Scenario, workdir: Path, env: dict[str, str] | None = None) -> str:
+    """Run dbugbuild's main() in this process with pipe input; a thread plays the script.
+    `env` replaces the process environment (e.g. another daemon's endpoint)."""
     screen = _Screen()
     failure: list[Step] = []
     finished = threading.Event()  # the driver got through every step
@@ -152,7 +153,7 @@ def play_in_process(scenario: Scenario, workdir: Path) -> str:
             stdin_isatty=True,
             stdout_isatty=True,
             stderr_isatty=True,
-            env={**os.environ, "NO_COLOR": "1"},
+            env={**(os.environ if env is None else env), "NO_COLOR": "1"},
             cwd=str(workdir),
             prompt_input=pipe,
             prompt_output=output,

@@ -1083,8 +1083,10 @@ BUILD_CLASSES = {
 }
 
 
+@pytest.mark.parametrize("engine", ["", "engine-26", "engine-26-containerd"])
 @pytest.mark.parametrize("name", sorted(BUILD_CLASSES))
-def test_diagnosis_of_the_recorded_build_cases(name: str) -> None:
+def test_diagnosis_of_the_recorded_build_cases(name: str, engine: str) -> None:
+    # Recorded on Engine 20.10 (logs/) and 26 (logs/engine-26*/): the same class on each.
     folder = FIXTURES / "builds" / name
     case = json.loads((folder / "case.json").read_text())
     text = (folder / case["dockerfile"]).read_text()
@@ -1092,7 +1094,7 @@ def test_diagnosis_of_the_recorded_build_cases(name: str) -> None:
         model: dockerfile.Dockerfile | None = dockerfile.parse(text)
     except dockerfile.DockerfileSyntaxError:
         model = None
-    log = logs.parse([(FIXTURES / "logs" / f"{name}.txt").read_text()])
+    log = logs.parse([(FIXTURES / "logs" / engine / f"{name}.txt").read_text()])
     report = locate(
         log,
         dockerfile=model,

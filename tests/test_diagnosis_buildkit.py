@@ -9,11 +9,12 @@ with the build's secrets known (a live build: none given) and not (a saved log).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import FIXTURES
+from conftest import FIXTURES, run_cli
 from dbugbuild import diagnosis, inputs, logs
 from dbugbuild.inputs import parse_dockerfile
 from dbugbuild.report import Diagnosis, FailedStep, locate
@@ -191,3 +192,23 @@ def test_diagnosis_buildkit_secret_ids() -> None:
         "TOKEN",
         "plain",
     )
+
+
+def test_diagnosis_buildkit_platform_mismatch_of_the_base_image(tmp_path: Path) -> None:
+    """A public log (uraimo/run-on-arch-action#154, a .source beside it): the base image has
+    no manifest for the platform. Read with --log and no Dockerfile: the excerpt's FROM."""
+    log = BUILDKIT / "public" / "platform-no-match-manifest.log"
+    run = run_cli(["--log", str(log), "--format", "json"], tmp_path)
+    report = run.json()
+    failed = report["failed_step"]
+    assert (failed["index"], failed["instruction"], failed["line"], run.code) == (
+        None, "FROM", 1, 1
+    )  # fmt: skip
+    assert report["diagnosis"]["class"] == "base-image"
+    assert report["diagnosis"]["summary"] == (
+        "`ppc64le/ubuntu:22.04` has no image for this machine's platform."
+    )
+    assert report["notes"] == [
+        "no Dockerfile at Dockerfile: its lines are from the log's excerpt "
+        "(Dockerfile.ppc64le.ubuntu22.04)"
+    ]

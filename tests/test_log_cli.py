@@ -29,7 +29,12 @@ def test_log_cli_historic(log: Path, tmp_path: Path) -> None:
         assert run.stderr.endswith("it was cut off. Save the whole output of the build\n")
         return
     report = run.json()
-    assert "no Dockerfile at Dockerfile: lines not mapped" in report["notes"]
+    excerpt = parsed.failure is not None and parsed.failure.span is not None
+    assert (
+        "no Dockerfile at Dockerfile: its lines are from the log's excerpt (Dockerfile)"
+        if excerpt
+        else "no Dockerfile at Dockerfile: lines not mapped"
+    ) in report["notes"]
     assert [s["index"] for s in report["steps"]] == [s.index for s in parsed.steps]
     if parsed.failure is None:
         assert (run.code, report["status"], report["failed_step"]) == (0, "succeeded", None)
@@ -45,7 +50,8 @@ def test_log_cli_historic(log: Path, tmp_path: Path) -> None:
     assert report["last_good_image"] == parsed.last_good_image
     assert run.code == (parsed.failure.exit_code or 1)
     gcc = run_cli(["--log", str(log), "--format", "gcc"], tmp_path)
-    assert gcc.stdout.startswith("Dockerfile: error: ")
+    where = f"Dockerfile:{failed['line']}:1:" if failed["line"] else "Dockerfile:"
+    assert gcc.stdout.startswith(f"{where} error: ")
     # One error line; the diagnosis may follow as `note:` lines.
     lines = gcc.stdout.splitlines()
     assert [line.split(": ", 2)[1] for line in lines] == ["error"] + ["note"] * (len(lines) - 1)
@@ -80,3 +86,60 @@ def test_log_cli_container_that_never_started_is_named(tmp_path: Path) -> None:
     assert report["last_good_image"] is None  # FROM scratch: no layer
     log = (FIXTURES / "logs" / "from-scratch.txt").read_text()
     assert f" ---> Running in {report['failed_container']}" in log
+
+
+BUILDKIT_LOGS = sorted((FIXTURES / "buildkit" / "logs").glob("*.log")) + sorted(
+    (FIXTURES / "buildkit" / "public").glob("*.log")
+)
+
+
+@pytest.mark.parametrize("log", BUILDKIT_LOGS, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_log_cli_buildkit(log: Path, tmp_path: Path) -> None:
+    """Every BuildKit log we hold (Engine 26 / buildx 0.13.1 recordings; public logs of
+    BuildKit 0.6 to buildx 0.25, GitHub Actions and Jenkins timestamps): a report, or exit
+    65 with one line saying why; with no Dockerfile at hand, lines from the log's excerpt."""
+    run = run_cli(["--log", str(log), "--format", "json"], tmp_path)
+    try:
+        parsed = logs.read(log.read_text())
+    except logs.LogFormatError:
+        assert run.code == 65
+        assert run.stderr.count("\n") == 1 and run.stderr.startswith("dbugbuild: error: ")
+        return
+    if not parsed.succeeded and parsed.failure is None:
+        assert run.code == 65 and "it was cut off" in run.stderr
+        return
+    report = run.json()
+    assert (report["builder"], report["builder_choice"]["by"]) == ("buildkit", "log")
+    if parsed.failure is None:
+        assert (run.code, report["status"], report["failed_step"]) == (0, "succeeded", None)
+        return
+    failed = report["failed_step"]
+    step = parsed.failed_step
+    assert failed["index"] == (step.index if step else None)
+    assert failed["exit_code"] == parsed.failure.exit_code
+    assert run.code == (parsed.failure.exit_code or 1) == report["exit_code"]
+    span = parsed.failure.span
+    assert (failed["line"], failed["end_line"]) == (span if span else (None, None))
+    assert failed["stage"] is None or not failed["stage"].startswith("stage-")
+    gcc = run_cli(["--log", str(log), "--format", "gcc"], tmp_path)
+    where = f"Dockerfile:{span[0]}:1:" if span else "Dockerfile:"
+    assert gcc.stdout.startswith(f"{where} error: ")
+
+
+def test_log_cli_buildkit_with_its_dockerfile_and_timestamps(tmp_path: Path) -> None:
+    """A GitHub Actions log (timestamps on every line) of the parallel-stage build."""
+    case = FIXTURES / "buildkit" / "cases" / "parallel-stage-fail"
+    text = (FIXTURES / "buildkit" / "logs" / "parallel-stage-fail.log").read_text()
+    stamped = "".join(f"2024-03-05T10:11:{i % 60:02d}.1234567Z {line}\n"
+                      for i, line in enumerate(text.splitlines()))  # fmt: skip
+    log = tmp_path / "ci.log"
+    log.write_text(stamped)
+    run = run_cli(["--log", str(log), "--format", "json"], case)
+    report = run.json()
+    assert run.code == 2
+    failed = report["failed_step"]
+    assert (failed["index"], failed["total"], failed["line"], failed["stage"]) == (
+        3, 3, 6, "compile"
+    )  # fmt: skip
+    assert report["notes"] == []
+    assert report["diagnosis"]["class"] == "command-failed"

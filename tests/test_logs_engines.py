@@ -31,7 +31,6 @@ ENGINES = {
     "engine-26-containerd": LOGS / "engine-26-containerd",
 }
 NEWER = ("engine-26", "engine-26-containerd")
-PARSE_ERROR_XFAIL = pytest.mark.xfail(strict=True, reason="issue 10: Engine 26 parse error wording")
 
 
 def text(engine: str, case: str) -> str:
@@ -198,7 +197,6 @@ def _http_error(engine: str) -> str:
     return str(meta(engine, "syntax-error")["api"]["http_error"]["explanation"])
 
 
-@PARSE_ERROR_XFAIL
 @pytest.mark.parametrize("engine", NEWER)
 def test_parse_error_line_on_engine_26(engine: str) -> None:
     for parsed in (cli(engine, "syntax-error"), parse([_http_error(engine)])):
@@ -275,8 +273,6 @@ def test_containerd_store_log_prints_pulled_digests_as_ids() -> None:
 
 # --- Wrappers that tag or indent every line ---------------------------------------------------
 
-WRAPPER_XFAIL = pytest.mark.xfail(strict=True, reason="issue 10: wrapper prefixes")
-
 
 def wrapped(name: str) -> str:
     return (WRAPPED / f"{name}.txt").read_bytes().decode("utf-8")
@@ -297,12 +293,34 @@ def test_mixlib_shellout_finds_the_failure(case: str) -> None:
     assert parsed.last_good_image == parsed.steps[-2].image
 
 
-@WRAPPER_XFAIL
 @pytest.mark.parametrize("case", ["run-exit-127", "run-exit-100"])
 def test_mixlib_shellout_parses_like_the_plain_log(case: str) -> None:
-    # Today the STDERR: tag hides the CLI's DEPRECATED notice, which then counts as output
-    # of the failing step ('STDERR: DEPRECATED: The legacy builder is deprecated ...').
+    # The STDERR: tag must not hide the CLI's DEPRECATED notice, which would then count as
+    # output of the failing step ('STDERR: DEPRECATED: The legacy builder is deprecated ...').
     assert shape(parse([wrapped(f"mixlib-shellout-{case}")])) == shape(cli("engine-26", case))
+
+
+@pytest.mark.parametrize("case", ["run-exit-127", "run-exit-100"])
+def test_packer_tagged_build_parses_like_the_plain_log(case: str) -> None:
+    # Packer's shell-local provisioner tags the build's stdout lines `    null: ` and its stderr
+    # lines `==> null: ` (the builder's error among them), and adds its own lines after.
+    log = wrapped(f"packer-{case}")
+    assert re.search(r"^    null: Step 1/\d : FROM ", log, re.M)
+    assert re.search(r"^==> null: The command '.*' returned a non-zero code: \d+$", log, re.M)
+    assert shape(parse([log])) == shape(cli("engine-26", case))
+
+
+def test_packer_tag_is_stripped_only_where_it_is() -> None:
+    # Lines without the tag (Packer's own closing lines) are not cut, and a tag of another
+    # name is another wrapper's text, kept as output.
+    log = wrapped("packer-run-exit-127").replace(
+        "    null: about to call", "    other: about to call"
+    )
+    parsed = parse([log])
+    assert parsed.steps[1].output_tail == (
+        "    other: about to call a missing command (naïve café ✓)",
+    )
+    assert parsed.failure is not None and parsed.failure.exit_code == 127
 
 
 def test_chef_knife_container_steps_are_found() -> None:
@@ -326,7 +344,6 @@ WRAPPED_FAILURES = {
 }
 
 
-@WRAPPER_XFAIL
 @pytest.mark.parametrize("name", sorted(WRAPPED_FAILURES))
 def test_wrapped_error_line_is_found(name: str) -> None:
     # Each wrapper puts text after the builder's error on the same line (a closing quote, a
@@ -334,14 +351,17 @@ def test_wrapped_error_line_is_found(name: str) -> None:
     parsed = parse([wrapped(name)])
     assert parsed.failure is not None
     assert (parsed.failure.exit_code, parsed.failure.command) == WRAPPED_FAILURES[name]
+    # The message is the builder's, without the wrapper's text around it.
+    assert re.fullmatch(r"The command .* returned a non-zero code: \d+", parsed.failure.message)
 
 
-@WRAPPER_XFAIL
 def test_ansible_logs_list_failure_is_found() -> None:
     # The build's chunks as a Python list repr on one line, after the error (whose start
     # the saved excerpt cut off): at least the exit code must be found.
     parsed = parse([wrapped("ansible-logs-list")])
     assert parsed.failure is not None and parsed.failure.exit_code == 100
+    assert parsed.failure.command is None  # only its end is left: not a command to show
+    assert parsed.failure.message.endswith("; fi' returned a non-zero code: 100")
 
 
 def test_packer_docker_builder_log_is_no_build() -> None:

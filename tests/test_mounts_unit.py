@@ -1,6 +1,6 @@
 """Unit tests of what the BuildKit debug layer's mounts are made of: where the client's secrets,
 ssh sockets and named contexts come from (backends.sources), the debug containers' Mount as
-the API and the CLI take it, and which daemons are on this host."""
+the API and the CLI take it, and no bind of a local path on a remote daemon."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ from dbugbuild.backends.sources import (
 )
 from dbugbuild.dockerfile.runflags import parse_run_flags
 from dbugbuild.engine import Engine, Mount
+from dbugbuild.engine.connect import Connection
+from dbugbuild.engine.endpoint import Endpoint
 from dbugbuild.options import BuildOptions
 
 
@@ -90,24 +92,6 @@ def test_mount_as_the_api_and_the_cli_take_it() -> None:
     assert tmpfs.cli() == '"type=tmpfs","target=/t","tmpfs-size=1048576"'
 
 
-@pytest.mark.parametrize(
-    ("base_url", "local"),
-    [
-        ("http+docker://localhost", True),  # docker-py's unix socket
-        ("http+docker://localnpipe", True),
-        ("http://127.0.0.1:2375", True),
-        ("https://localhost:2376", True),
-        ("http://[::1]:2375", True),
-        ("https://10.1.2.3:2376", False),
-        ("https://build-farm.example:2376", False),
-        ("http+docker://ssh", False),  # ssh://: a daemon on another host
-    ],
-)
-def test_engine_is_local(base_url: str, local: bool) -> None:
-    client = SimpleNamespace(api=SimpleNamespace(base_url=base_url))
-    assert Engine(client, None, {}).is_local is local
-
-
 def test_emulate_on_a_remote_daemon_binds_no_local_path(tmp_path: Path) -> None:
     """A bind of a path of this host would mount the remote host's path: not made, and said.
     (Only the locality decides here: no call reaches the remote client.)"""
@@ -118,9 +102,9 @@ def test_emulate_on_a_remote_daemon_binds_no_local_path(tmp_path: Path) -> None:
     agent = socket.socket(socket.AF_UNIX)
     agent.bind(sock_path)
     try:
-        remote = Engine(
-            SimpleNamespace(api=SimpleNamespace(base_url="https://10.1.2.3:2376")), None, {}
-        )
+        # A daemon on another machine: Engine.is_local says no without asking it.
+        endpoint = Endpoint("tcp://10.1.2.3:2376", "DOCKER_HOST")
+        remote = Engine(Connection(SimpleNamespace(), None, endpoint, None), {})
         inputs = BuildInputs(
             BuildOptions(secrets=("id=tok,src=tok.txt",), ssh=(f"default={sock_path}",)),
             str(work), dict(os.environ), "", None, True, print, print,

@@ -30,7 +30,10 @@ if TYPE_CHECKING:
 
 
 def _connect(console: Console) -> Engine:
-    return Engine.connect(console.env)
+    engine = Engine.connect(console.env)
+    if engine.endpoint.warning:  # plain TCP: said once per run (a run connects once)
+        console.warn(engine.endpoint.warning)
+    return engine
 
 
 def _choose(build: BuildOptions, source: DockerfileSource, console: Console) -> backends.Choice:
@@ -145,10 +148,9 @@ def run_clean(options: CleanOptions, console: Console) -> int:
     for what, ids in (("container", containers), ("image", images), ("volume", volumes)):
         shown = ids if what == "volume" else [short_id(i) for i in ids]  # a volume's is a name
         console.write("".join(f"removed {what} {i}\n" for i in shown))
+    counts = f"{len(containers)} container(s), {len(images)} image(s)"
     also = f", {len(volumes)} volume(s)" if volumes else ""
-    console.write(
-        f"dbugbuild clean: removed {len(containers)} container(s), {len(images)} image(s){also}\n"
-    )
+    console.write(f"dbugbuild clean: removed {counts}{also}\n")
     return 0
 
 
@@ -305,7 +307,8 @@ def _report_from_log(options: Options, console: Console) -> _Outcome:
         parent = backend.parent_image(log, engine) if engine is not None else None
     notes = [f"no Dockerfile at {source.shown}: lines not mapped"] if source.text is None else []
     if source.text is None and log.failure is not None and log.failure.span is not None:
-        notes = [f"no Dockerfile at {source.shown}: its lines are from the log's excerpt"]
+        named = log.failure.dockerfile or "Dockerfile"
+        notes = [f"no Dockerfile at {source.shown}: its lines are from the log's excerpt ({named})"]
     diagnose = _diagnosis(log, source, opts, console, lazy_engine, bool(opts.secrets))
     result = _locate(
         log,

@@ -91,7 +91,8 @@ def dockerfile_syntax(case: Case) -> Found | None:
 
 
 def _previous_code_line(source: Sequence[str], number: int) -> int | None:
-    for n in range(number - 1, 0, -1):
+    # Only lines the Dockerfile has (none with --log and no Dockerfile at hand).
+    for n in range(min(number - 1, len(source)), 0, -1):
         text = source[n - 1].strip()
         if text and not text.startswith("#"):
             return n
@@ -132,6 +133,27 @@ def base_image(case: Case) -> Found | None:
     elif "no matching manifest" in lower or "no match for platform in manifest" in lower:
         summary = f"{code(ref)} has no image for this machine's platform."
         hints.append("Pick a tag published for your platform, or pass --platform to the build.")
+    elif any(w in lower for w in _NO_CREDENTIALS):
+        registry = _registry(ref, message)
+        login = "docker login" if registry == "docker.io" else f"docker login {registry}"
+        if "pull access denied" in lower:  # Docker Hub says the same for a missing repository
+            summary = (
+                f"{code(ref)} cannot be pulled: it does not exist, or it is private and "
+                f"{registry} wants credentials."
+            )
+        elif "no basic auth credentials" in lower:
+            summary = (
+                f"The registry {registry} wants credentials to pull {code(ref)}, and the docker "
+                "CLI has none stored for it."
+            )
+        else:
+            summary = f"The registry {registry} refused to let {code(ref)} be pulled."
+        hints.append(
+            f"Log in: `{login}` (the build uses the docker CLI's stored credentials, credential "
+            "helpers included), then run dbugbuild again."
+        )
+        if "pull access denied" in lower:
+            hints.append(f"Check the name on {where}: `docker image ls` shows local images.")
     elif any(w in lower for w in ("connection refused", "no such host", "i/o timeout", "dial tcp")):
         registry = ref.split("/", 1)[0] if "/" in ref else "docker.io"
         summary = (
@@ -148,9 +170,34 @@ def base_image(case: Case) -> Found | None:
             f"Check the name and tag on {where}: `docker image ls` shows local images, the "
             "registry's page lists the published tags."
         )
-        if "denied" in lower or "unauthorized" in lower:
-            hints.append("For a private image, `docker login` to its registry first.")
     return Found(summary, tuple(hints), evidence)
+
+
+# What a registry answers a pull without (valid) credentials: Distribution's and the daemon's
+# words (moby distribution/errors.go), Docker Hub's "pull access denied".
+_NO_CREDENTIALS = (
+    "no basic auth credentials",
+    "unauthorized",
+    "authentication required",
+    "pull access denied",
+    "requested access to the resource is denied",
+    '": denied',  # GHCR: Head "https://ghcr.io/v2/...": denied
+    "denied: ",
+)
+_REGISTRY_URL = re.compile(r"https?://([^/\s\"]+)/v2/")
+_HUB = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
+
+
+def _registry(ref: str, message: str) -> str:
+    """The registry of an image: the host the daemon's error names, else the reference's
+    first component when it is a host (has a `.` or `:`, or is localhost), else Docker Hub."""
+    named = _REGISTRY_URL.search(message)
+    host = named.group(1) if named else None
+    if host is None:
+        first = ref.split("/", 1)[0]
+        is_host = "." in first or ":" in first or first == "localhost"
+        host = first if "/" in ref and is_host else ""
+    return "docker.io" if not host or host in _HUB else host
 
 
 def _lower_repo(ref: str) -> str:

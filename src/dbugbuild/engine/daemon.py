@@ -4,9 +4,9 @@ through the Engine API; every object dbugbuild makes labelled, and removable by 
 from __future__ import annotations
 
 import shutil
+import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
 
 import docker.errors
 
@@ -18,8 +18,9 @@ from dbugbuild.engine.build import (
     run_build,
     said_no_buildx,
 )
+from dbugbuild.engine.connect import Connection, connect
 from dbugbuild.engine.containers import ContainersMixin, ContainerSpec
-from dbugbuild.engine.endpoint import connect_client
+from dbugbuild.engine.endpoint import Endpoint
 from dbugbuild.engine.failures import api_error
 from dbugbuild.engine.images import ImagesMixin
 from dbugbuild.engine.probe import ProbeResult, run_probe
@@ -38,46 +39,55 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
 
     def __init__(
         self,
-        client: Any,
-        docker_cli: str | None,
+        connection: Connection,
         env: Mapping[str, str],
         labels: Mapping[str, str] | None = None,
     ) -> None:
-        self._client = client
-        self._docker_cli = docker_cli
+        self._connection = connection
+        self._client = connection.client
+        self._docker_cli = connection.cli
         self._env = dict(env)
         self._labels = dict(labels or {})
+        self._is_local: bool | None = None
         self._plugins: dict[str, bool] = {}
 
     @classmethod
     def connect(cls, env: Mapping[str, str]) -> Engine:
         """Reach the daemon the docker CLI would use (DOCKER_HOST, then the current context)."""
         labels = run_labels(env)  # a malformed DBUGBUILD_LABELS is a usage error, before anything
-        client, cli = connect_client(env)
-        return cls(client, cli, env, labels)
+        return cls(connect(env), env, labels)
 
     def close(self) -> None:
-        self._client.close()
+        self._connection.close()
+
+    @property
+    def endpoint(self) -> Endpoint:
+        """Where the daemon is and how it was found: `.described` names it in messages,
+        `.warning` is the one sentence to print for an unprotected (plain TCP) endpoint."""
+        return self._connection.endpoint
+
+    @property
+    def is_local(self) -> bool:
+        """Whether a path on this machine is the same path for the daemon, so a bind mount of
+        a local folder into a container mounts that folder. False for a remote daemon (ssh://
+        or tcp:// to another machine), and for a socket or loopback port whose daemon reports
+        another host name (a daemon in a VM, or on the host of the container dbugbuild runs
+        in): there a bind mount would mount the daemon's own path of that name, so anything
+        that binds must say so instead. Asked of the daemon once."""
+        if self._is_local is None:
+            self._is_local = False
+            if self.endpoint.on_this_machine:
+                try:
+                    name = str(self._client.api.info().get("Name") or "")
+                except docker.errors.APIError as exc:
+                    raise api_error("asking the daemon where it runs", exc) from exc
+                self._is_local = name == socket.gethostname()
+        return self._is_local
 
     def labels(self, session_id: str) -> dict[str, str]:
         """The labels of everything this run creates for a session: dbugbuild's own, with the
         session id, and DBUGBUILD_LABELS' (options.run_labels)."""
         return {**self._labels, LABEL: session_id}
-
-    @property
-    def is_local(self) -> bool:
-        """Whether the daemon runs on this host, so a bind of a local path mounts that path:
-        its endpoint is a unix socket (or a named pipe) here, or TCP to a loopback address.
-        A tcp:// or ssh:// daemon elsewhere would mount a path of its own host instead."""
-        url = str(getattr(self._client.api, "base_url", ""))
-        if url in ("http+docker://localhost", "http+docker://localnpipe"):
-            return True  # docker-py's spelling of a unix socket and a named pipe
-        host = url.split("://", 1)[-1].rsplit(":", 1)[0].strip("[]")
-        return url.startswith(("http://", "https://")) and host in (
-            "localhost",
-            "127.0.0.1",
-            "::1",
-        )
 
     @property
     def run_labels(self) -> dict[str, str]:

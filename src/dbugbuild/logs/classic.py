@@ -66,11 +66,18 @@ _PULLING_STEPS = frozenset({"FROM", "COPY", "ADD"})
 # CLIs printed any error (logrus `FATA[0022] `, Go's `2014/09/17 03:25:48 `) or an error
 # the daemon words like program output, and counts only if nothing but bookkeeping
 # follows it.
+# A wrapper may put text after the code on the same line: a closing quote or brace (logrus,
+# Ansible's JSON result), kitchen-dokken's `. The common scenerios ...] on <instance>`.
 _NON_ZERO = re.compile(
     r"The command (?:'(?P<quoted>.*)'|\[(?P<bracketed>.*)\]) returned a non-zero code: "
-    r"(?P<code>-?\d+)\s*$"
+    r"(?P<code>-?\d+)(?!\d)"
 )
-_PARSE_ERROR = re.compile(r"[Dd]ockerfile parse error line (\d+): ")
+# The same error whose start a wrapper or an excerpt cut off: the command's closing quote is
+# what is left of it (an Ansible message holding the whole build on one line).
+_CUT_NON_ZERO = re.compile(r"\S' returned a non-zero code: (?P<code>-?\d+)(?!\d)")
+# Engine 20.10 (and Docker 1.x): `dockerfile parse error line 3: ...`; Engine 23+ (BuildKit's
+# parser, vendored: instructions/parse.go parseError) `dockerfile parse error on line 3: ...`.
+_PARSE_ERROR = re.compile(r"[Dd]ockerfile parse error (?:on )?line (\d+): ")
 _STRONG_START = re.compile(
     r"(?:COPY|ADD) failed: "
     r"|unable to prepare context: "
@@ -83,10 +90,12 @@ _STRONG_START = re.compile(
 )
 _DAEMON_PREFIX = re.compile(r"Error response from daemon: ")
 _OLD_CLI_PREFIX = re.compile(r"(?:(?:FATA|ERRO|INFO)\[\d+\]|\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) ")
+# Docker 1.x's CLI with logrus' text format: time="..." level="info" msg="The command ..."
+_LOGRUS = re.compile(r'time="[^"]*" level="?\w+"? msg="(?P<msg>(?:[^"\\]|\\.)*)"')
 _WEAK_START = re.compile(
     r"pull access denied |manifest for \S+ not found|manifest unknown|repository \S+ not found"
     r"|failed to |unable to |OCI runtime |invalid reference format|toomanyrequests: "
-    r"|error from sender: |Get \"?https?://"
+    r"|error from sender: |(?:Get|Head) \"?https?://|unauthorized: "
 )
 _BUILDKIT = re.compile(
     r"#\d+ (?:\[|DONE |CACHED|ERROR|sha256:|resolve |naming |writing |exporting |transferring )"
@@ -103,6 +112,10 @@ def _failure(line: str) -> tuple[Failure, bool] | None:
     old_cli = _OLD_CLI_PREFIX.match(text)
     if old_cli:
         text, marked = text[old_cli.end() :], True
+    else:
+        logrus = _LOGRUS.match(text)
+        if logrus:
+            text, marked = re.sub(r"\\(.)", r"\1", logrus.group("msg")), True
     daemon = _DAEMON_PREFIX.match(text)
     if daemon:
         text = text[daemon.end() :]
@@ -112,8 +125,11 @@ def _failure(line: str) -> tuple[Failure, bool] | None:
         command = non_zero.group("quoted")
         if command is None:
             command = non_zero.group("bracketed")
-        message = text[non_zero.start() :]
+        message = text[non_zero.start() : non_zero.end()]
         return Failure(message, int(non_zero.group("code")), command, None, False), True
+    cut = _CUT_NON_ZERO.search(text)
+    if cut:
+        return Failure(text[: cut.end()], int(cut.group("code")), None, None, False), True
     parse_error = _PARSE_ERROR.search(text)
     if parse_error:
         message = text[parse_error.start() :]
@@ -228,7 +244,10 @@ class ClassicParser:
     # -- one line ---------------------------------------------------------------------
 
     def _line(self, raw: str) -> None:
-        line = self._prefix.strip(strip_ansi(raw))
+        clean = strip_ansi(raw)
+        line = None if self._prefix.settled else self._prefix.settle(clean, _STEP)
+        if line is None:
+            line = self._prefix.strip(clean)
         body = line.strip()
         if not body:
             return
@@ -238,7 +257,7 @@ class ClassicParser:
 
         step = _STEP.match(body)
         if step:
-            self._step(raw, step)
+            self._step(step)
             return
         if _SENDING_CONTEXT.match(body) and (build.steps or build.failure or build.image):
             self._build = _BuildState(sent_context=True)  # a second build in the same log
@@ -276,15 +295,13 @@ class ClassicParser:
             build.steps[-1].tail.append(build.failure_line)
         build.failure, build.failure_line = None, ""
 
-    def _step(self, raw: str, match: re.Match[str]) -> None:
+    def _step(self, match: re.Match[str]) -> None:
         build = self._build
         index = int(match.group(1))
         if (build.steps and index <= build.steps[-1].index) or build.image is not None:
             build = self._build = _BuildState(sent_context=build.sent_context)
         self._clear_weak_failure()
         build.failure, build.failure_strong = None, False  # a step began: no error before it
-        if not self._prefix.settled:
-            self._prefix.settle(strip_ansi(raw))
         text = match.group(3)
         build.steps.append(
             _StepState(

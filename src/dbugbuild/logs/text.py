@@ -94,41 +94,66 @@ CI_PREFIXES = (
     re.compile(r"\d\d:\d\d:\d\d(?: |$)"),
 )
 _NO_PREFIX = re.compile(r"")
+# Packer tags each line of a provisioner's output `    NAME: ` (its stdout) or `==> NAME: `
+# (its stderr and Packer's own messages); `--> NAME: ` in its closing summary.
+_PACKER_TAG = re.compile(r"(?:==> |--> | +)(?P<name>[^\s:]+): ")
+# Mixlib::ShellOut (Test Kitchen's docker drivers, Chef) starts the command's stdout and its
+# stderr each with a tag: `STDOUT: ` / `STDERR: ` on the first line of each section.
+_SECTION_TAGS = ("STDOUT: ", "STDERR: ")
 
 
 class LinePrefix:
-    """The CI prefix and wrapper indentation of a log's lines, decided once, then stripped."""
+    """The CI prefix and wrapper tag or indentation of a log's lines, decided once, then
+    stripped."""
 
     def __init__(self) -> None:
         self._prefix: re.Pattern[str] | None = None
         self._indent = ""
+        self._tag: re.Pattern[str] | None = None
 
     @property
     def settled(self) -> bool:
         return self._prefix is not None
 
-    def settle(self, line: str) -> None:
-        """Decide, on the family's first line of build output, which prefix and indentation
-        every line has (an ANSI-free line)."""
-        self._prefix = _NO_PREFIX
-        for prefix in CI_PREFIXES:
-            match = prefix.match(line)
+    def settle(self, line: str, first: re.Pattern[str]) -> str | None:
+        """Decide, on the family's first line of build output, which prefix and indentation or
+        wrapper tag every line has; the line without them, or None (nothing decided) when
+        `first` does not match there. `line` is ANSI-free."""
+        prefix = _NO_PREFIX
+        for candidate in CI_PREFIXES:
+            match = candidate.match(line)
             if match:
-                self._prefix, line = prefix, line[match.end() :]
+                prefix, line = candidate, line[match.end() :]
                 break
-        self._indent = line[: len(line) - len(line.lstrip())]
+        body = line.lstrip()
+        if first.match(body):
+            self._prefix, self._indent = prefix, line[: len(line) - len(body)]
+            return body
+        tag = _PACKER_TAG.match(line)
+        if tag and first.match(line, tag.end()):
+            name = re.escape(tag.group("name"))
+            self._prefix, self._tag = prefix, re.compile(rf"(?:==> |--> | *){name}:(?: |$)")
+            return line[tag.end() :]
+        return None
 
     def strip(self, line: str) -> str:
-        """The line without its prefix (and indentation, once settled)."""
+        """The line without its prefix (and indentation or tag, once settled)."""
         if self._prefix is not None:
             match = self._prefix.match(line)
             if match:
                 line = line[match.end() :]
-            if self._indent and line.startswith(self._indent):
+            if self._tag is not None:
+                tag = self._tag.match(line)
+                if tag:
+                    line = line[tag.end() :]
+            elif self._indent and line.startswith(self._indent):
                 line = line[len(self._indent) :]
-            return line
-        for prefix in CI_PREFIXES:
-            match = prefix.match(line)
-            if match:
-                return line[match.end() :]
+        else:
+            for prefix in CI_PREFIXES:
+                match = prefix.match(line)
+                if match:
+                    line = line[match.end() :]
+                    break
+        if line.startswith(_SECTION_TAGS):
+            line = line[len("STDOUT: ") :]
         return line

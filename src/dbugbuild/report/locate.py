@@ -23,7 +23,7 @@ from dbugbuild.dockerfile import (
     classic_steps,
     label_options,
 )
-from dbugbuild.dockerfile import lines as source_lines
+from dbugbuild.dockerfile import lines as dockerfile_lines
 from dbugbuild.logs import BuildLog, Failure, Step
 from dbugbuild.report.model import (
     BUILDER,
@@ -243,7 +243,7 @@ def _failed_step(
     source: str | None,
     builder: str,
 ) -> tuple[FailedStep, tuple[str, ...]]:
-    lines = source_lines(source) if source is not None else []
+    lines = dockerfile_lines(source) if source is not None else []
     step = log.failed_step
     if step is None:
         # Nothing ran: a Dockerfile parse error (line known), an error before step 1, or

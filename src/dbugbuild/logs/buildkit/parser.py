@@ -68,6 +68,7 @@ class BuildKitLogParser:
         self._tty_lines = 0
         self._first_line: str | None = None
         self._seen_text = False
+        self._indent: str | None = None  # what a wrapper (a pasted log) puts before each line
         self._closed = False
 
     # -- input --------------------------------------------------------------------------
@@ -200,6 +201,10 @@ class BuildKitLogParser:
     def _line(self, raw: str) -> None:
         prefix = PREFIX_RE.match(raw)
         line = raw[prefix.end() :] if prefix else raw
+        if self._indent is None and VERTEX.fullmatch(line):  # settled on the first `#N`
+            self._indent = line[: len(line) - len(line.lstrip(" \t"))]
+        if self._indent and line.startswith(self._indent):
+            line = line[len(self._indent) :]
         if self._mode == _IN_EXCERPT:
             self._excerpt_line(line)
             return
