@@ -3,6 +3,8 @@ layer. Pure; tests/test_buildkit_debug.py builds these prefixes on the real daem
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from dbugbuild.dockerfile import parse
@@ -220,3 +222,19 @@ def test_bisect_prefix_layers_of_the_failing_stage_end_before_it() -> None:
     assert prefix_layers(df, "1", target=None, failed_line=None).name == "tools"
     with pytest.raises(StageError):
         prefix_layers(df, "nope", target=None, failed_line=None)
+
+
+def test_prefix_folder_is_outside_a_context_that_holds_the_temporary_folder() -> None:
+    import tempfile
+
+    from dbugbuild.backends import BuildInputs
+    from dbugbuild.backends.lastgood import _outside
+    from dbugbuild.options import BuildOptions
+
+    def where(context: str) -> str | None:
+        inputs = BuildInputs(BuildOptions(context=context), "/", {}, "", None, True, print, print)
+        return _outside(inputs)
+
+    temp = tempfile.gettempdir()
+    assert where("/srv/app") is None  # the temporary folder is not in it: the default
+    assert where(temp) == os.path.dirname(os.path.realpath(temp))

@@ -61,7 +61,7 @@ class PrefixBuilder:
             return self.built[prefix.text]
         inputs = self.inputs
         tag = f"dbugbuild-prefix-{self.session}:{len(self.built) + 1}"
-        folder = tempfile.mkdtemp(prefix="dbugbuild-prefix-")
+        folder = tempfile.mkdtemp(prefix="dbugbuild-prefix-", dir=_outside(inputs))
         try:
             name = os.path.basename(inputs.dockerfile_file or "Dockerfile")
             path = os.path.join(folder, name)
@@ -124,6 +124,16 @@ class PrefixBuilder:
         except KeyError:
             return None
         return self.build(cut(text, dockerfile, stage, None), f"stage {ref} for a mount")
+
+
+def _outside(inputs: BuildInputs) -> str | None:
+    """Where the temporary Dockerfile goes: the system's temporary folder, unless the build
+    context holds it (a context of /tmp would then send it, and miss the cache)."""
+    context = os.path.realpath(os.path.join(inputs.cwd, inputs.options.context))
+    temp = os.path.realpath(tempfile.gettempdir())
+    if os.path.commonpath([temp, context]) == context:
+        return os.path.dirname(context) if context != os.path.dirname(context) else None
+    return None
 
 
 def _required(site: FailureSite) -> tuple[BuildInputs, Dockerfile, str, Instruction]:
