@@ -281,3 +281,20 @@ def test_prefix_layer_ssh_agent_socket(daemon: Engine, tmp_path: Path) -> None:
         agent.terminate()
         agent.wait()
     assert own_leftovers(daemon) == []
+
+
+def test_clean_counts_a_crashed_sessions_tagged_prefix_image(
+    daemon: Engine, tmp_path: Path
+) -> None:
+    """A session killed with -9 leaves its prefix image, tagged: `clean` removes it and says
+    so (removing its last tag removed the image: that was counted as not removed)."""
+    from conftest import run_cli
+
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nENV CRASHED=1\nRUN exit 1\n")
+    layer = prefix_layer(BuildKitBackend(), daemon, _site(tmp_path, 3), daemon.labels("killed"))
+    image = layer.env.image
+    run = run_cli(["clean"], tmp_path)
+    assert run.code == 0, run.stderr
+    assert f"removed image {image.removeprefix('sha256:')[:12]}" in run.stdout.splitlines()
+    assert run.stdout.splitlines()[-1] == "dbugbuild clean: removed 0 container(s), 1 image(s)"
+    assert daemon.image_id(image) is None

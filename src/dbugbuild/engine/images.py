@@ -65,17 +65,21 @@ class ImagesMixin:
     def _remove_image_retrying(self, image: str, attempts: int = 5) -> bool:
         """Remove an image and its tags; False when it was gone or still conflicts."""
         api = self._client.api
+        untagged = False
         for attempt in range(attempts):
             try:
                 for tag in api.inspect_image(image).get("RepoTags") or ():
                     api.remove_image(tag, force=True, noprune=True)
+                    untagged = True
                 api.remove_image(image, force=True, noprune=True)
                 return True
             except docker.errors.NotFound:
-                return False
+                # Removing an image's last tag removes the image (a tagged prefix image):
+                # it was removed, by us.
+                return untagged
             except docker.errors.APIError as exc:
                 if exc.status_code == 404:
-                    return False
+                    return untagged
                 if exc.status_code != 409:
                     raise api_error("removing image " + image, exc) from exc
                 if "dependent child images" in str(exc.explanation or ""):
