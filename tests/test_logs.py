@@ -16,12 +16,12 @@ LOGS = FIXTURES / "logs"
 def test_logs_detect_classic_and_its_parser() -> None:
     text = (LOGS / "run-exit-100.txt").read_text()
     assert logs.detect(text) == "classic"
-    assert logs.FAMILIES == ("classic",)
+    assert "classic" in logs.FAMILIES
     assert logs.parse([text], logs.detect(text)) == logs.parse([text])
 
 
 def test_logs_unknown_family_is_refused() -> None:
-    with pytest.raises(ValueError, match="no log family 'buildkat'; known: classic"):
+    with pytest.raises(ValueError, match="no log family 'buildkat'; known: classic, buildah"):
         logs.parser("buildkat")
 
 

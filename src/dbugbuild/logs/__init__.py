@@ -1,7 +1,7 @@
 """PURE: build output -> BuildLog, for every log family, behind one entry.
 
 A *family* is a builder's output format: "classic" (the legacy builder, as the docker CLI
-prints it) today; BuildKit's plain progress and Buildah's output are the next ones. Each
+prints it), "buildah" (`podman build`, `buildah bud`); BuildKit's plain progress is next. Each
 family is one module with an incremental parser (feed text in any chunks, close() ->
 BuildLog, LogFormatError when the text holds none of its output), registered in
 `_PARSERS`, and, when it can be told from the others by its text, a test in `detect`.
@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
 
 from dbugbuild.logs.apistream import api_stream_text
+from dbugbuild.logs.buildah import BuildahParser, looks_like_buildah
 from dbugbuild.logs.classic import ClassicParser
 from dbugbuild.logs.model import BuildLog, Failure, LogFormatError, Step
 from dbugbuild.logs.text import split_lines, strip_ansi
@@ -44,7 +45,10 @@ class LogParser(Protocol):
     def close(self) -> BuildLog: ...
 
 
-_PARSERS: dict[str, Callable[[int], LogParser]] = {"classic": ClassicParser}
+_PARSERS: dict[str, Callable[[int], LogParser]] = {
+    "classic": ClassicParser,
+    "buildah": BuildahParser,
+}
 FAMILIES = tuple(_PARSERS)
 
 
@@ -54,7 +58,8 @@ def detect(text: str) -> str:
     "classic" is the fallback: when the text is another builder's (a BuildKit log), the
     classic parser says so in one sentence. A new family puts its own test before it.
     """
-    del text  # one family so far: nothing to tell apart
+    if looks_like_buildah(text):  # `STEP 1/3: FROM ...`, Buildah's `building at STEP "..."`
+        return "buildah"
     return "classic"
 
 

@@ -1,7 +1,9 @@
 """PURE: what a build did, as every log family maps it: its steps, its image, its failure.
 
-The classic parser fills it today; the BuildKit-plain and Buildah parsers map their own
-output to the same model, so locate, the report and the diagnosis read one shape.
+The classic parser fills it; the BuildKit-plain and Buildah parsers map their own output to
+the same model, so locate, the report and the diagnosis read one shape. Fields a family
+needs beyond the classic ones are added with defaults that mean "as classic": a builder
+that numbers its steps per stage (Buildah's `[s/S] STEP i/n`) says which stage a step is in.
 Never does I/O, never prints, never reads the environment or the clock.
 """
 
@@ -11,7 +13,8 @@ from dataclasses import dataclass
 
 
 class LogFormatError(ValueError):
-    """The input holds no recognisable classic build output (garbage, empty, BuildKit)."""
+    """The input holds no recognisable build output of the family asked for (garbage, empty,
+    another builder's)."""
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,13 @@ class Step:
     container: str | None  # the step's last ` ---> Running in <id>`
     triggers: int  # N of `# Executing N build trigger(s)`, else 0
     output_tail: tuple[str, ...]  # last lines the step printed, without bookkeeping
+    # Builders that number steps per stage (Buildah `[s/S] STEP i/n`; index/total are then i/n
+    # of the stage, FROM being 1): the stage's 1-based position in the Dockerfile and how many
+    # stages the build runs. None (classic, Buildah 1.x `STEP i:`): index counts the build.
+    stage: int | None = None
+    stages: int | None = None
+    # The stage as the builder names it, when it prints a name (BuildKit's `[builder 2/5]`).
+    stage_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -38,16 +48,22 @@ class Failure:
     command: str | None  # what the message quotes between '...' or [...]
     parse_error_line: int | None  # N of `dockerfile parse error line N`
     in_trigger: bool  # failed while running ONBUILD triggers inside a FROM step
+    # The build CLI's exit status for a failure that is no command's, when the family knows
+    # it (podman exits 125 for a COPY, FROM or syntax failure); None: 1, as docker exits.
+    status: int | None = None
 
 
 @dataclass(frozen=True)
 class BuildLog:
-    """What a classic build did: its steps, and how it ended."""
+    """What a build did: its steps, and how it ended."""
 
     steps: tuple[Step, ...]
     failure: Failure | None
     image: str | None  # `Successfully built <id>` (or the API's aux ID)
     tags: tuple[str, ...]  # `Successfully tagged <tag>`
+    # The position in `steps` of the step that failed, when the family tells it from the
+    # error (Buildah quotes the step); None: the last step, if it made no image (classic).
+    failed_at: int | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -57,9 +73,11 @@ class BuildLog:
     @property
     def failed_step(self) -> Step | None:
         """The step during which the failure happened (None: no failure, or outside steps)."""
-        if self.failure is None or not self.steps or self.steps[-1].image is not None:
+        if self.failure is None or not self.steps:
             return None
-        return self.steps[-1]
+        if self.failed_at is not None:
+            return self.steps[self.failed_at]
+        return None if self.steps[-1].image is not None else self.steps[-1]
 
     @property
     def last_good_image(self) -> str | None:
@@ -72,7 +90,10 @@ class BuildLog:
         failed = self.failed_step
         if failed is None or failed.instruction == "FROM":
             return None
-        for step in reversed(self.steps[:-1]):
+        at = self.failed_at if self.failed_at is not None else len(self.steps) - 1
+        for step in reversed(self.steps[:at]):
+            if failed.stage is not None and step.stage != failed.stage:
+                continue  # stages built in parallel (`podman build --jobs`) interleave
             if step.image is not None:
                 return step.image
             if step.instruction == "FROM":
