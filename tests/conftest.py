@@ -46,8 +46,10 @@ PRINTED_CONTAINERS: set[str] = set()
 TEST_LABEL = "dbugbuild.test"
 _test_value = ""
 
-# Where an unmarked test's Docker endpoint points: nowhere.
+# Where an unmarked test's Docker endpoint points: nowhere. Its Podman endpoint too: with
+# CONTAINER_HOST set, dbugbuild starts no private Podman service and podman builds nothing.
 NO_ENDPOINT = "unix:///nonexistent/dbugbuild-test/docker.sock"
+NO_PODMAN = "unix:///nonexistent/dbugbuild-test/podman.sock"
 _hermetic = False  # the running test has no docker mark
 
 
@@ -69,6 +71,7 @@ def _no_endpoint_without_the_docker_mark(
             _test_value = ""
         return
     monkeypatch.setenv("DOCKER_HOST", NO_ENDPOINT)
+    monkeypatch.setenv("CONTAINER_HOST", NO_PODMAN)
     monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path_factory.mktemp("docker-config")))
     _hermetic = True
@@ -127,6 +130,7 @@ def run_cli(
     environment = dict(os.environ if env is None else env)
     if _hermetic:
         environment.setdefault("DOCKER_HOST", NO_ENDPOINT)
+        environment.setdefault("CONTAINER_HOST", NO_PODMAN)
         environment.pop("DOCKER_CONTEXT", None)
     console = Console(
         stdin=io.StringIO(stdin),

@@ -316,7 +316,8 @@ def syntax_error(ids: Ids, cached: bool) -> BuildahLog:
     return failed(
         step(1, 4, "FROM busybox"),
         step(2, 4, "WORKDIR /app", ids.images[0]),
-        step(3, 4, 'RUNN echo "typo in the instruction"', None, (_unhandled(ids.stamp, go),)),
+        # The logrus line that repeats the error is Buildah's bookkeeping, not output.
+        step(3, 4, 'RUNN echo "typo in the instruction"'),
         failure=Failure(message, None, "RUNN ", "syntax", None),
     )
 
@@ -338,7 +339,7 @@ def heredoc(ids: Ids, cached: bool) -> BuildahLog:
     return failed(
         step(1, 5, "FROM busybox"),
         step(2, 5, "RUN <<EOT", ids.images[0]),
-        step(3, 5, 'echo "in a heredoc"', None, (_unhandled(ids.stamp, go),)),
+        step(3, 5, 'echo "in a heredoc"'),
         failure=Failure(message, None, "ECHO ", "syntax", None),
     )
 

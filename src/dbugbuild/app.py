@@ -15,8 +15,9 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from dbugbuild import backends, diagnosis, inputs, logs, report
-from dbugbuild.backends import Backend
+from dbugbuild.backends import Backend, choice
 from dbugbuild.console import Console
+from dbugbuild.debug.signals import ending_signals
 from dbugbuild.engine import Engine
 from dbugbuild.engine.look import layer_facts
 from dbugbuild.errors import BadInputError, DbugbuildError, UsageError
@@ -28,14 +29,11 @@ if TYPE_CHECKING:
     from dbugbuild.debug.failed import Failed
 
 
-def _connect(console: Console) -> Engine:
-    return Engine.connect(console.env)
+Connect = Callable[[], tuple[Engine, Backend]]  # reach the engine of the backend to use
 
 
-def _backend(build: BuildOptions) -> Backend:
-    """The builder for these options: the classic one (BuildKit and Podman are chosen here)."""
-    del build
-    return backends.backend("classic")
+def _connect(console: Console, requested: str) -> tuple[Engine, Backend]:
+    return choice.connect(console.env, requested)
 
 
 _UNRECOGNISED = "dbugbuild did not recognise this error: please report it"
@@ -47,20 +45,31 @@ class _Outcome:
     log: logs.BuildLog
     source: DockerfileSource
     engine: Engine | None
+    backend: Backend
 
 
 def run(options: Options, console: Console) -> int:
-    """Run dbugbuild for parsed options; returns the exit status (the build's own on failure)."""
+    """Run dbugbuild for parsed options; returns the exit status (the build's own on failure).
+
+    SIGTERM and SIGHUP unwind like Ctrl-C for the whole run: a build is cancelled and a
+    Podman service dbugbuild started is stopped, whatever phase the signal arrives in."""
     if options.apply is not None and not options.yes and not console.stdin_isatty:
         raise UsageError(
             "--apply cannot ask before writing: stdin is not a terminal",
             "Add --yes to write without asking",
         )
-    backend = _backend(options.build)
+    with ending_signals():
+        return _run(options, console)
+
+
+def _run(options: Options, console: Console) -> int:
     if options.log is not None:
-        outcome = _report_from_log(options, console, backend)
+        outcome = _report_from_log(options, console)
     else:
-        outcome = _report_from_build(options, console, backend, lambda: _connect(console))
+        outcome = _report_from_build(
+            options, console, lambda: _connect(console, options.build.backend)
+        )
+    backend = outcome.backend
     try:
         result = outcome.report
         interactive = (
@@ -74,13 +83,13 @@ def run(options: Options, console: Console) -> int:
             _emit(result, options, console)
             return result.exit_code
         if outcome.engine is None:
-            outcome.engine = _connect(console)
+            outcome.engine = _connect(console, backend.name)[0]
         from dbugbuild.debug.runner import run_debug  # see the module's docstring
 
         engine = outcome.engine
 
         def rebuild() -> Failed:
-            again = _report_from_build(rebuild_options(options), console, backend, lambda: engine)
+            again = _report_from_build(rebuild_options(options), console, lambda: (engine, backend))
             return _failed(again, console)
 
         return run_debug(
@@ -121,13 +130,19 @@ def _failed(outcome: _Outcome, console: Console) -> Failed:
 
 def run_clean(options: CleanOptions, console: Console) -> int:
     """`dbugbuild clean`: remove the containers and images dbugbuild runs left (by label): all
-    of them, or only those that also carry --label and DBUGBUILD_LABELS' labels."""
-    engine = _connect(console)
-    try:
-        scope = [f"{k}={v}" for k, v in engine.run_labels.items()]
-        containers, images = engine.sweep(*scope, *options.labels)
-    finally:
-        engine.close()
+    of them, or only those that also carry --label and DBUGBUILD_LABELS' labels, in Docker and,
+    when podman is there, in Podman's store."""
+    containers: list[str] = []
+    images: list[str] = []
+    engines = choice.clean_engines(console.env, console.warn)
+    for engine in engines:
+        try:
+            scope = [f"{k}={v}" for k, v in engine.run_labels.items()]
+            found = engine.sweep(*scope, *options.labels)
+        finally:
+            engine.close()
+        containers += found[0]
+        images += found[1]
     for cid in containers:
         console.write(f"removed container {short_id(cid)}\n")
     for iid in images:
@@ -150,7 +165,7 @@ def run_bisect(options: BisectOptions, console: Console) -> int:
         source = None
         if options.dockerfile_given:
             source = inputs.dockerfile_source(options.build, console, required=True)
-        engine = _connect(console)
+        engine = _connect(console, options.build.backend)[0]
         try:
             return driver.run_image(engine, options, source, console)
         finally:
@@ -158,9 +173,10 @@ def run_bisect(options: BisectOptions, console: Console) -> int:
     as_report = Options(
         build=options.build, no_shell=True, format=options.format, color=options.color
     )
-    outcome = _report_from_build(
-        as_report, console, _backend(options.build), lambda: _connect(console)
-    )
+    with ending_signals():
+        outcome = _report_from_build(
+            as_report, console, lambda: _connect(console, options.build.backend)
+        )
     built = outcome.engine
     assert built is not None  # a build always connects
     try:
@@ -184,15 +200,13 @@ def run_bisect(options: BisectOptions, console: Console) -> int:
 # -- the two sources of a report ----------------------------------------------
 
 
-def _report_from_build(
-    options: Options, console: Console, backend: Backend, connect: Callable[[], Engine]
-) -> _Outcome:
-    """Build with `backend`, its output relayed; the engine is connected once the inputs are
-    there (and closed here if the build fails to report)."""
+def _report_from_build(options: Options, console: Console, connect: Connect) -> _Outcome:
+    """Build with the backend `connect` picks, its output relayed; the engine is connected
+    once the inputs are there (and closed here if the build fails to report)."""
     opts = options.build
     inputs.context_dir(opts.context, console)
     source = inputs.dockerfile_source(opts, console, required=True)
-    engine = connect()
+    engine, backend = connect()
     try:
         parser = backend.log_parser()
         machine = options.format != "text"
@@ -207,13 +221,14 @@ def _report_from_build(
                 errors.append(text)
 
         piped = source.text.encode() if source.stdin and source.text is not None else None
-        status = engine.build(backend.build_command(opts, console.cwd, piped), sink)
+        command = backend.build_command(opts, console.cwd, piped)
+        status = engine.build(command, sink)
         try:
             log = parser.close()
         except logs.LogFormatError as exc:
             raise UsageError(
-                f"docker build failed before the build started (exit {status})",
-                "See docker's message above",
+                f"{command.program} build failed before the build started (exit {status})",
+                f"See {command.program}'s message above",
             ) from exc
         again = inputs.dockerfile_source(opts, console, required=False)
         if not source.stdin and again.digest != source.digest:
@@ -223,7 +238,9 @@ def _report_from_build(
             # The builder failed with an error the parser does not know: report a failure with
             # its last error line rather than a success (the exit status is the truth).
             lines = [ln.strip() for ln in "".join(errors).splitlines() if ln.strip()]
-            message = logs.strip_ansi(lines[-1]) if lines else f"docker build exited {status}"
+            message = (
+                logs.strip_ansi(lines[-1]) if lines else f"{command.program} build exited {status}"
+            )
             log = replace(
                 log,
                 failure=logs.Failure(message.removeprefix("Error response from daemon: "),
@@ -240,26 +257,30 @@ def _report_from_build(
         )
         if log.succeeded == (status != 0):
             raise DbugbuildError(
-                f"docker build exited {status} but its output says the build "
+                f"{command.program} build exited {status} but its output says the build "
                 + ("succeeded" if log.succeeded else "failed"),
                 "Please report this with the build output",
             )
-        return _Outcome(result, log, source, engine)
+        return _Outcome(result, log, source, engine, backend)
     except BaseException:
         engine.close()
         raise
 
 
-def _report_from_log(options: Options, console: Console, backend: Backend) -> _Outcome:
+def _report_from_log(options: Options, console: Console) -> _Outcome:
+    """A saved log's report, read as its builder's (the family decides the backend); the
+    engine is reached only when the report can use it."""
     opts = options.build
     text = inputs.read_log(options.log or "-", console)
     try:
-        log = logs.read(text)
+        family, log = logs.read_family(text)
     except logs.LogFormatError as exc:
         raise BadInputError(
             f"{inputs.log_name(options.log)} is not a classic docker build log: {exc}",
-            "Save the output of 'DOCKER_BUILDKIT=0 docker build ... 2>&1' and pass that file",
+            "Save the output of 'DOCKER_BUILDKIT=0 docker build ... 2>&1' (or of 'podman "
+            "build ... 2>&1') and pass that file",
         ) from exc
+    backend = backends.backend(backends.FAMILY_BACKENDS.get(family, "classic"))
     if log.failure is None and log.image is None:
         raise BadInputError(
             f"{inputs.log_name(options.log)} ends before the build did (no 'Successfully built' "
@@ -273,26 +294,37 @@ def _report_from_log(options: Options, console: Console, backend: Backend) -> _O
         # A log needs no daemon; one that is there (with the log's images) sharpens the report.
         if not reached:
             try:
-                reached.append(_connect(console))
+                reached.append(_connect(console, backend.name)[0])
             except DbugbuildError:
                 reached.append(None)
         return reached[0]
 
-    parent = None
-    if log.failure is not None and log.failure.in_trigger:
-        # Only the daemon knows the parent image's id; the log never prints it.
-        engine = lazy_engine()
-        parent = backend.parent_image(log, engine) if engine is not None else None
-    result = _locate(
-        log,
-        source,
-        opts,
-        backend,
-        parent,
-        notes=[f"no Dockerfile at {source.shown}: lines not mapped"] if source.text is None else [],
-        diagnose=_diagnosis(log, source, opts, console, lazy_engine),
-    )
-    return _Outcome(result, log, source, reached[0] if reached else None)
+    try:
+        parent = None
+        failed = log.failed_step
+        if failed is not None and (
+            (log.failure is not None and log.failure.in_trigger)
+            or (failed.instruction != "FROM" and log.last_good_image is None)
+        ):
+            # Only the daemon knows the parent image's id (an ONBUILD trigger's base, a FROM
+            # Buildah printed no id for); the log never prints it.
+            engine = lazy_engine()
+            parent = backend.parent_image(log, engine) if engine is not None else None
+        no_file = [f"no Dockerfile at {source.shown}: lines not mapped"]
+        result = _locate(
+            log,
+            source,
+            opts,
+            backend,
+            parent,
+            notes=no_file if source.text is None else [],
+            diagnose=_diagnosis(log, source, opts, console, lazy_engine),
+        )
+    except BaseException:
+        if reached and reached[0] is not None:
+            reached[0].close()
+        raise
+    return _Outcome(result, log, source, reached[0] if reached else None, backend)
 
 
 def _locate(

@@ -16,7 +16,7 @@ from typing import NoReturn
 from dbugbuild import __version__, app, samples
 from dbugbuild.console import Console
 from dbugbuild.errors import DbugbuildError, ExitCode, Terminated, UsageError
-from dbugbuild.options import BisectOptions, BuildOptions, CleanOptions, Options
+from dbugbuild.options import BACKEND_CHOICES, BisectOptions, BuildOptions, CleanOptions, Options
 
 # docker build options that dbugbuild refuses by name rather than passing on: some
 # would defeat the debugger (--force-rm removes the failed container, -q hides the
@@ -61,7 +61,6 @@ UNSUPPORTED_DOCKER_OPTIONS = frozenset(
         "--quiet",
         "--rm",
         "--sbom",
-        "--secret",
         "--security-opt",
         "--shm-size",
         "--squash",
@@ -154,6 +153,21 @@ def _add_build_options(p: argparse.ArgumentParser) -> None:
     b.add_argument("--network", metavar="MODE")
     b.add_argument("--platform", metavar="PLATFORM")
     b.add_argument("--label", action="append", default=[], metavar="K=V")
+    b.add_argument(
+        "--secret",
+        action="append",
+        default=[],
+        metavar="id=ID,src=FILE",
+        help="a secret for RUN --mount=type=secret (Podman)",
+    )
+    b.add_argument(
+        "--backend",
+        choices=BACKEND_CHOICES,
+        default="auto",
+        help="the builder: classic (DOCKER_BUILDKIT=0 docker build), podman (podman build); "
+        "auto: podman when the endpoint is a Podman service or there is no docker CLI but a "
+        "podman one, else classic",
+    )
 
 
 def _build_options(ns: argparse.Namespace, context: str) -> BuildOptions:
@@ -168,6 +182,8 @@ def _build_options(ns: argparse.Namespace, context: str) -> BuildOptions:
         network=ns.network,
         platform=ns.platform,
         labels=tuple(ns.label),
+        secrets=tuple(ns.secret),
+        backend=ns.backend,
     )
 
 

@@ -11,6 +11,8 @@ from dbugbuild.errors import UsageError
 
 Format = Literal["text", "json", "gcc"]
 ColorChoice = Literal["auto", "always", "never"]
+# The builders --backend names; "auto" picks one (backends/choice.py).
+BACKEND_CHOICES = ("auto", "classic", "podman")
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,8 @@ class BuildOptions:
     network: str | None = None
     platform: str | None = None
     labels: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = ()  # --secret id=...,src=... (Podman; the legacy builder has none)
+    backend: str = "auto"  # one of BACKEND_CHOICES
 
 
 @dataclass(frozen=True)

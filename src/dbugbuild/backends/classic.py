@@ -16,6 +16,7 @@ from dbugbuild.backends.reconstruct import reconstructed
 from dbugbuild.debug import stepenv
 from dbugbuild.dockerfile import Instruction, command_as_written
 from dbugbuild.engine import BuildCommand, Engine
+from dbugbuild.errors import UsageError
 from dbugbuild.logs import BuildLog
 from dbugbuild.options import BuildOptions
 from dbugbuild.report.style import short_id
@@ -35,6 +36,11 @@ class ClassicBackend:
     def build_command(
         self, build: BuildOptions, cwd: str, dockerfile_stdin: bytes | None
     ) -> BuildCommand:
+        if build.secrets:
+            raise UsageError(
+                "--secret needs a builder that has secrets; the legacy builder has none",
+                "Build with --backend podman",
+            )
         return BuildCommand(
             program="docker",
             argv=build_argv(build),

@@ -16,6 +16,11 @@ from dbugbuild.report import FailedStep
 
 _PARSE_ERROR = re.compile(r"(?i)dockerfile parse error line (\d+): (.*)")
 _UNKNOWN_INSTRUCTION = re.compile(r"unknown instruction: (\S+)")
+# Buildah checks each instruction when it reaches it: `building at STEP "RUNN ": Build error:
+# Unknown instruction: "RUNN" &imagebuilder.Step{...}` (no line number: found by its word).
+_BUILDAH_UNKNOWN = re.compile(
+    r'building at STEP "[^"]*": Build error: Unknown instruction: "(\S+)"'
+)
 _INSTRUCTIONS = tuple(sorted(KEYWORDS))
 _DEST_NOT_DIR = re.compile(r"When using (COPY|ADD) with more than one source file")
 _CONTINUED = re.compile(r"(&&|\|\||\||;|,)\s*$")
@@ -33,10 +38,18 @@ def dockerfile_syntax(case: Case) -> Found | None:
             (said(line),),
         )
     parsed = case.last(_PARSE_ERROR)
-    if parsed is None or step.index is not None:
+    unknown_step = case.last(_BUILDAH_UNKNOWN) if parsed is None else None
+    if unknown_step is not None:
+        word = unknown_step[0].group(1)
+        number = _line_starting(case.facts.dockerfile_text or "", word)
+        if number is None:
+            return None
+        what, line = f"unknown instruction: {word}", unknown_step[1][:200]
+    elif parsed is None or step.index is not None:
         return None
-    found, line = parsed
-    number, what = int(found.group(1)), found.group(2)
+    else:
+        found, line = parsed
+        number, what = int(found.group(1)), found.group(2)
     evidence = [f'builder: "{line.strip()}"']
     hints: list[str] = []
     unknown = _UNKNOWN_INSTRUCTION.search(what)
@@ -72,6 +85,15 @@ def dockerfile_syntax(case: Case) -> Found | None:
     if 0 < number <= len(source):
         evidence.append(f"Dockerfile line {number}: {code(source[number - 1].strip())}")
     return Found(summary, tuple(hints), tuple(evidence))
+
+
+def _line_starting(text: str, word: str) -> int | None:
+    """The number of the first line whose first word is `word` (case-insensitively)."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        words = line.split(None, 1)
+        if words and words[0].upper() == word.upper():
+            return number
+    return None
 
 
 def _previous_code_line(source: Sequence[str], number: int) -> int | None:
@@ -146,6 +168,15 @@ def _lower_repo(ref: str) -> str:
 
 _COPY_FAILED = re.compile(r"^(COPY|ADD) failed: (.*)$")
 _STAT = re.compile(r"stat (\S+): file does not exist")
+# Buildah (podman build): `building at STEP "COPY a b": checking on sources under "<context>":
+# copier: stat: "/a": no such file or directory` (older: `no items matching glob "<path>"`).
+_BUILDAH_COPY = re.compile(
+    r'building at STEP "(COPY|ADD) [^\n]*?": checking on sources under "([^"]*)": (.*)$'
+)
+_BUILDAH_MISSING = re.compile(
+    r'copier: stat: "/?([^"]*)": no such file or directory'
+    r'|no items matching glob "([^"]*)"|no files found matching "([^"]*)"'
+)
 _OUTSIDE = re.compile(r"forbidden path outside the build context: (\S+)")
 
 
@@ -160,14 +191,25 @@ def build_context(case: Case) -> Found | None:
     step = case.step
     if step.instruction not in ("COPY", "ADD") or case.runs_command:
         return None
-    hit = case.last(_COPY_FAILED)
+    hit = case.last(_COPY_FAILED) or case.last(_BUILDAH_COPY)
     if hit is None:
         return None
     found, line = hit
-    keyword, what = found.group(1), found.group(2)
+    buildah = found.re is _BUILDAH_COPY
+    keyword, what = found.group(1), found.group(3 if buildah else 2)
     facts = case.facts
     context = facts.context or "."
     evidence = [said(line)]
+    if buildah:
+        evidence = [f'builder: "{line.strip()[:200]}"']
+        if "--from" in (step.command or ""):
+            return None  # a source in another stage or image, not in the build context
+        missing = _BUILDAH_MISSING.search(what)
+        if missing is None:
+            return None
+        source = next(g for g in missing.groups() if g is not None)
+        under = found.group(2).rstrip("/") + "/"
+        what = f"stat {source.removeprefix(under)}: file does not exist"
     outside = _OUTSIDE.search(what)
     if outside is not None:
         source = outside.group(1)

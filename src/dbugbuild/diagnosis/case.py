@@ -10,9 +10,14 @@ from dbugbuild.diagnosis.facts import Facts, LayerFacts, Questions
 from dbugbuild.dockerfile import Instruction
 from dbugbuild.report import FailedStep
 
-# The builder's "The command '...' returned a non-zero code" quotes the command, whose
-# words must not pass for output; other messages (COPY, FROM, the runtime) are evidence.
-_RUN_MESSAGE = re.compile(r"^The command .* returned a non-zero code: \d+$", re.DOTALL)
+# The builder's "The command '...' returned a non-zero code" (Buildah: `building at STEP
+# "RUN ...": while running runtime: exit status N`) quotes the command, whose words must not
+# pass for output; other messages (COPY, FROM, the runtime) are evidence.
+_RUN_MESSAGE = re.compile(
+    r"^(?:The command .* returned a non-zero code: \d+"
+    r'|(?:error )?building at STEP "RUN .*": (?:error )?while running runtime: exit status \d+)$',
+    re.DOTALL,
+)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from dbugbuild.engine.containers import ContainersMixin, ContainerSpec
 from dbugbuild.engine.endpoint import connect_client
 from dbugbuild.engine.failures import api_error
 from dbugbuild.engine.images import ImagesMixin
+from dbugbuild.engine.podman import PodmanEndpoint, connect_podman, is_podman, manifest_type
 from dbugbuild.engine.probe import ProbeResult, run_probe
 from dbugbuild.engine.terminal import run_terminal
 from dbugbuild.errors import EngineUnavailableError
@@ -25,7 +26,11 @@ LABEL = "dbugbuild.session"
 
 class Engine(ImagesMixin, ContainersMixin):
     """The daemon: found as the docker CLI finds it (endpoint.py), images and containers by the
-    API (images.py, containers.py), builds by a CLI (build.py), `:shell` in a terminal."""
+    API (images.py, containers.py), builds by a CLI (build.py), `:shell` in a terminal.
+
+    A Podman service is an engine too (podman.py): the same API through its Docker-compatible
+    endpoint, `podman` for builds and `:shell`, and, when dbugbuild started the service for
+    the run, that service stopped by close()."""
 
     def __init__(
         self,
@@ -33,11 +38,13 @@ class Engine(ImagesMixin, ContainersMixin):
         docker_cli: str | None,
         env: Mapping[str, str],
         labels: Mapping[str, str] | None = None,
+        podman: PodmanEndpoint | None = None,
     ) -> None:
         self._client = client
         self._docker_cli = docker_cli
         self._env = dict(env)
         self._labels = dict(labels or {})
+        self._podman = podman
 
     @classmethod
     def connect(cls, env: Mapping[str, str]) -> Engine:
@@ -46,8 +53,37 @@ class Engine(ImagesMixin, ContainersMixin):
         client, cli = connect_client(env)
         return cls(client, cli, env, labels)
 
+    @classmethod
+    def connect_podman(cls, env: Mapping[str, str]) -> Engine:
+        """Reach a Podman service (podman.py's order), starting a private one if none listens."""
+        labels = run_labels(env)
+        client, _, endpoint = connect_podman(env)
+        return cls(client, shutil.which("docker", path=env.get("PATH")), env, labels, endpoint)
+
     def close(self) -> None:
-        self._client.close()
+        try:
+            self._client.close()
+        finally:
+            if self._podman is not None and self._podman.service is not None:
+                self._podman.service.stop()
+
+    @property
+    def is_podman(self) -> bool:
+        """Whether this is a Podman service (also one found at DOCKER_HOST by Engine.connect)."""
+        if self._podman is not None:
+            return True
+        try:
+            return is_podman(self._client.api.version())
+        except docker.errors.DockerException:
+            return False
+
+    def as_podman(self) -> Engine:
+        """This engine, known to be a Podman service (Engine.connect found one): podman builds
+        and `:shell` reach the same storage."""
+        url = str(getattr(self._client.api, "base_url", ""))
+        remote = "" if url.startswith("http+docker://") else self._env.get("DOCKER_HOST", "")
+        endpoint = PodmanEndpoint(url, cli_env={"CONTAINER_HOST": remote} if remote else {})
+        return Engine(self._client, self._docker_cli, self._env, self._labels, endpoint)
 
     def labels(self, session_id: str) -> dict[str, str]:
         """The labels of everything this run creates for a session: dbugbuild's own, with the
@@ -82,11 +118,28 @@ class Engine(ImagesMixin, ContainersMixin):
         context, stdin Dockerfiles, contexts, credential helpers for --pull); see
         docs/architecture.md. Returns the CLI's exit status (a failing RUN's code).
         """
-        return run_build(self._program(command.program), command, self._env, sink)
+        return run_build(self._program(command.program), command, self._cli_env, sink)
 
     def terminal(self, spec: ContainerSpec, pretype: str, echo: Callable[[str], None]) -> int:
-        """Run `spec` interactively on this terminal (`docker run -it`); its exit status."""
-        return run_terminal(self._program("docker"), self._env, spec, pretype, echo)
+        """Run `spec` interactively on this terminal (`docker run -it`, on Podman `podman run
+        -it`); its exit status."""
+        cli = self._program("podman" if self._podman is not None else "docker")
+        return run_terminal(cli, self._cli_env, spec, pretype, echo)
+
+    @property
+    def _cli_env(self) -> dict[str, str]:
+        """The environment of the engine's CLI: on Podman, what reaches the same storage."""
+        return {**self._env, **(self._podman.cli_env if self._podman is not None else {})}
+
+    def image_format(self, image: str) -> str | None:
+        """ "oci" or "docker": the format Podman stored a local image in (Buildah ignores SHELL
+        and ONBUILD in the OCI format); None on Docker, or when podman cannot say."""
+        if self._podman is None:
+            return None
+        kind = manifest_type(self._program("podman"), self._cli_env, image)
+        if kind is None:
+            return None
+        return "oci" if "oci" in kind else "docker"
 
     # -- looking, and cleaning up ---------------------------------------------------------
 

@@ -33,6 +33,7 @@ __all__ = [
     "parse",
     "parser",
     "read",
+    "read_family",
     "split_lines",
     "strip_ansi",
 ]
@@ -90,6 +91,12 @@ def decode(text: str) -> Iterator[str]:
 
 def read(text: str, tail: int = 20) -> BuildLog:
     """A saved log: decoded, its family detected on its first text, parsed."""
+    return read_family(text, tail)[1]
+
+
+def read_family(text: str, tail: int = 20) -> tuple[str, BuildLog]:
+    """A saved log's family (detected on its first decoded text) and the log parsed."""
     chunks = decode(text)
     first = next(chunks, "")
-    return parse(itertools.chain([first], chunks), detect(first), tail)
+    family = detect(first)
+    return family, parse(itertools.chain([first], chunks), family, tail)

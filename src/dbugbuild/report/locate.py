@@ -47,43 +47,55 @@ def locate(
     diagnose: Diagnose | None = None,
     builder: str = BUILDER,
 ) -> Report:
-    """The report for a parsed log; `parent_image` is the resolved base of an ONBUILD failure,
-    `notes` follow locate's own, `diagnose` gives the failure its diagnosis."""
+    """The report for a parsed log; `parent_image` is the resolved base of an ONBUILD failure
+    (or of a stage whose FROM the log gives no id for), `notes` follow locate's own,
+    `diagnose` gives the failure its diagnosis."""
     extra = tuple(notes)
-    refs: dict[int, StepRef] = {}
+    refs: tuple[StepRef | None, ...] = (None,) * len(log.steps)
     notes = []
     if dockerfile is not None:
-        try:
-            numbered = classic_steps(dockerfile, target=target, labels=label_options(labels))
-        except KeyError:  # an unknown --target: the daemon says so in the log
-            numbered = ()
-        refs = {r.index: r for r in numbered}
+        per_stage = any(step.stage is not None for step in log.steps)
+        mapped = (
+            _stage_refs(log, dockerfile, target)
+            if per_stage
+            else _classic_refs(log, dockerfile, target, labels)
+        )
         mismatch = next(
-            (s for s in log.steps if s.index not in refs or not step_matches(s, refs[s.index])),
+            (i for i, ref in enumerate(mapped) if ref is None or not _matches(log.steps[i], ref)),
             None,
         )
-        if mismatch is not None:
-            ref = refs.get(mismatch.index)
+        if mismatch is None:
+            refs = mapped
+        else:
+            step, ref = log.steps[mismatch], mapped[mismatch]
             has = f"'{ref.text}'" if ref else "no such step"
             notes.append(
-                f"lines not mapped: step {mismatch.index} of the build ran '{mismatch.text}' "
+                f"lines not mapped: step {_numbered(step)} of the build ran '{step.text}' "
                 f"but {dockerfile_path} has {has} there (the Dockerfile changed, or other "
                 "-f/--target/--label options were used)"
             )
-            refs = {}
 
-    steps = tuple(_step_report(s, refs.get(s.index)) for s in log.steps)
+    steps = tuple(_step_report(s, ref) for s, ref in zip(log.steps, refs, strict=True))
     failure = log.failure
     failed: FailedStep | None = None
     source_lines: tuple[str, ...] = ()
     last_good = log.last_good_image
     container: str | None = None
     if failure is not None:
-        failed, source_lines = _failed_step(log, failure, refs, source)
+        at = _failed_position(log)
+        failed, source_lines = _failed_step(
+            log, failure, refs[at] if at is not None else None, source
+        )
         fs = log.failed_step
+        ref = refs[at] if at is not None else None
+        in_trigger = ref is not None and ref.synthetic and ref.instruction is not None
+        if failure.in_trigger or in_trigger:
+            notes.append("the failure happened in an ONBUILD trigger of the base image")
         if failure.in_trigger:
             last_good = parent_image
-            notes.append("the failure happened in an ONBUILD trigger of the base image")
+        elif last_good is None and parent_image is not None:
+            # The log holds no id for the stage's base (Buildah prints none for a FROM).
+            last_good = parent_image
         if fs is not None and fs.container is not None:
             # The builder keeps the failing step's container (no --force-rm), also one that
             # never started (a missing binary: state "created", no exit code).
@@ -94,7 +106,7 @@ def locate(
     elif failure.exit_code is not None and failure.exit_code > 0:
         exit_code = failure.exit_code
     else:
-        exit_code = 1
+        exit_code = failure.status or 1  # podman: 125 for a failure that is no command's
     last_good = last_good if failure is not None else None
     return Report(
         status="failed" if failure is not None else "succeeded",
@@ -114,6 +126,70 @@ def locate(
     )
 
 
+def _classic_refs(
+    log: BuildLog, dockerfile: Dockerfile, target: str | None, labels: tuple[str, ...]
+) -> tuple[StepRef | None, ...]:
+    """Each step's Dockerfile step by the classic numbering (`Step N/M`: the whole build)."""
+    try:
+        numbered = classic_steps(dockerfile, target=target, labels=label_options(labels))
+    except KeyError:  # an unknown --target: the daemon says so in the log
+        numbered = ()
+    by_index = {r.index: r for r in numbered}
+    return tuple(by_index.get(step.index) for step in log.steps)
+
+
+def _stage_refs(
+    log: BuildLog, dockerfile: Dockerfile, target: str | None
+) -> tuple[StepRef | None, ...]:
+    """Each step's Dockerfile step when the builder numbers per stage (Buildah's `[s/S] STEP
+    i/n`): stage s of the Dockerfile, its instruction i (FROM is 1). A parent's ONBUILD
+    triggers run as extra steps right after the FROM (n then exceeds the stage's
+    instructions): they map to the FROM line."""
+    stages = dockerfile.stages
+    if target:
+        cut = next((st.index for st in stages if st.name == target.lower()), None)
+        stages = stages[: cut + 1] if cut is not None else ()
+    refs: list[StepRef | None] = []
+    for step in log.steps:
+        position = step.stage if step.stage is not None else 1
+        if not 0 < position <= len(stages) or step.index < 1:
+            refs.append(None)
+            continue
+        stage = stages[position - 1]
+        own = stage.instructions
+        triggers = max(0, (step.total or len(own)) - len(own))
+        at = 0 if step.index <= 1 + triggers else step.index - 1 - triggers
+        ins = own[at] if at < len(own) else None
+        if ins is None:
+            refs.append(None)
+            continue
+        trigger = 1 < step.index <= 1 + triggers
+        text = step.text if trigger else ins.text
+        refs.append(StepRef(step.index, ins, stage, synthetic=trigger, text=text))
+    return tuple(refs)
+
+
+def _matches(step: Step, ref: StepRef) -> bool:
+    if ref.synthetic and ref.instruction is not None and ref.instruction.keyword == "FROM":
+        return True  # a parent's ONBUILD trigger, run in the FROM's place
+    if step.stage is not None and step.instruction == "FROM" and ref.instruction is not None:
+        # Buildah echoes a FROM of an earlier stage as `FROM <its image id> AS name`.
+        return ref.instruction.keyword == "FROM"
+    return step_matches(step, ref)
+
+
+def _numbered(step: Step) -> str:
+    if step.stage is not None:
+        return f"{step.index} of stage {step.stage}"
+    return str(step.index)
+
+
+def _failed_position(log: BuildLog) -> int | None:
+    if log.failed_step is None:
+        return None
+    return log.failed_at if log.failed_at is not None else len(log.steps) - 1
+
+
 def _step_report(step: Step, ref: StepRef | None) -> StepReport:
     ins = ref.instruction if ref else None
     return StepReport(
@@ -129,7 +205,7 @@ def _step_report(step: Step, ref: StepRef | None) -> StepReport:
 
 
 def _failed_step(
-    log: BuildLog, failure: Failure, refs: dict[int, StepRef], source: str | None
+    log: BuildLog, failure: Failure, ref: StepRef | None, source: str | None
 ) -> tuple[FailedStep, tuple[str, ...]]:
     lines = source.splitlines() if source is not None else []
     step = log.failed_step
@@ -153,7 +229,6 @@ def _failed_step(
             ),
             (lines[line - 1],) if text is not None and line is not None else (),
         )
-    ref = refs.get(step.index)
     ins = ref.instruction if ref else None
     if failure.in_trigger and failure.command is not None:
         command: str | None = failure.command

@@ -115,5 +115,3 @@ class BuildahLog:
             yield step
             if step.instruction == "FROM":
                 return
-
-

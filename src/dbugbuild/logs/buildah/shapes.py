@@ -10,7 +10,6 @@ from typing import Protocol
 from dbugbuild.logs.buildah.model import Failure
 from dbugbuild.logs.text import strip_ansi
 
-
 # CI prefixes (GitHub Actions / Azure timestamps, Jenkins timestamper), the forms
 # dbugbuild.logs.text accepts; which one a log carries is decided on its first Buildah line.
 _CI_FORMS = (
@@ -89,6 +88,8 @@ BOOKKEEPING = re.compile(
     r"|\[Warning\] one or more build args were not consumed"
     r"|(?:ERRO(?:\[\d+\])?|time=\"[^\"]*\" level=error msg=\")\s*\"?exit status \d+\"?\s*$"
     r"|Emulate Docker CLI using podman\."
+    # Buildah 1.28 logs an unknown instruction's step before the error that says the same.
+    r'|time="[^"]*" level=error msg="\+\(UNHANDLED LOGLEVEL\) \&imagebuilder\.Step\{'
     r"|\u2714 \S+\s*$"  # Podman 5 shows the short name it resolved: `✔ docker.io/library/x:1`
 )
 CLASSIC = re.compile(r"^\s*Step \d+(?:/\d+)? : ", re.MULTILINE)
@@ -182,4 +183,3 @@ def from_image(text: str) -> str | None:
     """The image a `FROM [--platform=...] image [AS name]` step names."""
     words = [w for w in text.split()[1:] if not w.startswith("--")]
     return words[0] if words else None
-
