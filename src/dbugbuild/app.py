@@ -32,10 +32,6 @@ if TYPE_CHECKING:
 Connect = Callable[[], tuple[Engine, Backend]]  # reach the engine of the backend to use
 
 
-def _connect(console: Console, requested: str) -> tuple[Engine, Backend]:
-    return choice.connect(console.env, requested)
-
-
 _UNRECOGNISED = "dbugbuild did not recognise this error: please report it"
 
 
@@ -67,7 +63,7 @@ def _run(options: Options, console: Console) -> int:
         outcome = _report_from_log(options, console)
     else:
         outcome = _report_from_build(
-            options, console, lambda: _connect(console, options.build.backend)
+            options, console, lambda: choice.connect(console.env, options.build.backend)
         )
     backend = outcome.backend
     try:
@@ -83,7 +79,7 @@ def _run(options: Options, console: Console) -> int:
             _emit(result, options, console)
             return result.exit_code
         if outcome.engine is None:
-            outcome.engine = _connect(console, backend.name)[0]
+            outcome.engine = choice.connect(console.env, backend.name)[0]
         from dbugbuild.debug.runner import run_debug  # see the module's docstring
 
         engine = outcome.engine
@@ -132,17 +128,9 @@ def run_clean(options: CleanOptions, console: Console) -> int:
     """`dbugbuild clean`: remove the containers and images dbugbuild runs left (by label): all
     of them, or only those that also carry --label and DBUGBUILD_LABELS' labels, in Docker and,
     when podman is there, in Podman's store."""
-    containers: list[str] = []
-    images: list[str] = []
-    engines = choice.clean_engines(console.env, console.warn)
-    for engine in engines:
-        try:
-            scope = [f"{k}={v}" for k, v in engine.run_labels.items()]
-            found = engine.sweep(*scope, *options.labels)
-        finally:
-            engine.close()
-        containers += found[0]
-        images += found[1]
+    containers, images = choice.sweep(console.env, options.labels, console.warn)
+    for folder in Engine.remove_stale_service_folders(console.env):
+        console.write(f"removed the folder of a gone Podman service: {folder}\n")
     for cid in containers:
         console.write(f"removed container {short_id(cid)}\n")
     for iid in images:
@@ -165,7 +153,7 @@ def run_bisect(options: BisectOptions, console: Console) -> int:
         source = None
         if options.dockerfile_given:
             source = inputs.dockerfile_source(options.build, console, required=True)
-        engine = _connect(console, options.build.backend)[0]
+        engine = choice.connect(console.env, options.build.backend)[0]
         try:
             return driver.run_image(engine, options, source, console)
         finally:
@@ -175,7 +163,7 @@ def run_bisect(options: BisectOptions, console: Console) -> int:
     )
     with ending_signals():
         outcome = _report_from_build(
-            as_report, console, lambda: _connect(console, options.build.backend)
+            as_report, console, lambda: choice.connect(console.env, options.build.backend)
         )
     built = outcome.engine
     assert built is not None  # a build always connects
@@ -294,7 +282,7 @@ def _report_from_log(options: Options, console: Console) -> _Outcome:
         # A log needs no daemon; one that is there (with the log's images) sharpens the report.
         if not reached:
             try:
-                reached.append(_connect(console, backend.name)[0])
+                reached.append(choice.connect(console.env, backend.name)[0])
             except DbugbuildError:
                 reached.append(None)
         return reached[0]

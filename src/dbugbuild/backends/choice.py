@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from dbugbuild.backends.base import Backend
 from dbugbuild.backends.classic import ClassicBackend
@@ -57,6 +57,26 @@ def connect(env: Mapping[str, str], requested: str) -> tuple[Engine, Backend]:
         if picked == "podman":
             return engine.as_podman(), PodmanBackend()
     return engine, ClassicBackend()
+
+
+def sweep(
+    env: Mapping[str, str], labels: Sequence[str], warn: Callable[[str], None]
+) -> tuple[list[str], list[str]]:
+    """`dbugbuild clean`'s sweep (Engine.sweep) in every engine there is: (containers, images)
+    removed."""
+    containers: list[str] = []
+    images: list[str] = []
+    engines = clean_engines(env, warn)
+    try:
+        for engine in engines:
+            scope = [f"{k}={v}" for k, v in engine.run_labels.items()]
+            found = engine.sweep(*scope, *labels)
+            containers += found[0]
+            images += found[1]
+    finally:
+        for engine in engines:
+            engine.close()
+    return containers, images
 
 
 def clean_engines(env: Mapping[str, str], warn: Callable[[str], None]) -> list[Engine]:

@@ -14,7 +14,15 @@ from dbugbuild.engine.containers import ContainersMixin, ContainerSpec
 from dbugbuild.engine.endpoint import connect_client
 from dbugbuild.engine.failures import api_error
 from dbugbuild.engine.images import ImagesMixin
-from dbugbuild.engine.podman import PodmanEndpoint, connect_podman, is_podman, manifest_type
+from dbugbuild.engine.podman import (
+    BuildWatch,
+    PodmanEndpoint,
+    connect_podman,
+    is_podman,
+    manifest_type,
+    remove_stale_service_folders,
+    without_mount_noise,
+)
 from dbugbuild.engine.probe import ProbeResult, run_probe
 from dbugbuild.engine.terminal import run_terminal
 from dbugbuild.errors import EngineUnavailableError
@@ -59,6 +67,8 @@ class Engine(ImagesMixin, ContainersMixin):
         labels = run_labels(env)
         client, _, endpoint = connect_podman(env)
         return cls(client, shutil.which("docker", path=env.get("PATH")), env, labels, endpoint)
+
+    remove_stale_service_folders = staticmethod(remove_stale_service_folders)
 
     def close(self) -> None:
         try:
@@ -118,13 +128,32 @@ class Engine(ImagesMixin, ContainersMixin):
         context, stdin Dockerfiles, contexts, credential helpers for --pull); see
         docs/architecture.md. Returns the CLI's exit status (a failing RUN's code).
         """
-        return run_build(self._program(command.program), command, self._cli_env, sink)
+        path = self._program(command.program)
+        if command.program != "podman":
+            return run_build(path, command, self._cli_env, sink)
+        watch = BuildWatch(path, {**self._cli_env, **command.env})
+
+        def relay(text: str, from_stderr: bool) -> None:
+            watch.seen(text)
+            sink(text, from_stderr)
+
+        try:
+            return run_build(path, command, self._cli_env, relay)
+        except BaseException:
+            watch.clean()  # a cancelled podman build leaves its Buildah containers
+            raise
 
     def terminal(self, spec: ContainerSpec, pretype: str, echo: Callable[[str], None]) -> int:
         """Run `spec` interactively on this terminal (`docker run -it`, on Podman `podman run
         -it`); its exit status."""
         cli = self._program("podman" if self._podman is not None else "docker")
         return run_terminal(cli, self._cli_env, spec, pretype, echo)
+
+    def diff(self, container_id: str) -> list[tuple[str, str]] | None:
+        """(kind, path) of what a container changed (images.py); on Podman without the `/etc`
+        it touches for its own mounts."""
+        changes = super().diff(container_id)
+        return without_mount_noise(changes) if changes and self._podman is not None else changes
 
     @property
     def _cli_env(self) -> dict[str, str]:
@@ -158,7 +187,13 @@ class Engine(ImagesMixin, ContainersMixin):
         api = self._client.api
         try:
             containers = [str(c["Id"]) for c in api.containers(all=True, filters=filters)]
-            images = [str(i["Id"]) for i in api.images(all=True, filters=filters)]
+            # Podman 4.3's compat API lists no image for several label filters at once (each
+            # alone matches): filter by dbugbuild's own label there, and by the rest here.
+            images = [
+                str(i["Id"])
+                for i in api.images(all=True, filters={"label": [LABEL]})
+                if all(_has_label(i.get("Labels") or {}, s) for s in selectors)
+            ]
         except docker.errors.APIError as exc:
             raise api_error("listing dbugbuild's containers and images", exc) from exc
         return containers, images
@@ -177,3 +212,9 @@ class Engine(ImagesMixin, ContainersMixin):
         except docker.errors.APIError as exc:
             raise api_error("removing dbugbuild's containers and images", exc) from exc
         return removed_c, removed_i
+
+
+def _has_label(labels: Mapping[str, str], selector: str) -> bool:
+    """Whether labels match a `KEY=VALUE` or `KEY` filter, as the daemon matches them."""
+    key, eq, value = selector.partition("=")
+    return key in labels and (not eq or labels[key] == value)

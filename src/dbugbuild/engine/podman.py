@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import re
 import shutil
 import signal
 import socket
@@ -22,7 +23,7 @@ import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 import docker
 import docker.errors
@@ -32,6 +33,7 @@ from dbugbuild.engine.failures import first_line
 from dbugbuild.errors import EngineUnavailableError
 
 ROOTFUL_SOCKET = "/run/podman/podman.sock"
+SERVICE_PREFIX = "dbugbuild-podman-"  # the private service's folder: <temp dir>/<prefix>XXXX
 _START_TIMEOUT = 30.0  # seconds for a private service to listen (it answers in ~0.6 s here)
 _PR_SET_PDEATHSIG = 1
 
@@ -169,11 +171,12 @@ class PrivateService:
     def start(cls, cli: str, env: Mapping[str, str]) -> PrivateService:
         runtime = env.get("XDG_RUNTIME_DIR")
         where = runtime if runtime and os.path.isdir(runtime) else None
-        directory = tempfile.mkdtemp(prefix="dbugbuild-podman-", dir=where)
+        directory = tempfile.mkdtemp(prefix=SERVICE_PREFIX, dir=where)
         path = os.path.join(directory, "podman.sock")
-        log_path = os.path.join(directory, "service.log")
-        try:
-            with open(log_path, "wb") as log:
+        # Its stderr, read only if it fails to start; unlinked at once, so that not even a
+        # kill -9 leaves more than the empty folder (`dbugbuild clean` removes that).
+        with tempfile.TemporaryFile(dir=directory) as log:
+            try:
                 process = subprocess.Popen(
                     [cli, "system", "service", "--time=0", f"unix://{path}"],
                     env=dict(env),  # CONTAINERS_CONF and the storage the build uses
@@ -183,25 +186,25 @@ class PrivateService:
                     start_new_session=True,
                     preexec_fn=_die_with_parent(),
                 )
-        except OSError as exc:
-            shutil.rmtree(directory, ignore_errors=True)
-            raise EngineUnavailableError(
-                f"could not run {cli}: {exc.strerror}", "Check the podman installation"
-            ) from exc
-        service = cls(process, directory, f"unix://{path}")
-        try:
-            service._wait_listening(path, log_path)
-        except BaseException:
-            service.stop()
-            raise
+            except OSError as exc:
+                shutil.rmtree(directory, ignore_errors=True)
+                raise EngineUnavailableError(
+                    f"could not run {cli}: {exc.strerror}", "Check the podman installation"
+                ) from exc
+            service = cls(process, directory, f"unix://{path}")
+            try:
+                service._wait_listening(path, log)
+            except BaseException:
+                service.stop()
+                raise
         return service
 
-    def _wait_listening(self, path: str, log_path: str) -> None:
+    def _wait_listening(self, path: str, log: IO[bytes]) -> None:
         deadline = time.monotonic() + _START_TIMEOUT
         while True:
             if self.process.poll() is not None:
-                with open(log_path, "rb") as log:
-                    lines = log.read().decode("utf-8", "replace").strip().splitlines()
+                log.seek(0)
+                lines = log.read().decode("utf-8", "replace").strip().splitlines()
                 raise EngineUnavailableError(
                     "'podman system service' exited as it started"
                     + (f": {lines[-1].strip()}" if lines else ""),
@@ -259,3 +262,116 @@ def manifest_type(cli: str, env: Mapping[str, str], image: str) -> str | None:
         return None
     kind = done.stdout.strip()
     return kind if done.returncode == 0 and kind else None
+
+
+def without_mount_noise(changes: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A Podman container's diff without the bare `C /etc` its /etc/hosts and resolv.conf
+    mounts leave (Docker's diff omits those): kept when anything under /etc changed.
+
+    A USER that /etc/passwd lacks also shows `/etc/passwd` and `/etc/group`: Podman adds an
+    entry for the user there, and the commit keeps it (docs/podman-notes.md)."""
+    if any(path.startswith("/etc/") for _, path in changes):
+        return changes
+    return [(kind, path) for kind, path in changes if (kind, path) != ("C", "/etc")]
+
+
+# What a podman build echoes about the images its stages start from and the ones it makes.
+_FROM = re.compile(r"^(?:\[\d+/\d+\] )?STEP \d+(?:/\d+)?: FROM (?:--\S+ )*(\S+)")
+_MADE = re.compile(r"^--> (?:Using cache )?([0-9a-f]{11,64})\s*$")
+
+
+class BuildWatch:
+    """The Buildah containers an interrupted `podman build` leaves, and their removal.
+
+    Cancelled (Ctrl-C, SIGTERM), podman 4.3 leaves its build's working containers in the
+    store, visible only to `podman ps --external` (podman issues #14523, #20733). dbugbuild
+    cancelled it, so it removes them: Buildah containers that appeared during the build and
+    sit on an image the build echoed (a stage's FROM) or printed (`--> <id>`).
+    """
+
+    def __init__(self, cli: str, env: Mapping[str, str]) -> None:
+        self._cli, self._env = cli, dict(env)
+        self._before = {c for c, _ in self._containers()}
+        self._pending = ""
+        self._bases: set[str] = set()
+        self._made: set[str] = set()
+
+    def seen(self, text: str) -> None:
+        """Read a piece of the build's output for the images it names."""
+        lines = (self._pending + text).split("\n")
+        self._pending = lines.pop()[-4096:]
+        for line in lines:
+            line = line.rstrip("\r")
+            if (found := _FROM.match(line)) is not None:
+                self._bases.add(found.group(1))
+            elif (made := _MADE.match(line)) is not None:
+                self._made.add(made.group(1))
+
+    def clean(self) -> list[str]:
+        """Remove the build's leftover containers (best effort); their ids."""
+        images = set(self._made)
+        for ref in self._bases:
+            image = self._podman("image", "inspect", "--format", "{{.Id}}", ref)
+            if image:
+                images.add(image.strip())
+        left = [
+            cid
+            for cid, image in self._containers()
+            if cid not in self._before and any(image.startswith(i) for i in images if i)
+        ]
+        if left:
+            self._podman("rm", "--force", *left)
+        return left
+
+    def _containers(self) -> list[tuple[str, str]]:
+        """(id, image id) of every Buildah container in the store."""
+        out = self._podman(
+            "ps",
+            "--all",
+            "--external",
+            "--no-trunc",
+            "--format",
+            "{{.ID}} {{.ImageID}} {{.Command}}",
+        )
+        found = []
+        for line in (out or "").splitlines():
+            words = line.split()
+            if len(words) >= 3 and "buildah" in words[2]:
+                found.append((words[0], words[1]))
+        return found
+
+    def _podman(self, *argv: str) -> str | None:
+        try:
+            done = subprocess.run(
+                [self._cli, *argv],
+                env=self._env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return done.stdout if done.returncode == 0 else None
+
+
+def remove_stale_service_folders(env: Mapping[str, str]) -> list[str]:
+    """The folders of private services that are gone (their dbugbuild was killed with -9:
+    the service went too, PDEATHSIG, but its empty folder stayed), removed; their paths."""
+    removed = []
+    for where in {tempfile.gettempdir(), env.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()}:
+        try:
+            names = [n for n in os.listdir(where) if n.startswith(SERVICE_PREFIX)]
+        except OSError:
+            continue
+        for name in names:
+            folder = os.path.join(where, name)
+            sock = os.path.join(folder, "podman.sock")
+            try:
+                if os.stat(folder).st_uid != os.geteuid() or os.path.exists(sock):
+                    continue  # another user's, or a service still running
+                shutil.rmtree(folder)
+            except OSError:
+                continue
+            removed.append(folder)
+    return removed

@@ -1,0 +1,356 @@
+"""The Podman backend end to end on real Podman (bookworm's 4.3.1, rootful, the tests' private
+containers.conf): the held-out style checks, --exec/--retry/--apply in the reconstructed step
+environment, the auto choice, a pty session, SIGTERM, `clean`, and no trace left: no container,
+no image of a session, no private Podman service or its folder."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pexpect
+import pytest
+
+import podman_harness
+from conftest import Run, note_build_output, own_label, run_cli
+from scenarios import CTRL_U, ENTER, Scenario, expect, play_in_pty, send
+
+pytestmark = pytest.mark.podman
+
+PODMAN = ("--backend", "podman")
+
+
+@dataclass(frozen=True)
+class Case:
+    """A failing build and what dbugbuild must say about it on Podman."""
+
+    name: str
+    dockerfile: str
+    line: int
+    stage: str | None
+    index: tuple[int, int]  # Buildah's STEP i/n of the failing step (per stage)
+    exit_code: int  # the build's, and dbugbuild's
+    diagnosis: str
+    exec: str  # run in the step's environment ...
+    exec_output: str  # ... prints this
+    retry: int | None  # --retry's exit code; None: the step ran no command
+    args: tuple[str, ...] = ()
+    files: tuple[tuple[str, str], ...] = ()
+
+
+CASES = [
+    Case(
+        "run-exit-code",
+        "FROM busybox\nARG GREETING=hello\nENV APP_HOME=/opt/app\nWORKDIR /opt/app\n"
+        'RUN echo "$GREETING from $(pwd)" && exit 3\n',
+        line=5,
+        stage=None,
+        index=(5, 5),
+        exit_code=3,
+        diagnosis="command-failed",
+        exec='echo "$GREETING $APP_HOME $(pwd)"',
+        exec_output="hi /opt/app /opt/app\n",  # the --build-arg's value, the ENV, the WORKDIR
+        retry=3,
+        args=("--build-arg", "GREETING=hi"),
+    ),
+    Case(
+        "missing-command",
+        "FROM busybox\nWORKDIR /work\nRUN echo about to && dbugbuild-no-such-command --version\n",
+        line=3,
+        stage=None,
+        index=(3, 3),
+        exit_code=127,
+        diagnosis="command-not-found",
+        exec="pwd",
+        exec_output="/work\n",
+        retry=127,
+    ),
+    Case(
+        "permission-after-user",
+        "FROM busybox\nWORKDIR /srv\nUSER 1234\nRUN touch /etc/dbugbuild-forbidden\n",
+        line=4,
+        stage=None,
+        index=(4, 4),
+        exit_code=1,
+        diagnosis="permission-denied",
+        exec="id -u; pwd",
+        exec_output="1234\n/srv\n",
+        retry=1,
+    ),
+    Case(
+        "target-stage",
+        "FROM busybox AS base\nRUN mkdir -p /opt/base && echo base > /opt/base/marker\n\n"
+        "FROM base AS builder\nWORKDIR /build\nENV STAGE=builder\n"
+        "RUN cat /opt/base/marker && cat /build/artifact.txt\nRUN echo never reached\n\n"
+        "FROM busybox\nCOPY --from=builder /build/marker /marker\n",
+        line=7,
+        stage="builder",
+        index=(4, 5),
+        exit_code=1,
+        diagnosis="missing-file",
+        exec="echo $STAGE; pwd; cat /opt/base/marker",
+        exec_output="builder\n/build\nbase\n",
+        retry=1,
+        args=("--target", "builder"),
+    ),
+    Case(
+        "copy-missing",
+        "FROM busybox\nWORKDIR /app\nCOPY present.txt ./\nCOPY missing.txt ./\n",
+        line=4,
+        stage=None,
+        index=(4, 4),
+        exit_code=125,  # podman's status for a failure that is no command's
+        diagnosis="build-context",
+        exec="ls /app",
+        exec_output="present.txt\n",
+        retry=None,
+        files=(("present.txt", "here\n"),),
+    ),
+]
+
+
+def _project(tmp_path: Path, dockerfile: str, files: tuple[tuple[str, str], ...] = ()) -> Path:
+    (tmp_path / "Dockerfile").write_text(dockerfile)
+    for name, text in files:
+        (tmp_path / name).write_text(text)
+    return tmp_path
+
+
+def _dbugbuild(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> Run:
+    return run_cli([*PODMAN, "--format", "json", *args, "."], tmp_path, env=env)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_podman_held_out_checks(podman_no_leaks: None, tmp_path: Path, case: Case) -> None:
+    project = _project(tmp_path, case.dockerfile, case.files)
+    run = _dbugbuild(project, *case.args, "--exec", case.exec, "--retry")
+    report = run.json()
+    failed = report["failed_step"]
+    assert report["builder"] == "podman"
+    assert (failed["line"], failed["stage"]) == (case.line, case.stage), run.stderr
+    assert (failed["index"], failed["total"]) == case.index
+    assert report["exit_code"] == case.exit_code
+    assert report["diagnosis"]["class"] == case.diagnosis, report["diagnosis"]
+    # Podman removes the failed build container: the environment is reconstructed in the last
+    # good layer, the image the step before printed (`--> <id>`, 11 hex digits on 4.3).
+    assert report["failed_container"] is None
+    before = report["steps"][-2]  # the failing step is the last the build ran
+    assert report["last_good_image"] == before["image"]
+    assert report["last_good_image"] in run.stderr
+    assert [(e["exit_code"], e["output"]) for e in report["exec"]] == [(0, case.exec_output)]
+    if case.retry is None:
+        assert "retry" not in report  # omitted when nothing ran
+        assert "nothing to retry" in run.stderr
+    else:
+        assert report["retry"]["exit_code"] == case.retry
+        assert report["retry"]["output"] == "".join(line + "\n" for line in failed["output_tail"])
+
+
+def test_podman_build_output_is_relayed_and_the_status_is_the_builds(
+    podman_no_leaks: None, tmp_path: Path
+) -> None:
+    """Report only: podman's own output, live, and its exit status; a success names its id."""
+    project = _project(tmp_path, "FROM busybox\nRUN echo built-by-podman\n")
+    run = run_cli([*PODMAN, "--no-shell", "."], project)
+    assert run.code == 0, run.stderr
+    assert "STEP 2/2: RUN echo built-by-podman\nbuilt-by-podman\n" in run.stderr + run.stdout
+    assert "build succeeded: image " in run.stdout
+    (project / "Dockerfile").write_text("FROM busybox\nRUN exit 42\n")
+    run = run_cli([*PODMAN, "--no-shell", "."], project)
+    assert run.code == 42
+    assert 'Error: building at STEP "RUN exit 42"' in run.stderr + run.stdout
+
+
+def test_podman_apply_writes_the_fix(podman_no_leaks: None, tmp_path: Path) -> None:
+    project = _project(tmp_path, "FROM busybox\nRUN cat /missing-file\n")
+    run = _dbugbuild(project, "--apply", "echo fixed", "--yes")
+    assert run.code == 0, run.stderr
+    assert (project / "Dockerfile").read_text() == "FROM busybox\nRUN echo fixed\n"
+
+
+def test_podman_shell_comes_from_the_dockerfile_in_docker_format(
+    podman_no_leaks: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Podman's image config has no SHELL: the Dockerfile's is the step's (docker format);
+    in the OCI format Buildah ignores it, and so does the reconstructed environment."""
+    project = _project(
+        tmp_path, 'FROM busybox\nSHELL ["/bin/sh", "-xc"]\nRUN echo traced && exit 5\n'
+    )
+    monkeypatch.setenv("BUILDAH_FORMAT", "docker")
+    docker_format = _dbugbuild(project, "--retry").json()
+    # The trace goes to stderr: its lines and the echo's arrive in either order.
+    assert sorted(docker_format["retry"]["output"].splitlines()) == [
+        "+ echo traced",
+        "+ exit 5",
+        "traced",
+    ]
+    monkeypatch.setenv("BUILDAH_FORMAT", "oci")
+    oci = _dbugbuild(project, "--no-cache", "--retry").json()
+    assert oci["retry"]["output"] == "traced\n"
+    assert oci["failed_step"]["output_tail"] == ["traced"]
+
+
+def test_podman_auto_picks_a_podman_endpoint(
+    podman_no_leaks: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DOCKER_HOST at a Podman service (a podman-docker set-up): auto builds with Podman and
+    uses that service; dbugbuild starts none of its own."""
+    sock = tmp_path / "podman.sock"
+    service = subprocess.Popen(
+        ["podman", "system", "service", "--time=0", f"unix://{sock}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not sock.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        monkeypatch.setenv("DOCKER_HOST", f"unix://{sock}")
+        project = tmp_path / "p"
+        project.mkdir()
+        _project(project, "FROM busybox\nRUN exit 6\n")
+        run = run_cli(["--format", "json", "--exec", "echo via-the-service", "."], project)
+        report = run.json()
+        assert (report["builder"], run.code) == ("podman", 0), run.stderr
+        assert report["exec"][0]["output"] == "via-the-service\n"
+        assert podman_harness.services() == []
+    finally:
+        service.terminate()
+        service.wait(timeout=30)
+
+
+def test_podman_auto_without_a_docker_cli(podman_no_leaks: None, tmp_path: Path) -> None:
+    """No docker CLI on PATH but a podman one: auto builds with Podman."""
+    path = "/usr/bin:/usr/sbin:/bin:/sbin"  # the docker CLI here is /usr/local/bin's
+    assert shutil.which("docker", path=path) is None
+    assert shutil.which("podman", path=path) is not None
+    _project(tmp_path, "FROM busybox\nRUN exit 7\n")
+    run = run_cli(
+        ["--format", "json", "--no-shell", "."], tmp_path, env={**os.environ, "PATH": path}
+    )
+    assert (run.json()["builder"], run.code) == ("podman", 7), run.stderr
+
+
+def test_podman_clean_removes_what_a_crashed_run_left(
+    podman_no_leaks: None, tmp_path: Path
+) -> None:
+    """`dbugbuild clean` covers Podman's store: a labelled container and image are removed."""
+    mine = own_label()
+    container = podman_harness.podman(
+        "create", "--label", "dbugbuild.session=crashed", "--label", mine, "busybox", "true"
+    ).strip()
+    podman_harness.podman(
+        "commit", "--change", "LABEL dbugbuild.session=crashed", "--change", f"LABEL {mine}",
+        container,
+    )  # fmt: skip
+    run = run_cli(["clean", "--label", mine], tmp_path)
+    assert run.code == 0, run.stderr
+    assert "removed 1 container(s), 1 image(s)" in run.stdout
+    assert podman_harness.labelled(mine) == []
+
+
+FAILING = "FROM busybox\nRUN echo one > /one\nRUN cat /missing-file\n"
+
+SESSION = Scenario(
+    name="podman-session",
+    dockerfile=FAILING,
+    args=PODMAN,
+    steps=[
+        expect(r"debugging Dockerfile:3: RUN failed with exit code 1: cat: can't open"),
+        expect(r"env from: reconstructed \(Podman removes the failed build container\)"),
+        expect(r"dbugbuild> cat /missing-file"),
+        send(ENTER),
+        expect(r"No such file or directory"),
+        expect(r"exit code 1 "),
+        send(CTRL_U + "touch /made-here && cat /one" + ENTER),
+        expect(r"one\n"),
+        expect(r"exit code 0 "),
+        send(CTRL_U + ":diff" + ENTER),
+        expect(r"A /made-here\n"),  # not Podman's own `C /etc` for its mounts
+        expect(r"dbugbuild>"),
+        send(CTRL_U + ":shell" + ENTER),
+        expect(r"/ # "),  # busybox ash's prompt, then the last command typed at it
+        expect(r"touch /made-here && cat /one"),
+        send(CTRL_U + "echo in-the-shell-$((6*7)); exit" + ENTER),
+        expect(r"in-the-shell-42"),
+        expect(r"back at the dbugbuild prompt"),
+        send(CTRL_U + "echo fixed" + ENTER),
+        expect(r"exit code 0 "),
+        send(CTRL_U + ":apply" + ENTER),
+        expect(r"write Dockerfile\? \[y/N\]"),
+        send("y" + ENTER),
+        expect(r"wrote Dockerfile"),
+        send(CTRL_U + ":continue" + ENTER),
+        expect(r"STEP 3/3: RUN echo fixed"),
+        expect(r"build succeeded: image [0-9a-f]{11,12}"),
+    ],
+    exit_code=0,
+)
+
+
+def test_podman_pty_session_leaves_nothing(
+    podman_no_leaks: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "Dockerfile").write_text(SESSION.dockerfile)
+    log = play_in_pty(SESSION, project)
+    assert (project / "Dockerfile").read_text() == FAILING.replace(
+        "cat /missing-file", "echo fixed"
+    )
+    assert "diagnosis: missing-file" in log
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_podman_signal_in_a_session_leaves_nothing(
+    podman_no_leaks: None, tmp_path: Path, signum: signal.Signals
+) -> None:
+    (tmp_path / "Dockerfile").write_text(FAILING)
+    child = _spawn(tmp_path)
+    child.expect("dbugbuild> ")
+    child.send(CTRL_U + "touch /x" + ENTER)  # the session owns an image now
+    child.expect("exit code 0 ")
+    child.expect("dbugbuild>")
+    assert len(podman_harness.services()) == 1  # its private service, running
+    os.kill(child.pid, signum)
+    _ended_by(child, signum)
+
+
+def test_podman_sigterm_during_the_build_stops_the_service(
+    podman_no_leaks: None, tmp_path: Path
+) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN echo started && sleep 60\n")
+    child = _spawn(tmp_path, "--no-cache")
+    child.expect("started")
+    os.kill(child.pid, signal.SIGTERM)
+    _ended_by(child, signal.SIGTERM)
+
+
+def _spawn(cwd: Path, *args: str) -> Any:
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "dbugbuild", *PODMAN, *args, "."],
+        cwd=str(cwd),
+        env={**os.environ, "TERM": "xterm", "NO_COLOR": "1", "PROMPT_TOOLKIT_NO_CPR": "1"},
+        encoding="utf-8",
+        timeout=90,
+    )
+    child.logfile_read = io.StringIO()
+    return child
+
+
+def _ended_by(child: Any, signum: int) -> None:
+    child.expect(pexpect.EOF)
+    child.close()
+    note_build_output(child.logfile_read.getvalue())
+    assert child.exitstatus == 128 + signum or child.signalstatus == signum
+    assert "cleaned up" in child.logfile_read.getvalue()
