@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,9 @@ import pytest
 
 import podman_harness
 from conftest import Run, note_build_output, own_label, run_cli
+from dbugbuild.debug.stepenv import StepEnv
+from dbugbuild.debug.workspace import Workspace
+from dbugbuild.engine import Engine
 from scenarios import CTRL_U, ENTER, Scenario, expect, play_in_pty, send
 
 pytestmark = pytest.mark.podman
@@ -255,6 +259,35 @@ def test_podman_clean_removes_what_a_crashed_run_left(
     assert run.code == 0, run.stderr
     assert "removed 1 container(s), 1 image(s)" in run.stdout
     assert podman_harness.labelled(mine) == []
+
+
+def test_podman_workspace_on_the_service(podman_no_leaks: None) -> None:
+    """The debug layer through Podman's compat API: a command's changes (without Podman's own
+    `C /etc`), its commit (an id Podman's calls then accept), and close() removing it all;
+    the private service stopped with the engine."""
+    engine = Engine.connect_podman(dict(os.environ))
+    try:
+        base = engine.image_id("busybox")
+        assert base is not None
+        env = StepEnv(
+            image=base, command=None, argv=None, exec_form=False, shell=("/bin/sh", "-c"),
+            env=("WHO=podman",), user="", workdir="/", network=None, source="reconstructed",
+        )  # fmt: skip
+        workspace = Workspace(engine, env, uuid.uuid4().hex[:12])
+        result = workspace.run(("/bin/sh", "-c", 'echo "$WHO" > /made'))
+        assert (result.exit_code, [(c.kind, c.path) for c in workspace.changes()]) == (
+            0,
+            [("A", "/made")],
+        )
+        assert workspace.current != base  # committed: the next command sees /made
+        assert workspace.run(("cat", "/made")).output == "podman\n"
+        assert len(podman_harness.labelled(own_label())) == 1  # the session's image
+        workspace.close()
+        assert podman_harness.labelled(own_label()) == []
+        assert len(podman_harness.services()) == 1
+    finally:
+        engine.close()
+    assert podman_harness.services() == []
 
 
 FAILING = "FROM busybox\nRUN echo one > /one\nRUN cat /missing-file\n"

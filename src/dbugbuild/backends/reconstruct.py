@@ -3,7 +3,8 @@ config (its Env, User, WorkingDir and Shell reflect every earlier ENV/USER/WORKD
 the build ARGs in scope at the failing line, and --network.
 
 Classic falls back on it when the failed container is gone; Podman, which removes the
-failed container, will always use it; BuildKit, from the image of a Dockerfile prefix.
+failed container, always uses it (with the Dockerfile's SHELL: Podman's image config has
+none); BuildKit, from the image of a Dockerfile prefix.
 """
 
 from __future__ import annotations

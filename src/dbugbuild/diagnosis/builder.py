@@ -21,6 +21,11 @@ _UNKNOWN_INSTRUCTION = re.compile(r"unknown instruction: (\S+)")
 _BUILDAH_UNKNOWN = re.compile(
     r'building at STEP "[^"]*": Build error: Unknown instruction: "(\S+)"'
 )
+# ... and an instruction's arguments when it runs it: `building at STEP "ENV ": ENV requires at
+# least one argument` (the step's line is the failing one).
+_BUILDAH_ARGUMENTS = re.compile(
+    r'building at STEP "[^"]*": (\w+ requires (?:at least|exactly) .*)$'
+)
 _INSTRUCTIONS = tuple(sorted(KEYWORDS))
 _DEST_NOT_DIR = re.compile(r"When using (COPY|ADD) with more than one source file")
 _CONTINUED = re.compile(r"(&&|\|\||\||;|,)\s*$")
@@ -45,6 +50,10 @@ def dockerfile_syntax(case: Case) -> Found | None:
         if number is None:
             return None
         what, line = f"unknown instruction: {word}", unknown_step[1][:200]
+    elif (arguments := case.last(_BUILDAH_ARGUMENTS)) is not None and parsed is None:
+        if step.line is None:
+            return None
+        number, what, line = step.line, arguments[0].group(1), arguments[1]
     elif parsed is None or step.index is not None:
         return None
     else:
