@@ -107,12 +107,14 @@ def _podman_session() -> Iterator[None]:
 @pytest.fixture
 def podman_no_leaks() -> Iterator[None]:
     """Fail a podman test that leaves anything: a container or image with its label, a
-    container that appeared while it ran (a Buildah build container too), a private Podman
-    service still running or its folder."""
+    container that appeared while it ran (a Buildah build container too) or the process of
+    one, a private Podman service still running or its folder."""
     containers = podman_harness.containers()
     dirs = podman_harness.service_dirs()
+    monitors = podman_harness.container_monitors()
     yield
     left = podman_harness.labelled(own_label())
+    left += sorted(podman_harness.container_monitors() - monitors)
     left += sorted(podman_harness.containers() - containers)
     left += podman_harness.services()
     left += sorted(podman_harness.service_dirs() - dirs)

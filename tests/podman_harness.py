@@ -87,12 +87,20 @@ def labelled(label: str) -> list[str]:
 
 def services() -> list[str]:
     """The private `podman system service` processes running (their command lines)."""
-    out = subprocess.run(["ps", "-eo", "args="], capture_output=True, text=True, check=True)
     return [
-        line.strip()
-        for line in out.stdout.splitlines()
-        if "system service" in line and "dbugbuild-podman-" in line
+        line for line in _processes() if "system service" in line and "dbugbuild-podman-" in line
     ]
+
+
+def container_monitors() -> set[str]:
+    """The conmon processes of containers dbugbuild names (`dbugbuild-<session>-<n>`): one that
+    outlives its run is a container process still running, whatever the store says."""
+    return {line for line in _processes() if "conmon" in line and " -n dbugbuild-" in line}
+
+
+def _processes() -> list[str]:
+    out = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True, check=True)
+    return [line.strip() for line in out.stdout.splitlines()]
 
 
 def service_dirs() -> set[str]:

@@ -36,8 +36,8 @@ Guarantees:
 - When a log holds several builds (a CI retry), the result describes the last one.
 
 The package: model.py (what Buildah prints, as data), shapes.py (its line shapes and what an
-error says), parser.py (the streaming parser), mapping.py (onto the common logs.model; the
-family's parser in logs.parser("buildah")).
+error says), parser.py (the streaming parser) and state.py (what it holds while it reads),
+mapping.py (onto the common logs.model; the family's parser in logs.parser("buildah")).
 """
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ from collections.abc import Iterable
 
 from dbugbuild.logs.buildah.mapping import BuildahParser, to_build_log
 from dbugbuild.logs.buildah.model import BuildahLog, BuildahLogError, Commit, Failure, Step
-from dbugbuild.logs.buildah.parser import MAX_LINE, BuildahLogParser
-from dbugbuild.logs.buildah.shapes import looks_like_buildah
+from dbugbuild.logs.buildah.parser import BuildahLogParser
+from dbugbuild.logs.buildah.shapes import MAX_LINE, looks_like_buildah
 
 __all__ = [
     "MAX_LINE",

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from dataclasses import dataclass, field
 
-from dbugbuild.logs.buildah.model import BuildahLog, BuildahLogError, Commit, Failure, Step
+from dbugbuild.logs.buildah.model import BuildahLog, BuildahLogError, Commit
 from dbugbuild.logs.buildah.shapes import (
     ARROW_ID,
     ARROW_NOTE,
@@ -22,60 +21,19 @@ from dbugbuild.logs.buildah.shapes import (
     HEAD,
     INTERESTING,
     MARKERS,
+    MAX_LINE,
     NEWLINES,
     STRONG,
     STRUCT_LINES,
     STRUCT_STEP,
     classify,
+    next_break,
+    pieces,
 )
+from dbugbuild.logs.buildah.state import BuildState, StepState, last_step_done
 from dbugbuild.logs.text import strip_ansi
 
-MAX_LINE = 1 << 20
 _SLICE = 1 << 16
-
-
-@dataclass
-class _StepState:
-    stage: int | None
-    stages: int | None
-    index: int
-    total: int | None
-    text: str
-    instruction: str
-    tail: deque[str]
-    image: str | None = None
-    cached: bool = False
-
-    def freeze(self) -> Step:
-        return Step(
-            stage=self.stage,
-            stages=self.stages,
-            index=self.index,
-            total=self.total,
-            text=self.text,
-            instruction=self.instruction,
-            image=self.image,
-            cached=self.cached,
-            output_tail=tuple(self.tail),
-        )
-
-
-@dataclass
-class _BuildState:
-    steps: list[_StepState] = field(default_factory=list)
-    commits: list[Commit] = field(default_factory=list)
-    failure: Failure | None = None
-    strong: bool = False
-    weak_line: str = ""  # a weak failure's line: step output after all if output follows
-    committed: bool = False  # a COMMIT was seen: what follows is commit progress
-    commit_image: str | None = None
-    final: str | None = None
-    tags: list[str] = field(default_factory=list)
-    open_struct: list[str] | None = None  # an error's `{...}` still open: its lines so far
-
-    @property
-    def finished(self) -> bool:
-        return self.strong or self.final is not None
 
 
 class BuildahLogParser:
@@ -88,7 +46,7 @@ class BuildahLogParser:
         self._pending = ""  # the unfinished last line
         self._buffer: list[str] = []  # pieces fed and not yet processed (< _SLICE characters)
         self._buffered = 0
-        self._build = _BuildState()
+        self._build = BuildState()
         self._prefix: re.Pattern[str] | None = None  # the CI prefix of the 1st Buildah line
         self._indent: str | None = None  # and its indentation after that prefix
         self._head: list[str] = []
@@ -119,11 +77,11 @@ class BuildahLogParser:
             stop = min(start + _SLICE, size)
             cut = max(text.rfind("\n", start, stop), text.rfind("\r", start, stop))
             if cut < 0:  # a line longer than a slice, or the unfinished end
-                cut = _next_break(text, stop)
+                cut = next_break(text, stop)
                 if cut < 0:
                     break
                 if cut - start > MAX_LINE:
-                    self._block(_pieces(text[start:cut]))
+                    self._block(pieces(text[start:cut]))
                     start = cut + 1
                     continue
             self._block(text[start : cut + 1])
@@ -153,7 +111,7 @@ class BuildahLogParser:
     def _cut_pending(self) -> None:
         """Bound the memory a line without end can take: cut it in MAX_LINE pieces."""
         cut = len(self._pending) - len(self._pending) % MAX_LINE
-        self._block(_pieces(self._pending[:cut]))
+        self._block(pieces(self._pending[:cut]))
         self._pending = self._pending[cut:]
 
     def _why_not(self) -> str:
@@ -215,10 +173,16 @@ class BuildahLogParser:
         build = self._build
         if build.open_struct is not None:
             start = self._continue_struct(block, start, end)
+        current = build.steps[-1] if build.steps else None
+        if build.failure is None and not build.committed and last_step_done(current):
+            # Untagged, its last step a cache hit: Buildah prints no COMMIT, only the id.
+            final = FINAL.search(block, start, end)
+            if final is not None:
+                build.committed = True
+                start = final.start()
         if build.committed and build.failure is None:
             for final in FINAL.finditer(block, start, end):
                 build.final = final.group(1)
-        current = build.steps[-1] if build.steps else None
         if current is None or build.strong or build.committed:
             return
         kept: list[str] = []
@@ -297,12 +261,12 @@ class BuildahLogParser:
             last = next((s for s in reversed(build.steps) if s.stage == stage), None)
             restart = index == 1 and stage in (None, 1)
             if restart or build.finished or (last is not None and index <= last.index):
-                build = self._build = _BuildState()  # a second build in the same log
+                build = self._build = BuildState()  # a second build in the same log
         self._clear_weak_failure()
         build.failure, build.strong = None, False  # a step began: no error before it counts
         build.committed = False
         build.steps.append(
-            _StepState(
+            StepState(
                 stage=stage,
                 stages=stages,
                 index=index,
@@ -376,14 +340,3 @@ class BuildahLogParser:
         if build.steps and not build.committed:
             build.steps[-1].tail.append(build.weak_line)
         build.failure, build.weak_line = None, ""
-
-
-def _next_break(text: str, start: int) -> int:
-    """The position of the first line break at or after start, or -1."""
-    breaks = [p for p in (text.find("\n", start), text.find("\r", start)) if p >= 0]
-    return min(breaks) if breaks else -1
-
-
-def _pieces(line: str) -> str:
-    """A line too long to keep, as lines of MAX_LINE characters (the last may be shorter)."""
-    return "\n".join(line[i : i + MAX_LINE] for i in range(0, len(line), MAX_LINE)) + "\n"

@@ -10,6 +10,8 @@ from typing import Protocol
 from dbugbuild.logs.buildah.model import Failure
 from dbugbuild.logs.text import strip_ansi
 
+MAX_LINE = 1 << 20  # a longer line is cut in pieces of this many characters
+
 # CI prefixes (GitHub Actions / Azure timestamps, Jenkins timestamper), the forms
 # dbugbuild.logs.text accepts; which one a log carries is decided on its first Buildah line.
 _CI_FORMS = (
@@ -183,3 +185,14 @@ def from_image(text: str) -> str | None:
     """The image a `FROM [--platform=...] image [AS name]` step names."""
     words = [w for w in text.split()[1:] if not w.startswith("--")]
     return words[0] if words else None
+
+
+def next_break(text: str, start: int) -> int:
+    """The position of the first line break at or after start, or -1."""
+    breaks = [p for p in (text.find("\n", start), text.find("\r", start)) if p >= 0]
+    return min(breaks) if breaks else -1
+
+
+def pieces(line: str) -> str:
+    """A line too long to keep, as lines of MAX_LINE characters (the last may be shorter)."""
+    return "\n".join(line[i : i + MAX_LINE] for i in range(0, len(line), MAX_LINE)) + "\n"
