@@ -79,13 +79,14 @@ def _parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="dbugbuild",
         description=(
-            "Run a classic docker build; when it fails, report the failing Dockerfile line "
-            "and open a debug session in the last good layer."
+            "Run a classic docker build (or a podman build); when it fails, report the failing "
+            "Dockerfile line and open a debug session in the last good layer."
         ),
         allow_abbrev=False,
         epilog=(
             "exit status: 0 when the build succeeds; the failing RUN's exit code when a RUN "
-            "fails; 1 for a build failure without a code; 2 bad arguments; 3 internal error; "
+            "fails; 1 for a build failure without a code (125 on Podman); 2 bad arguments; "
+            "3 internal error; "
             "65 unusable input (a garbage log); 66 a missing path, Dockerfile or log; "
             "69 no Docker daemon or docker CLI; 130 interrupted. "
             "Other commands: 'dbugbuild bisect --help' (which step broke a check), "
@@ -101,7 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     o.add_argument(
         "--log",
         metavar="FILE",
-        help="no build: read a saved classic build log ('-' for stdin)",
+        help="no build: read a saved build log, docker's classic or podman's ('-' for stdin)",
     )
     o.add_argument(
         "--no-shell",
