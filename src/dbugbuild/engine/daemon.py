@@ -161,7 +161,7 @@ class Engine(ImagesMixin, ContainersMixin):
         return {**self._env, **(self._podman.cli_env if self._podman is not None else {})}
 
     def image_format(self, image: str) -> str | None:
-        """ "oci" or "docker": the format Podman stored a local image in (Buildah ignores SHELL
+        """The format Podman stored a local image in, "oci" or "docker" (Buildah ignores SHELL
         and ONBUILD in the OCI format); None on Docker, or when podman cannot say."""
         if self._podman is None:
             return None

@@ -83,11 +83,9 @@ def locate(
     container: str | None = None
     if failure is not None:
         at = _failed_position(log)
-        failed, source_lines = _failed_step(
-            log, failure, refs[at] if at is not None else None, source
-        )
-        fs = log.failed_step
         ref = refs[at] if at is not None else None
+        failed, source_lines = _failed_step(log, failure, ref, source)
+        fs = log.failed_step
         in_trigger = ref is not None and ref.synthetic and ref.instruction is not None
         if failure.in_trigger or in_trigger:
             notes.append("the failure happened in an ONBUILD trigger of the base image")
