@@ -395,6 +395,35 @@ def test_podman_sigterm_during_the_build_stops_the_service(
     _ended_by(child, signal.SIGTERM)
 
 
+def test_podman_ctrl_c_during_the_build_leaves_nothing(
+    podman_no_leaks: None, tmp_path: Path
+) -> None:
+    """Ctrl-C reaches podman build (the terminal's process group) but not the private
+    service (its own session): the build stops, its Buildah containers are removed through
+    it, then it stops; exit 130."""
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN echo started && sleep 60\n")
+    child = _spawn(tmp_path, "--no-cache")
+    child.expect("started")
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+    note_build_output(child.logfile_read.getvalue())
+    assert child.exitstatus == 130, child.logfile_read.getvalue()
+    assert "dbugbuild: interrupted" in child.logfile_read.getvalue()
+
+
+def test_podman_error_after_the_service_started_stops_it(
+    podman_no_leaks: None, tmp_path: Path
+) -> None:
+    """podman refuses the build before its first step: one error line, the service stopped."""
+    _project(tmp_path, "FROM busybox\nRUN true\n")
+    run = run_cli([*PODMAN, "--platform", "a/b/c/d", "."], tmp_path)  # not OS/ARCH[/VARIANT]
+    assert run.code == 2, run.stderr
+    assert run.stderr.splitlines()[-1].startswith(
+        "dbugbuild: error: podman build failed before the build started"
+    )
+
+
 def _spawn(cwd: Path, *args: str) -> Any:
     child = pexpect.spawn(
         sys.executable,
