@@ -36,11 +36,11 @@ def run_build(
 ) -> int | None:
     """Bisect the layers a build made (of its last stage, or --stage); returns the exit
     status, or None when that stage made no layer (the caller then reports the build)."""
-    if build.builder != "classic":
+    if build.builder == "buildkit":  # classic and Podman keep an image per step; BuildKit not
         raise EngineError(
             f"bisecting a {build.builder} build needs a build of each prefix of the "
             "Dockerfile, which this dbugbuild cannot make yet",
-            "Bisect with the classic builder: --backend classic",
+            "Bisect with the classic builder: --backend classic (or --backend podman)",
         )
     args = resolve_build_args(options.build.build_args, console.env)
     try:

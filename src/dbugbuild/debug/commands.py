@@ -95,7 +95,7 @@ class Commands:
         lines = [
             f"dbugbuild: debugging {f.where}: {f.message}",
             f"  layer: {short_id(f.last_good_image)} (the last good image)   "
-            f"env from: {env.source}",
+            f"env from: {env.source}" + (f" ({env.note})" if env.note else ""),
             f"  user: {env.user or 'root'}   workdir: {env.workdir}   "
             f"shell: {shlex.join(env.shell)}",
         ]

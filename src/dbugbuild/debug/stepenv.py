@@ -38,6 +38,9 @@ class StepEnv:
     workdir: str
     network: str | None
     source: Source
+    # Why the environment came from where it did, for the banner (Podman: it removes the
+    # failed build container); empty when there is nothing to say.
+    note: str = ""
 
     def argv_for(self, text: str) -> tuple[str, ...]:
         """The argv a typed command runs as, as a RUN line would: a JSON array in exec form, else
