@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 DEMO ?= sample_failures/apt-invalid-operation
 
-.PHONY: demo test setup test-tools venv docker-daemon base-images lint bench clean
+.PHONY: demo test setup test-tools podman venv docker-daemon base-images lint bench clean
 
 $(BIN)/dbugbuild: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,11 +26,16 @@ setup: venv base-images
 test-tools: docker-daemon
 	bash scripts/setup-test-tools.sh
 
+# Podman for the tests marked `podman`: bookworm's podman when missing, the tests' private
+# containers.conf, the base images copied from Docker (idempotent; fast when done).
+podman: base-images
+	bash scripts/setup-podman.sh >/dev/null
+
 # Runs dbugbuild on the bundled failing sample (it fails on purpose: exit 100).
 demo: setup
 	$(BIN)/dbugbuild $(DEMO) || test $$? -eq 100
 
-test: setup test-tools
+test: setup test-tools podman
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: venv

@@ -1,7 +1,8 @@
-"""Shared fixtures: an in-process CLI runner and the real Docker daemon.
+"""Shared fixtures: an in-process CLI runner, the real Docker daemon and real Podman.
 
-Tests marked `docker` talk to the real daemon. Without one they skip on a
-developer's machine but FAIL under CI=true: a green CI must mean they ran.
+Tests marked `docker` talk to the real daemon, tests marked `podman` to real Podman (its
+private test set-up: podman_harness.py). Without them they skip on a developer's machine
+but FAIL under CI=true: a green CI must mean they ran.
 Every other test is hermetic: it runs with no Docker endpoint at all (DOCKER_HOST
 names a socket that does not exist, and no context or CLI configuration is read), so
 it cannot reach a daemon even when one is running.
@@ -21,6 +22,7 @@ from typing import Any
 
 import pytest
 
+import podman_harness
 from dbugbuild.cli import main
 from dbugbuild.console import Console
 from dbugbuild.engine import Engine
@@ -46,8 +48,10 @@ PRINTED_CONTAINERS: set[str] = set()
 TEST_LABEL = "dbugbuild.test"
 _test_value = ""
 
-# Where an unmarked test's Docker endpoint points: nowhere.
+# Where an unmarked test's Docker endpoint points: nowhere. Its Podman endpoint too: with
+# CONTAINER_HOST set, dbugbuild starts no private Podman service and podman builds nothing.
 NO_ENDPOINT = "unix:///nonexistent/dbugbuild-test/docker.sock"
+NO_PODMAN = "unix:///nonexistent/dbugbuild-test/podman.sock"
 _hermetic = False  # the running test has no docker mark
 
 
@@ -60,6 +64,19 @@ def _no_endpoint_without_the_docker_mark(
     DOCKER_CONFIG (no contexts, credential helpers or CLI settings of the machine's)."""
     global _hermetic, _test_value
     PRINTED_CONTAINERS.clear()
+    if request.node.get_closest_marker("podman") is not None:
+        # Real Podman through the tests' own containers.conf; no CONTAINER_HOST, so each run
+        # finds no service listening and starts (and stops) its private one.
+        monkeypatch.setenv("CONTAINERS_CONF", podman_harness.conf())
+        request.getfixturevalue("_podman_session")
+        monkeypatch.delenv("CONTAINER_HOST", raising=False)
+        _test_value = uuid.uuid4().hex[:12]
+        monkeypatch.setenv(RUN_LABELS, own_label())
+        try:
+            yield
+        finally:
+            _test_value = ""
+        return
     if request.node.get_closest_marker("docker") is not None:
         _test_value = uuid.uuid4().hex[:12]
         monkeypatch.setenv(RUN_LABELS, own_label())
@@ -69,6 +86,7 @@ def _no_endpoint_without_the_docker_mark(
             _test_value = ""
         return
     monkeypatch.setenv("DOCKER_HOST", NO_ENDPOINT)
+    monkeypatch.setenv("CONTAINER_HOST", NO_PODMAN)
     monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path_factory.mktemp("docker-config")))
     _hermetic = True
@@ -78,7 +96,33 @@ def _no_endpoint_without_the_docker_mark(
         _hermetic = False
 
 
+@pytest.fixture(scope="session")
+def _podman_session() -> Iterator[None]:
+    """At the end of the session, the images the podman tests' builds made are removed."""
+    before = podman_harness.images()
+    yield
+    podman_harness.remove_session_images(before)
+
+
+@pytest.fixture
+def podman_no_leaks() -> Iterator[None]:
+    """Fail a podman test that leaves anything: a container or image with its label, a
+    container that appeared while it ran (a Buildah build container too) or the process of
+    one, a private Podman service still running or its folder."""
+    containers = podman_harness.containers()
+    dirs = podman_harness.service_dirs()
+    monitors = podman_harness.container_monitors()
+    yield
+    left = podman_harness.labelled(own_label())
+    left += sorted(podman_harness.container_monitors() - monitors)
+    left += sorted(podman_harness.containers() - containers)
+    left += podman_harness.services()
+    left += sorted(podman_harness.service_dirs() - dirs)
+    assert not left, f"left behind: {left}"
+
+
 def note_build_output(text: str) -> None:
+    podman_harness.note_build_output(text)
     cached = False
     for line in text.splitlines():
         found = _BUILD_LINE.search(line)
@@ -127,6 +171,7 @@ def run_cli(
     environment = dict(os.environ if env is None else env)
     if _hermetic:
         environment.setdefault("DOCKER_HOST", NO_ENDPOINT)
+        environment.setdefault("CONTAINER_HOST", NO_PODMAN)
         environment.pop("DOCKER_CONTEXT", None)
     console = Console(
         stdin=io.StringIO(stdin),

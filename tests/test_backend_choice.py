@@ -175,8 +175,10 @@ def test_choice_for_refuses_what_the_chosen_builder_cannot_take() -> None:
         backends.choose_for(
             BuildOptions(secrets=("id=a",), backend="classic"), parse(PLAIN), PLAIN, None
         )
-    with pytest.raises(UsageError, match="the podman backend is not part of this dbugbuild"):
-        backends.choose_for(BuildOptions(backend="podman"), parse(PLAIN), PLAIN, None)
+    with pytest.raises(UsageError, match="--builder names a buildx builder, and podman was"):
+        backends.choose_for(BuildOptions(backend="podman", builder="b"), parse(PLAIN), PLAIN, None)
+    with pytest.raises(UsageError, match="the kaniko backend is not part of this dbugbuild"):
+        backends.backend("kaniko")
 
 
 def test_choice_trigger_is_none_without_a_dockerfile() -> None:

@@ -25,3 +25,31 @@ def test_harness_run_cli_env_without_endpoint_gets_none(tmp_path: Path) -> None:
     run = run_cli(["clean"], tmp_path, env={"PATH": os.environ.get("PATH", "")})
     assert run.code == 69
     assert NO_ENDPOINT.removeprefix("unix://") in run.stderr
+
+
+def test_harness_unmarked_test_has_no_podman_endpoint() -> None:
+    """CONTAINER_HOST names nowhere: no Podman service is found, and none is started."""
+    from conftest import NO_PODMAN
+
+    assert os.environ["CONTAINER_HOST"] == NO_PODMAN
+    with pytest.raises(EngineUnavailableError, match="no Podman service is reachable"):
+        Engine.connect_podman(os.environ)
+
+
+def test_harness_podman_mark_fails_under_ci_without_podman(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Like the docker mark: without a usable podman a podman test skips, but under CI=true
+    it fails (a green CI must mean the Podman tests ran)."""
+    import podman_harness
+
+    broken = tmp_path / "setup-podman.sh"
+    broken.write_text("echo 'setup-podman: podman is not installed' >&2; exit 1\n")
+    monkeypatch.setattr(podman_harness, "SETUP", broken)
+    monkeypatch.setattr(podman_harness, "_conf", [])
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true and no usable podman"):
+        podman_harness.conf()
+    monkeypatch.setenv("CI", "")
+    with pytest.raises(pytest.skip.Exception, match="podman is not installed"):
+        podman_harness.conf()

@@ -17,7 +17,7 @@ LOGS = FIXTURES / "logs"
 def test_logs_detect_classic_and_its_parser() -> None:
     text = (LOGS / "run-exit-100.txt").read_text()
     assert logs.detect(text) == "classic"
-    assert logs.FAMILIES == ("classic", "buildkit")
+    assert logs.FAMILIES == ("classic", "buildkit", "buildah")
     assert logs.parse([text], logs.detect(text)) == logs.parse([text])
 
 
@@ -44,7 +44,9 @@ def test_logs_read_buildkit_maps_to_the_common_model() -> None:
 
 
 def test_logs_unknown_family_is_refused() -> None:
-    with pytest.raises(ValueError, match="no log family 'buildkat'; known: classic"):
+    with pytest.raises(
+        ValueError, match="no log family 'buildkat'; known: classic, buildkit, buildah"
+    ):
         logs.parser("buildkat")
 
 

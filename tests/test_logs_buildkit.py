@@ -213,6 +213,18 @@ def test_buildkit_unnamed_stage_is_printed_as_stage_n() -> None:
     assert named is not None and named.named_stage == "compile"
 
 
+def test_buildkit_stage_in_the_common_model_by_place_or_name() -> None:
+    """The common Step says a stage as Buildah's does: `stage-N` is the place N + 1, a name is
+    `stage_name`; both None for a one-stage build (logs.model's one stage field set)."""
+    unnamed = buildkit.to_build_log(result("unnamed-stage-fail.log")).failed_step
+    assert unnamed is not None
+    assert (unnamed.stage, unnamed.stage_name, unnamed.per_stage) == (1, None, True)
+    named = buildkit.to_build_log(result("parallel-stage-fail.log")).failed_step
+    assert named is not None and (named.stage, named.stage_name) == (None, "compile")
+    one = buildkit.to_build_log(result("run-exit-100.log")).failed_step
+    assert one is not None and (one.stage, one.stage_name, one.per_stage) == (None, None, False)
+
+
 def test_buildkit_both_cli_paths_report_the_same_failure() -> None:
     for case in ("run-exit-100", "run-exit-127", "copy-missing", "syntax-unknown-instruction"):
         buildx = result(f"{case}.log").failure

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 from dbugbuild import backends, diagnosis, inputs, logs, report
 from dbugbuild.backends import Backend
 from dbugbuild.console import Console
-from dbugbuild.engine import Engine
-from dbugbuild.engine.look import layer_facts
+from dbugbuild.debug.signals import ending_signals
+from dbugbuild.engine import Engine, look, reach
 from dbugbuild.errors import BadInputError, DbugbuildError, UsageError
 from dbugbuild.inputs import DockerfileSource
 from dbugbuild.options import BisectOptions, BuildOptions, CleanOptions, Options
@@ -29,21 +29,21 @@ if TYPE_CHECKING:
     from dbugbuild.debug.failed import Failed
 
 
-def _connect(console: Console) -> Engine:
-    engine = Engine.connect(console.env)
-    if engine.endpoint.warning:  # plain TCP: said once per run (a run connects once)
-        console.warn(engine.endpoint.warning)
-    return engine
+# Reach the engine: it, and why Podman is the builder there (engine/reach.py; None: it is not).
+Connect = Callable[[], tuple[Engine, str | None]]
 
 
-def _choose(build: BuildOptions, source: DockerfileSource, console: Console) -> backends.Choice:
+def _connect(console: Console, backend: str) -> tuple[Engine, str | None]:
+    """The engine for --backend `backend` (or the backend chosen), as engine/reach.py finds it."""
+    return reach.reach(console.env, backend, console.warn)
+
+
+def _choose(
+    build: BuildOptions, source: DockerfileSource, console: Console, podman: str | None
+) -> backends.Choice:
     """The backend for a build: backends/choice.py's decision, refused when it cannot be."""
     env = console.env.get("DOCKER_BUILDKIT")
-    return backends.choose_for(build, source.model, source.text, env)
-
-
-def _builder_choice(choice: backends.Choice) -> report.BuilderChoice:
-    return report.BuilderChoice(choice.by, choice.reason, choice.line)
+    return backends.choose_for(build, source.model, source.text, env, podman)
 
 
 _UNRECOGNISED = "dbugbuild did not recognise this error: please report it"
@@ -61,16 +61,26 @@ class _Outcome:
 
 
 def run(options: Options, console: Console) -> int:
-    """Run dbugbuild for parsed options; returns the exit status (the build's own on failure)."""
+    """Run dbugbuild for parsed options; returns the exit status (the build's own on failure).
+
+    SIGTERM and SIGHUP unwind like Ctrl-C for the whole run: a build is cancelled and a
+    Podman service dbugbuild started is stopped, whatever phase the signal arrives in."""
     if options.apply is not None and not options.yes and not console.stdin_isatty:
         raise UsageError(
             "--apply cannot ask before writing: stdin is not a terminal",
             "Add --yes to write without asking",
         )
+    with ending_signals():
+        return _run(options, console)
+
+
+def _run(options: Options, console: Console) -> int:
     if options.log is not None:
         outcome = _report_from_log(options, console)
     else:
-        outcome = _report_from_build(options, console, lambda: _connect(console))
+        outcome = _report_from_build(
+            options, console, lambda: _connect(console, options.build.backend)
+        )
     backend = outcome.backend
     try:
         result = outcome.report
@@ -85,16 +95,14 @@ def run(options: Options, console: Console) -> int:
             _emit(result, options, console)
             return result.exit_code
         if outcome.engine is None:
-            outcome.engine = _connect(console)
+            outcome.engine = _connect(console, backend.name)[0]
         from dbugbuild.debug.runner import run_debug  # see the module's docstring
 
-        engine = outcome.engine
-
-        choice = outcome.choice
+        engine, choice = outcome.engine, outcome.choice
 
         def rebuild() -> Failed:
             again = _report_from_build(
-                rebuild_options(options), console, lambda: engine, choice=choice
+                rebuild_options(options), console, lambda: (engine, None), choice=choice
             )
             return _failed(again, console)
 
@@ -137,14 +145,11 @@ def _failed(outcome: _Outcome, console: Console) -> Failed:
 
 def run_clean(options: CleanOptions, console: Console) -> int:
     """`dbugbuild clean`: remove the containers and images dbugbuild runs left (by label): all
-    of them, or only those that also carry --label and DBUGBUILD_LABELS' labels."""
-    engine = _connect(console)
-    try:
-        scope = [f"{k}={v}" for k, v in engine.run_labels.items()]
-        containers, images = engine.sweep(*scope, *options.labels)
-        volumes = engine.sweep_volumes(*scope, *options.labels)  # after their containers
-    finally:
-        engine.close()
+    of them, or only those that also carry --label and DBUGBUILD_LABELS' labels, in Docker and,
+    when podman is there, in Podman's store."""
+    containers, images, volumes = reach.sweep(console.env, options.labels, console.warn)
+    for folder in Engine.remove_stale_service_folders(console.env):
+        console.write(f"removed the folder of a gone Podman service: {folder}\n")
     for what, ids in (("container", containers), ("image", images), ("volume", volumes)):
         shown = ids if what == "volume" else [short_id(i) for i in ids]  # a volume's is a name
         console.write("".join(f"removed {what} {i}\n" for i in shown))
@@ -166,7 +171,7 @@ def run_bisect(options: BisectOptions, console: Console) -> int:
         source = None
         if options.dockerfile_given:
             source = inputs.dockerfile_source(options.build, console, required=True)
-        engine = _connect(console)
+        engine = _connect(console, options.build.backend)[0]
         try:
             return driver.run_image(engine, options, source, console)
         finally:
@@ -174,7 +179,10 @@ def run_bisect(options: BisectOptions, console: Console) -> int:
     as_report = Options(
         build=options.build, no_shell=True, format=options.format, color=options.color
     )
-    outcome = _report_from_build(as_report, console, lambda: _connect(console))
+    with ending_signals():
+        outcome = _report_from_build(
+            as_report, console, lambda: _connect(console, options.build.backend)
+        )
     built = outcome.engine
     assert built is not None  # a build always connects
     try:
@@ -201,19 +209,22 @@ def run_bisect(options: BisectOptions, console: Console) -> int:
 def _report_from_build(
     options: Options,
     console: Console,
-    connect: Callable[[], Engine],
+    connect: Connect,
     choice: backends.Choice | None = None,
 ) -> _Outcome:
     """Build with the chosen backend (`choice`, else chosen here), its output relayed; the
     engine is connected once the inputs are there (and closed here if the build fails to
-    report)."""
+    report). A backend forced by --backend is chosen (and refused) before connecting; auto
+    is chosen once the engine says whether it is Podman's."""
     opts = options.build
     inputs.context_dir(opts.context, console)
     source = inputs.dockerfile_source(opts, console, required=True)
-    choice = choice or _choose(opts, source, console)
-    backend = backends.backend(choice.backend)
-    engine = connect()
+    if choice is None and opts.backend != "auto":
+        choice = _choose(opts, source, console, None)
+    engine, podman = connect()
     try:
+        choice = choice or _choose(opts, source, console, podman)
+        backend = backends.backend(choice.backend)
         parser = backend.log_parser()
         machine = options.format != "text"
 
@@ -227,15 +238,18 @@ def _report_from_build(
                 errors.append(text)
 
         piped = source.text.encode() if source.stdin and source.text is not None else None
-        status = engine.build(backend.build_command(opts, console.cwd, piped), sink)
+        command = backend.build_command(opts, console.cwd, piped)
+        status = engine.build(command, sink)
+        cli = command.program
+        said = [ln.strip() for ln in "".join(errors).splitlines() if ln.strip()]
+        last = logs.strip_ansi(said[-1]) if said else None  # the builder's last error line
         try:
             log = parser.close()
         except logs.LogFormatError as exc:
-            said = [ln.strip() for ln in "".join(errors).splitlines() if ln.strip()]
-            last = f": {logs.strip_ansi(said[-1])}" if said else ""
             raise UsageError(
-                f"docker build failed before the build started (exit {status}){last}",
-                "See docker's message above",
+                f"{cli} build failed before the build started (exit {status})"
+                + (f": {last}" if last else ""),
+                f"See {cli}'s message above",
             ) from exc
         again = inputs.dockerfile_source(opts, console, required=False)
         if not source.stdin and again.digest != source.digest:
@@ -244,13 +258,10 @@ def _report_from_build(
         if unrecognised:
             # The builder failed with an error the parser does not know: report a failure with
             # its last error line rather than a success (the exit status is the truth).
-            lines = [ln.strip() for ln in "".join(errors).splitlines() if ln.strip()]
-            message = logs.strip_ansi(lines[-1]) if lines else f"docker build exited {status}"
-            log = replace(
-                log,
-                failure=logs.Failure(message.removeprefix("Error response from daemon: "),
-                                     None, None, None, False),
-            )  # fmt: skip
+            message = (last or f"{cli} build exited {status}").removeprefix(
+                "Error response from daemon: "
+            )
+            log = replace(log, failure=logs.Failure(message, None, None, None, False))
         notes = [_UNRECOGNISED] if unrecognised else []
         if choice.conflict:
             notes.append(choice.conflict)
@@ -267,7 +278,7 @@ def _report_from_build(
         )
         if log.succeeded == (status != 0):
             raise DbugbuildError(
-                f"docker build exited {status} but its output says the build "
+                f"{cli} build exited {status} but its output says the build "
                 + ("succeeded" if log.succeeded else "failed"),
                 "Please report this with the build output",
             )
@@ -280,8 +291,8 @@ def _report_from_build(
 def _report_from_log(options: Options, console: Console) -> _Outcome:
     opts = options.build
     log = inputs.saved_log(options.log, console)
-    backend = backends.backend(log.family)
-    choice = backends.Choice(log.family, "log", f"the log is the {log.family} builder's output")
+    backend = backends.for_family(log.family)  # read as its builder's
+    choice = backends.Choice(backend.name, "log", f"the log is the {log.family} builder's output")
     if not log.succeeded and log.failure is None:
         raise BadInputError(
             f"{inputs.log_name(options.log)} ends before the build did (no image "
@@ -295,31 +306,28 @@ def _report_from_log(options: Options, console: Console) -> _Outcome:
         # A log needs no daemon; one that is there (with the log's images) sharpens the report.
         if not reached:
             try:
-                reached.append(_connect(console))
+                reached.append(_connect(console, backend.name)[0])
             except DbugbuildError:
                 reached.append(None)
         return reached[0]
 
-    parent = None
-    if log.failure is not None and log.failure.in_trigger:
-        # Only the daemon knows the parent image's id; the log never prints it.
-        engine = lazy_engine()
-        parent = backend.parent_image(log, engine) if engine is not None else None
     notes = [f"no Dockerfile at {source.shown}: lines not mapped"] if source.text is None else []
     if source.text is None and log.failure is not None and log.failure.span is not None:
         named = log.failure.dockerfile or "Dockerfile"
         notes = [f"no Dockerfile at {source.shown}: its lines are from the log's excerpt ({named})"]
-    diagnose = _diagnosis(log, source, opts, console, lazy_engine, bool(opts.secrets))
-    result = _locate(
-        log,
-        source,
-        opts,
-        backend,
-        parent,
-        notes=notes,
-        diagnose=diagnose,
-        choice=choice,
-    )
+    try:
+        parent = None
+        if log.parent_unknown:  # only the daemon knows it: the log never prints its id
+            engine = lazy_engine()
+            parent = backend.parent_image(log, engine) if engine is not None else None
+        diagnose = _diagnosis(log, source, opts, console, lazy_engine, bool(opts.secrets))
+        result = _locate(
+            log, source, opts, backend, parent, notes=notes, diagnose=diagnose, choice=choice
+        )
+    except BaseException:
+        if reached and reached[0] is not None:
+            reached[0].close()
+        raise
     return _Outcome(result, log, source, reached[0] if reached else None, backend, choice, diagnose)
 
 
@@ -347,7 +355,7 @@ def _locate(
         notes=notes,
         diagnose=diagnose,
         builder=backend.name,
-        builder_choice=_builder_choice(choice),
+        builder_choice=report.BuilderChoice(choice.by, choice.reason, choice.line),
     )
 
 
@@ -359,31 +367,19 @@ def _diagnosis(
     engine: Callable[[], Engine | None],
     known_secrets: bool,
 ) -> report.Diagnose:
-    """How the located failure is diagnosed: the rules decide from the log-only facts, and
-    look (once, when they ask) in the build context and, through the engine, read-only in
-    the last good layer. `known_secrets`: the build's --secret options are `opts.secrets`
-    (a saved log's build may have had others)."""
+    """The located failure's diagnosis (engine/look.py); `known_secrets`: the build's --secret
+    options are `opts.secrets` (a saved log's build may have had others)."""
     context_dir = os.path.join(console.cwd, opts.context)
-    listable = os.path.isdir(context_dir)
-
-    def diagnose(step: report.FailedStep, image: str | None) -> report.Diagnosis:
-        facts = diagnosis.gather(
-            step,
-            dockerfile_text=source.text,
-            in_trigger=log.failure is not None and log.failure.in_trigger,
-            context=opts.context,
-            read_context=(lambda: inputs.context_listing(context_dir)) if listable else None,
-            secrets=diagnosis.secret_ids(opts.secrets) if known_secrets else None,
-            builder=log.family,
-        )
-
-        def look(asked: diagnosis.Questions) -> diagnosis.LayerFacts | None:
-            eng = engine() if image else None
-            return layer_facts(eng, image, asked) if eng is not None and image else None
-
-        return diagnosis.diagnose(step, facts, look if image else None)
-
-    return diagnose
+    return look.diagnoser(
+        log,
+        dockerfile_text=source.text,
+        context=opts.context,
+        read_context=(
+            (lambda: inputs.context_listing(context_dir)) if os.path.isdir(context_dir) else None
+        ),
+        secrets=diagnosis.secret_ids(opts.secrets) if known_secrets else None,
+        engine=engine,
+    )
 
 
 # -- output -------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import NoReturn
 from dbugbuild import __version__, app, samples
 from dbugbuild.console import Console
 from dbugbuild.errors import DbugbuildError, ExitCode, Terminated, UsageError
-from dbugbuild.options import BisectOptions, BuildOptions, CleanOptions, Options
+from dbugbuild.options import BACKEND_CHOICES, BisectOptions, BuildOptions, CleanOptions, Options
 
 # docker build options that dbugbuild refuses by name rather than passing on: some
 # would defeat the debugger (--force-rm removes the failed container, -q hides the
@@ -77,14 +77,15 @@ def _parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="dbugbuild",
         description=(
-            "Run a docker build (the classic builder, or BuildKit when the build needs it: "
-            "--backend); when it fails, report the failing Dockerfile line and open a debug "
-            "session in the last good layer."
+            "Run a docker build (the classic builder, or BuildKit when the build needs it), or a "
+            "podman build (--backend); when it fails, report the failing Dockerfile line and "
+            "open a debug session in the last good layer."
         ),
         allow_abbrev=False,
         epilog=(
             "exit status: 0 when the build succeeds; the failing RUN's exit code when a RUN "
-            "fails; 1 for a build failure without a code; 2 bad arguments; 3 internal error; "
+            "fails; 1 for a build failure without a code (125 on Podman); 2 bad arguments; "
+            "3 internal error; "
             "65 unusable input (a garbage log); 66 a missing path, Dockerfile or log; "
             "69 no Docker daemon or docker CLI (or no buildx plugin for a BuildKit build); "
             "130 interrupted. "
@@ -101,7 +102,8 @@ def _parser() -> argparse.ArgumentParser:
     o.add_argument(
         "--log",
         metavar="FILE",
-        help="no build: read a saved build log, classic or BuildKit plain progress ('-' for stdin)",
+        help="no build: read a saved build log: docker's classic, BuildKit plain progress or "
+        "podman's ('-' for stdin)",
     )
     o.add_argument(
         "--no-shell",
@@ -154,7 +156,11 @@ def _add_build_options(p: argparse.ArgumentParser) -> None:
     for flag, metavar, text in (
         ("--platform", "PLATFORM", "repeatable (several: BuildKit)"),
         ("--label", "K=V", None),
-        ("--secret", "id=ID,src=PATH", "for RUN --mount=type=secret (BuildKit; or env=VAR)"),
+        (
+            "--secret",
+            "id=ID,src=PATH",
+            "for RUN --mount=type=secret (BuildKit, Podman; or env=VAR)",
+        ),
         ("--ssh", "default|ID=PATH", "(BuildKit)"),
         ("--build-context", "NAME=VALUE", "(BuildKit)"),
     ):
@@ -162,10 +168,11 @@ def _add_build_options(p: argparse.ArgumentParser) -> None:
     b.add_argument("--builder", metavar="NAME", help="the buildx builder instance (BuildKit)")
     b.add_argument(
         "--backend",
-        choices=("auto", "classic", "buildkit", "podman"),
+        choices=BACKEND_CHOICES,
         default="auto",
-        help="dbugbuild's: the builder (default auto: classic unless the build needs "
-        "BuildKit; DOCKER_BUILDKIT=0/1 chooses as for docker)",
+        help="dbugbuild's: the builder (default auto: podman when the endpoint is a Podman "
+        "service or there is no docker CLI but a podman one; else classic unless the build "
+        "needs BuildKit; DOCKER_BUILDKIT=0/1 chooses as for docker)",
     )
 
 

@@ -12,7 +12,8 @@ import enum
 
 class ExitCode(enum.IntEnum):
     OK = 0
-    BUILD_FAILED = 1  # a build failure that carries no exit code (COPY failed, parse error)
+    BUILD_FAILED = 1  # a build failure that carries no exit code (COPY failed, parse error);
+    # podman exits 125 there, and so does dbugbuild on Podman (logs.Failure.status)
     USAGE = 2  # bad arguments (argparse's convention)
     INTERNAL = 3  # a bug in dbugbuild
     # `dbugbuild bisect` found no culprit (docs/bisect.md): not tool errors, but answers.

@@ -168,7 +168,8 @@ def saved_log(name: str | None, console: Console) -> logs.BuildLog:
     except logs.LogFormatError as exc:
         raise BadInputError(
             f"{shown} is not a docker build log: {exc}",
-            "Save the output of 'docker build --progress=plain ... 2>&1' and pass that file",
+            "Save the output of 'docker build --progress=plain ... 2>&1' (or of 'podman "
+            "build ... 2>&1') and pass that file",
         ) from exc
 
 

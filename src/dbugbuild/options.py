@@ -11,6 +11,8 @@ from dbugbuild.errors import UsageError
 
 Format = Literal["text", "json", "gcc"]
 ColorChoice = Literal["auto", "always", "never"]
+# The builders --backend names; "auto" picks one (backends/choice.py).
+BACKEND_CHOICES = ("auto", "classic", "buildkit", "podman")
 
 
 @dataclass(frozen=True)
@@ -25,12 +27,13 @@ class BuildOptions:
     network: str | None = None
     platform: str | None = None  # one platform, or several joined with "," (buildx's form)
     labels: tuple[str, ...] = ()
-    # BuildKit's own options, passed on to buildx with docker's meaning.
+    # Options passed on to the builder with docker's meaning; the classic builder has none of
+    # them (backends.choose_for refuses them there). --secret: BuildKit and Podman.
     secrets: tuple[str, ...] = ()  # --secret id=ID[,src=PATH|,env=VAR]
-    ssh: tuple[str, ...] = ()  # --ssh default|ID[=SOCKET|KEY...]
-    build_contexts: tuple[str, ...] = ()  # --build-context NAME=VALUE
-    builder: str | None = None  # --builder NAME: the buildx builder instance
-    backend: str = "auto"  # --backend classic|buildkit|podman|auto (backends/choice.py)
+    ssh: tuple[str, ...] = ()  # --ssh default|ID[=SOCKET|KEY...] (BuildKit)
+    build_contexts: tuple[str, ...] = ()  # --build-context NAME=VALUE (BuildKit)
+    builder: str | None = None  # --builder NAME: the buildx builder instance (BuildKit)
+    backend: str = "auto"  # one of BACKEND_CHOICES (backends/choice.py decides "auto")
 
 
 @dataclass(frozen=True)

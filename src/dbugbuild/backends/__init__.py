@@ -1,20 +1,27 @@
 """The builders dbugbuild drives, each behind the small Backend protocol (base.py).
 
-classic (the legacy builder, DOCKER_BUILDKIT=0) and buildkit (`docker buildx build`) are
-here; Podman joins them. Each says how to build and how to read its output, and opens the
+classic (the legacy builder, DOCKER_BUILDKIT=0), buildkit (`docker buildx build`) and podman
+(`podman build --layers`). Each says how to build and how to read its output, and opens the
 debug layer of its failures; the engine runs the commands. Which one runs a build is
-choice.py's pure decision, which app.py asks.
+choice.py's pure decision, which app.py asks (with what engine/reach.py found of Podman).
 """
 
 from dbugbuild.backends.base import Backend, BuildInputs, DebugLayer, FailureSite
 from dbugbuild.backends.buildkit import BuildKitBackend
 from dbugbuild.backends.choice import Choice, choose
 from dbugbuild.backends.classic import ClassicBackend
+from dbugbuild.backends.podman import PodmanBackend
 from dbugbuild.dockerfile import Dockerfile
 from dbugbuild.errors import UsageError
 from dbugbuild.options import BuildOptions
 
-BACKENDS: dict[str, Backend] = {"classic": ClassicBackend(), "buildkit": BuildKitBackend()}
+BACKENDS: dict[str, Backend] = {
+    "classic": ClassicBackend(),
+    "buildkit": BuildKitBackend(),
+    "podman": PodmanBackend(),
+}
+# The backend whose builder writes each log family (--log reads a saved log as its builder's).
+FAMILY_BACKENDS = {"classic": "classic", "buildkit": "buildkit", "buildah": "podman"}
 
 
 def backend(name: str = "classic") -> Backend:
@@ -28,35 +35,52 @@ def backend(name: str = "classic") -> Backend:
         ) from None
 
 
-# What only BuildKit takes: a build forced onto the classic builder cannot have them.
-_BUILDKIT_ONLY = (
-    ("secrets", "--secret"),
-    ("ssh", "--ssh"),
-    ("build_contexts", "--build-context"),
-    ("builder", "--builder"),
-)
+def for_family(family: str) -> Backend:
+    """The backend whose builder writes the log family `family` (logs.FAMILIES)."""
+    return BACKENDS[FAMILY_BACKENDS[family]]
+
+
+# What a builder cannot take, by backend: (BuildOptions field, option, why, what to do).
+_REFUSED = {
+    "classic": tuple(
+        (attr, name, "is a BuildKit option", "Build with BuildKit: --backend buildkit (or unset "
+         "DOCKER_BUILDKIT=0)")
+        for attr, name in (
+            ("secrets", "--secret"),
+            ("ssh", "--ssh"),
+            ("build_contexts", "--build-context"),
+            ("builder", "--builder"),
+        )
+    ),
+    "podman": (
+        ("builder", "--builder", "names a buildx builder", "Drop it, or build with BuildKit: "
+         "--backend buildkit"),
+    ),
+}  # fmt: skip
 
 
 def choose_for(
-    build: BuildOptions, dockerfile: Dockerfile | None, text: str | None, buildkit_env: str | None
+    build: BuildOptions,
+    dockerfile: Dockerfile | None,
+    text: str | None,
+    buildkit_env: str | None,
+    podman: str | None = None,
 ) -> Choice:
     """The backend for a build (choice.choose), refused (UsageError) when this dbugbuild does
-    not have it or it cannot take the options; `buildkit_env` is DOCKER_BUILDKIT's value."""
-    choice = choose(build.backend, buildkit_env, dockerfile, text, build)
+    not have it or it cannot take the options; `buildkit_env` is DOCKER_BUILDKIT's value,
+    `podman` why Podman is the builder here (engine/reach.py), None when it is not."""
+    choice = choose(build.backend, buildkit_env, dockerfile, text, build, podman)
     backend(choice.backend)
-    if choice.backend == "classic":
-        for attr, name in _BUILDKIT_ONLY:
-            if getattr(build, attr):
-                raise UsageError(
-                    f"{name} is a BuildKit option, and the classic builder was chosen "
-                    f"({choice.reason})",
-                    "Build with BuildKit: --backend buildkit (or unset DOCKER_BUILDKIT=0)",
-                )
+    for attr, name, why, fix in _REFUSED.get(choice.backend, ()):
+        if getattr(build, attr):
+            chosen = "the classic builder" if choice.backend == "classic" else choice.backend
+            raise UsageError(f"{name} {why}, and {chosen} was chosen ({choice.reason})", fix)
     return choice
 
 
 __all__ = [
     "BACKENDS",
+    "FAMILY_BACKENDS",
     "Backend",
     "BuildInputs",
     "Choice",
@@ -65,4 +89,5 @@ __all__ = [
     "backend",
     "choose",
     "choose_for",
+    "for_family",
 ]

@@ -3,7 +3,7 @@
 A backend says how to run a build (the CLI's argv for the options), which log family
 its output is (the streaming parser), and how to open a debug layer for a failure (the
 image to start from, the step's environment, what the build left that must go). The
-engine runs what it says; app.py picks the backend. classic is the one implemented.
+engine runs what it says; app.py picks the backend (choice.py): classic, buildkit, podman.
 """
 
 from __future__ import annotations

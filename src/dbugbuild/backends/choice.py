@@ -1,11 +1,13 @@
 """PURE: which builder runs a build, why, and the Dockerfile line that decided it.
 
 `choose` is a function of the inputs alone (--backend, DOCKER_BUILDKIT's value, the
-Dockerfile, the build options): no I/O, no environment, no clock. `auto` keeps the classic
-builder for a Dockerfile that builds the same under both, because it keeps every step's
-layer and the failed container; it picks BuildKit when the classic builder would refuse
-the build or build something else (issue 11 lists the triggers; `buildkit_trigger` finds
-them, the first in the file deciding).
+Dockerfile, the build options, and whether Podman was found: engine/reach.py looks): no
+I/O, no environment, no clock. `auto` picks podman when the endpoint is a Podman service or
+there is no docker CLI but a podman one; else it keeps the classic builder for a Dockerfile
+that builds the same under both, because it keeps every step's layer and the failed
+container; it picks BuildKit when the classic builder would refuse the build or build
+something else (issue 11 lists the triggers; `buildkit_trigger` finds them, the first in
+the file deciding).
 """
 
 from __future__ import annotations
@@ -17,10 +19,9 @@ from dataclasses import dataclass
 
 from dbugbuild.dockerfile import Dockerfile, Instruction
 from dbugbuild.errors import UsageError
-from dbugbuild.options import BuildOptions
+from dbugbuild.options import BACKEND_CHOICES, BuildOptions
 
-BACKEND_NAMES = ("classic", "buildkit", "podman")
-REQUESTS = (*BACKEND_NAMES, "auto")
+REQUESTS = BACKEND_CHOICES  # --backend: a backend's name, or "auto"
 
 # The ARGs BuildKit sets from the platforms (docs: "Automatic platform ARGs in the global
 # scope"); the classic builder leaves them empty.
@@ -87,8 +88,10 @@ def choose(
     dockerfile: Dockerfile | None,
     text: str | None,
     build: BuildOptions,
+    podman: str | None = None,
 ) -> Choice:
-    """The backend for a build: `requested` (--backend) unless "auto", then DOCKER_BUILDKIT's
+    """The backend for a build: `requested` (--backend) unless "auto", then Podman when it
+    was found (`podman`: why, e.g. the endpoint is a Podman service), then DOCKER_BUILDKIT's
     value `buildkit_env`, then the Dockerfile (`dockerfile`, or its `text` when it does not
     parse) and the options."""
     if requested not in REQUESTS:
@@ -96,6 +99,10 @@ def choose(
     trigger = buildkit_trigger(dockerfile, text, build)
     if requested != "auto":
         return _forced(requested, "--backend", f"--backend {requested}", trigger)
+    if podman is not None:
+        # Before DOCKER_BUILDKIT: with Docker's endpoint a Podman service, or no docker CLI,
+        # neither of docker's builders can run the build; Podman's can.
+        return Choice("podman", "auto", podman)
     env = docker_buildkit(buildkit_env)
     if env is not None:
         name = "buildkit" if env else "classic"

@@ -3,10 +3,13 @@ config (its Env, User, WorkingDir and Shell reflect every earlier ENV/USER/WORKD
 the build ARGs in scope at the failing line, and --network.
 
 Classic falls back on it when the failed container is gone; Podman, which removes the
-failed container, will always use it; BuildKit, from the image of a Dockerfile prefix.
+failed container, always uses it (with the Dockerfile's SHELL: Podman's image config has
+none); BuildKit, from the image of a Dockerfile prefix.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from dbugbuild.backends.base import FailureSite
 from dbugbuild.debug import stepenv
@@ -14,9 +17,12 @@ from dbugbuild.engine import Engine
 from dbugbuild.errors import BadInputError, EngineError
 
 
-def reconstructed(engine: Engine, site: FailureSite, written: str | None) -> stepenv.StepEnv:
+def reconstructed(
+    engine: Engine, site: FailureSite, written: str | None, shell: Sequence[str] | None = None
+) -> stepenv.StepEnv:
     """The environment of `site`'s failing step in its last good image; `written` is the
-    failing instruction as written (pre-typed for a RUN)."""
+    failing instruction as written (pre-typed for a RUN); `shell` the step's SHELL when the
+    image's config cannot say (Podman reports none)."""
     rep = site.report
     if not rep.last_good_image:
         raise EngineError(
@@ -26,10 +32,13 @@ def reconstructed(engine: Engine, site: FailureSite, written: str | None) -> ste
     base = engine.image_id(rep.last_good_image)
     if base is None:
         raise BadInputError(
-            f"the build's last good layer {rep.last_good_image} is not in the Docker daemon",
+            f"the build's last good layer {rep.last_good_image} is not in the "
+            + ("Podman store" if engine.is_podman else "Docker daemon"),
             "Rebuild with dbugbuild (the log's images were removed, or it came from elsewhere)",
         )
     image_config = engine.image_config(base) or {}
+    if shell is not None:
+        image_config = {**image_config, "Shell": list(shell)}
     ins = site.instruction
     is_run = ins is not None and ins.keyword == "RUN"
     failure = site.log.failure

@@ -45,11 +45,11 @@ def run_build(
         from dbugbuild.bisect.prefixes import run_prefixes  # it builds on this module
 
         return run_prefixes(engine, backend, build, source, options, console)
-    if build.builder != "classic":
+    if build.builder == "buildkit":  # no backend to build its prefixes with
         raise EngineError(
             f"bisecting a {build.builder} build needs a build of each prefix of the "
             "Dockerfile, which this dbugbuild cannot make yet",
-            "Bisect with the classic builder: --backend classic",
+            "Bisect with the classic builder: --backend classic (or --backend podman)",
         )
     args = resolve_build_args(options.build.build_args, console.env)
     try:

@@ -100,7 +100,8 @@ class Commands:
             what = f"{f.builder} keeps no intermediate images: built up to the failing line"
         lines = [
             f"dbugbuild: debugging {f.where}: {f.message}",
-            f"  layer: {short_id(f.last_good_image)} ({what})   env from: {env.source}",
+            f"  layer: {short_id(f.last_good_image)} ({what})   "
+            f"env from: {env.source}" + (f" ({env.note})" if env.note else ""),
             f"  user: {env.user or 'root'}   workdir: {env.workdir}   "
             f"shell: {shlex.join(env.shell)}",
         ]

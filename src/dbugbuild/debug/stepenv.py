@@ -46,6 +46,9 @@ class StepEnv:
     # Typed heredocs run as BuildKit runs a heredoc RUN (its body), not as `sh -c '<<EOT...'`,
     # which runs nothing: the classic builder drops heredoc bodies, BuildKit runs them.
     heredocs: bool = False
+    # Why the environment came from where it did, for the banner (Podman: it removes the
+    # failed build container); empty when there is nothing to say.
+    note: str = ""
 
     def argv_for(self, text: str) -> tuple[str, ...]:
         """The argv a typed command runs as, as a RUN line would: a JSON array in exec form, else

@@ -11,14 +11,15 @@ from dbugbuild.dockerfile import Instruction
 from dbugbuild.report import FailedStep
 
 # The builder's "The command '...' returned a non-zero code" (BuildKit: `process "..." did not
-# complete successfully: exit code: N`, before 0.9 `executor failed running [...]`) quotes the
-# command, whose words must not pass for output; other messages (COPY, FROM, the runtime)
-# are evidence.
+# complete successfully: exit code: N`, before 0.9 `executor failed running [...]`; Buildah:
+# `building at STEP "RUN ...": while running runtime: exit status N`) quotes the command, whose
+# words must not pass for output; other messages (COPY, FROM, the runtime) are evidence.
 _RUN_MESSAGE = re.compile(
     r"^(?:The command .* returned a non-zero code: \d+"
     r"|(?:failed to (?:build|solve)(?: with frontend \S+)?: )*(?:rpc error: .*desc = )?"
     r"(?:process \".*\" did not complete successfully|executor failed running \[.*\])"
-    r": exit code: -?\d+)$",
+    r": exit code: -?\d+"
+    r'|(?:error )?building at STEP "RUN .*": (?:error )?while running runtime: exit status \d+)$',
     re.DOTALL,
 )
 

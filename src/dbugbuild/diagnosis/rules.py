@@ -14,6 +14,7 @@ from dbugbuild.diagnosis import (
     binaries,
     builder,
     buildkit,
+    context,
     fallback,
     files,
     host,
@@ -27,7 +28,7 @@ from dbugbuild.report import Diagnosis, FailedStep
 RULES: tuple[tuple[str, Rule], ...] = (
     ("dockerfile-syntax", builder.dockerfile_syntax),
     ("base-image", builder.base_image),
-    ("build-context", builder.build_context),
+    ("build-context", context.build_context),
     ("mount-source", buildkit.mount_source),
     ("missing-secret", buildkit.missing_secret),
     ("cache-mount", buildkit.cache_mount),

@@ -106,7 +106,8 @@ class ContainersMixin:
         return dict(info.get("Config") or {}), network, str(info["Image"])
 
     def container_by_name(self, name: str) -> str | None:
-        found = self._client.api.containers(all=True, filters={"name": f"^/{name}$"})
+        # Docker lists names with a leading `/`, Podman's compat API without one.
+        found = self._client.api.containers(all=True, filters={"name": f"^/?{name}$"})
         return str(found[0]["Id"]) if found else None
 
     def create_container(self, spec: ContainerSpec) -> str:

@@ -23,6 +23,15 @@ from dbugbuild.engine.containers import ContainersMixin, ContainerSpec
 from dbugbuild.engine.endpoint import Endpoint
 from dbugbuild.engine.failures import api_error
 from dbugbuild.engine.images import ImagesMixin
+from dbugbuild.engine.podman import (
+    BuildWatch,
+    PodmanEndpoint,
+    connect_podman,
+    is_podman,
+    manifest_type,
+    remove_stale_service_folders,
+    without_mount_noise,
+)
 from dbugbuild.engine.probe import ProbeResult, run_probe
 from dbugbuild.engine.terminal import run_terminal
 from dbugbuild.engine.volumes import VolumesMixin
@@ -35,13 +44,18 @@ LABEL = "dbugbuild.session"
 
 class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
     """The daemon: found as the docker CLI finds it (endpoint.py), images and containers by the
-    API (images.py, containers.py), builds by a CLI (build.py), `:shell` in a terminal."""
+    API (images.py, containers.py), builds by a CLI (build.py), `:shell` in a terminal.
+
+    A Podman service is an engine too (podman.py): the same API through its Docker-compatible
+    endpoint, `podman` for builds and `:shell`, and, when dbugbuild started the service for
+    the run, that service stopped by close()."""
 
     def __init__(
         self,
         connection: Connection,
         env: Mapping[str, str],
         labels: Mapping[str, str] | None = None,
+        podman: PodmanEndpoint | None = None,
     ) -> None:
         self._connection = connection
         self._client = connection.client
@@ -50,6 +64,7 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
         self._labels = dict(labels or {})
         self._is_local: bool | None = None
         self._plugins: dict[str, bool] = {}
+        self._podman = podman
 
     @classmethod
     def connect(cls, env: Mapping[str, str]) -> Engine:
@@ -57,8 +72,23 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
         labels = run_labels(env)  # a malformed DBUGBUILD_LABELS is a usage error, before anything
         return cls(connect(env), env, labels)
 
+    @classmethod
+    def connect_podman(cls, env: Mapping[str, str]) -> Engine:
+        """Reach a Podman service (podman.py's order), starting a private one if none listens."""
+        labels = run_labels(env)
+        client, _, podman = connect_podman(env)
+        docker_cli = shutil.which("docker", path=env.get("PATH"))
+        connection = Connection(client, docker_cli, Endpoint(podman.url, podman.source), None)
+        return cls(connection, env, labels, podman)
+
+    remove_stale_service_folders = staticmethod(remove_stale_service_folders)
+
     def close(self) -> None:
-        self._connection.close()
+        try:
+            self._connection.close()
+        finally:
+            if self._podman is not None and self._podman.service is not None:
+                self._podman.service.stop()
 
     @property
     def endpoint(self) -> Endpoint:
@@ -83,6 +113,25 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
                     raise api_error("asking the daemon where it runs", exc) from exc
                 self._is_local = name == socket.gethostname()
         return self._is_local
+
+    @property
+    def is_podman(self) -> bool:
+        """Whether this is a Podman service (also one found at DOCKER_HOST by Engine.connect)."""
+        if self._podman is not None:
+            return True
+        try:
+            return is_podman(self._client.api.version())
+        except docker.errors.DockerException:
+            return False
+
+    def as_podman(self) -> Engine:
+        """This engine, known to be a Podman service (Engine.connect found one): podman builds
+        and `:shell` reach the same storage. It takes over the connection (close this one, not
+        both)."""
+        endpoint = self.endpoint
+        remote = {} if endpoint.scheme == "unix" else {"CONTAINER_HOST": endpoint.host}
+        podman = PodmanEndpoint(endpoint.host, cli_env=remote)
+        return Engine(self._connection, self._env, self._labels, podman)
 
     def labels(self, session_id: str) -> dict[str, str]:
         """The labels of everything this run creates for a session: dbugbuild's own, with the
@@ -121,14 +170,24 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
             if command.fallback is None:
                 raise missing_plugin(command)
             command = command.fallback
+        path = self._program(command.program)
         stderr: list[str] = []
+        podman = command.program == "podman"
+        watch = BuildWatch(path, {**self._cli_env, **command.env}) if podman else None
 
         def relay(text: str, from_stderr: bool) -> None:
             if from_stderr and len(stderr) < 64:
                 stderr.append(text)
+            if watch is not None:
+                watch.seen(text)
             sink(text, from_stderr)
 
-        status = run_build(self._program(command.program), command, self._env, relay)
+        try:
+            status = run_build(path, command, self._cli_env, relay)
+        except BaseException:
+            if watch is not None:
+                watch.clean()  # a cancelled podman build leaves its Buildah containers
+            raise
         if status != 0 and command.plugin is None and said_no_buildx("".join(stderr)):
             # A CLI without BuildKit built in (23+) refused `DOCKER_BUILDKIT=1 docker build`.
             raise missing_plugin(replace(command, plugin="buildx"))
@@ -141,8 +200,31 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
         return self._plugins[name]
 
     def terminal(self, spec: ContainerSpec, pretype: str, echo: Callable[[str], None]) -> int:
-        """Run `spec` interactively on this terminal (`docker run -it`); its exit status."""
-        return run_terminal(self._program("docker"), self._env, spec, pretype, echo)
+        """Run `spec` interactively on this terminal (`docker run -it`, on Podman `podman run
+        -it`); its exit status."""
+        cli = self._program("podman" if self._podman is not None else "docker")
+        return run_terminal(cli, self._cli_env, spec, pretype, echo)
+
+    def diff(self, container_id: str) -> list[tuple[str, str]] | None:
+        """(kind, path) of what a container changed (images.py); on Podman without the `/etc`
+        it touches for its own mounts."""
+        changes = super().diff(container_id)
+        return without_mount_noise(changes) if changes and self._podman is not None else changes
+
+    @property
+    def _cli_env(self) -> dict[str, str]:
+        """The environment of the engine's CLI: on Podman, what reaches the same storage."""
+        return {**self._env, **(self._podman.cli_env if self._podman is not None else {})}
+
+    def image_format(self, image: str) -> str | None:
+        """The format Podman stored a local image in, "oci" or "docker" (Buildah ignores SHELL
+        and ONBUILD in the OCI format); None on Docker, or when podman cannot say."""
+        if self._podman is None:
+            return None
+        kind = manifest_type(self._program("podman"), self._cli_env, image)
+        if kind is None:
+            return None
+        return "oci" if "oci" in kind else "docker"
 
     # -- looking, and cleaning up ---------------------------------------------------------
 
@@ -161,7 +243,13 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
         api = self._client.api
         try:
             containers = [str(c["Id"]) for c in api.containers(all=True, filters=filters)]
-            images = [str(i["Id"]) for i in api.images(all=True, filters=filters)]
+            # Podman 4.3's compat API lists no image for several label filters at once (each
+            # alone matches): filter by dbugbuild's own label there, and by the rest here.
+            images = [
+                str(i["Id"])
+                for i in api.images(all=True, filters={"label": [LABEL]})
+                if all(_has_label(i.get("Labels") or {}, s) for s in selectors)
+            ]
         except docker.errors.APIError as exc:
             raise api_error("listing dbugbuild's containers and images", exc) from exc
         return containers, images
@@ -185,3 +273,9 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
         """Remove the volumes labelled by dbugbuild that also match every one of `selectors`
         (after the containers that used them: see sweep); the names removed."""
         return [v for v in self.labelled_volumes(LABEL, *selectors) if self.remove_volume(v)]
+
+
+def _has_label(labels: Mapping[str, str], selector: str) -> bool:
+    """Whether labels match a `KEY=VALUE` or `KEY` filter, as the daemon matches them."""
+    key, eq, value = selector.partition("=")
+    return key in labels and (not eq or labels[key] == value)

@@ -47,7 +47,8 @@ class ImagesMixin:
         that may pass (the image still in use by a container being removed) is retried.
         """
         api = self._client.api
-        parents = {i["Id"]: i.get("ParentId", "") for i in api.images(all=True)}
+        # Podman's compat API gives ParentId without the `sha256:` its Ids carry.
+        parents = {i["Id"]: _full(str(i.get("ParentId") or "")) for i in api.images(all=True)}
         left = {i for i in image_ids if i in parents}
         removed: list[str] = []
         while left:
@@ -135,7 +136,10 @@ class ImagesMixin:
         changes = [f"LABEL {k}={json.dumps(v)}" for k, v in labels.items()]
         conf = {"Env": [f"{name}=" for name in blank_env]} if blank_env else None
         try:
-            return str(self._client.api.commit(container_id, changes=changes, conf=conf)["Id"])
+            image = str(self._client.api.commit(container_id, changes=changes, conf=conf)["Id"])
+            # Podman's compat API answers a bare 64-hex id, which its own image calls then
+            # refuse ("cannot specify 64-byte hexadecimal strings"): give it Docker's form.
+            return image if ":" in image else f"sha256:{image}"
         except docker.errors.NotFound:
             return None
         except docker.errors.APIError as exc:
@@ -151,3 +155,7 @@ class ImagesMixin:
         except docker.errors.APIError as exc:
             raise api_error("reading a container's changes", exc) from exc
         return [(_KINDS.get(c.get("Kind", 0), "C"), str(c["Path"])) for c in raw]
+
+
+def _full(image_id: str) -> str:
+    return f"sha256:{image_id}" if len(image_id) == 64 else image_id

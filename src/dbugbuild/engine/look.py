@@ -1,5 +1,6 @@
 """I/O: the diagnosis' look inside the last good layer: diagnosis.probe's script, run by
-Engine.probe (read-only, no network, removed, never committed), its answer read.
+Engine.probe (read-only, no network, removed, never committed), its answer read; and the
+diagnosis of a located failure, which takes that look only when its rules ask.
 
 Best effort: when nothing can be learnt (no such image, no /bin/sh, a daemon error), the
 answer is None and the diagnosis is the log-only one.
@@ -8,10 +9,14 @@ answer is None and the diagnosis is the log-only one.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
+from dbugbuild import diagnosis
 from dbugbuild.diagnosis import LayerFacts, Questions, parse_probe, probe_script
 from dbugbuild.engine.daemon import Engine
 from dbugbuild.errors import DbugbuildError
+from dbugbuild.logs import BuildLog
+from dbugbuild.report import Diagnose, Diagnosis, FailedStep
 
 PROBE_TIMEOUT = 10.0  # seconds; the probe's finds are bounded too (depth, count)
 
@@ -35,3 +40,37 @@ def layer_facts(
     if result is None:
         return None
     return parse_probe(result.output, image=image, user=user, workdir=workdir)
+
+
+def diagnoser(
+    log: BuildLog,
+    *,
+    dockerfile_text: str | None,
+    context: str,
+    read_context: Callable[[], diagnosis.ContextListing] | None,
+    secrets: tuple[str, ...] | None,
+    engine: Callable[[], Engine | None],
+) -> Diagnose:
+    """How a located failure of `log` is diagnosed: the rules decide from the log-only facts,
+    and look (once, when they ask) in the build context (`read_context`) and, through the
+    engine (reached only then), read-only in the last good layer. `secrets`: the build's
+    --secret ids (None when unknown: a saved log's build may have had others)."""
+
+    def diagnose(step: FailedStep, image: str | None) -> Diagnosis:
+        facts = diagnosis.gather(
+            step,
+            dockerfile_text=dockerfile_text,
+            in_trigger=log.failure is not None and log.failure.in_trigger,
+            context=context,
+            read_context=read_context,
+            secrets=secrets,
+            builder=log.family,
+        )
+
+        def look(asked: Questions) -> LayerFacts | None:
+            eng = engine() if image else None
+            return layer_facts(eng, image, asked) if eng is not None and image else None
+
+        return diagnosis.diagnose(step, facts, look if image else None)
+
+    return diagnose

@@ -1,11 +1,11 @@
 """PURE: build output -> BuildLog, for every log family, behind one entry.
 
 A *family* is a builder's output format: "classic" (the legacy builder, as the docker CLI
-prints it) and "buildkit" (BuildKit's plain progress, `docker buildx build
---progress=plain`); Buildah's output is the next one. Each family is one module (or
-package) with an incremental parser (feed text in any chunks, close() -> BuildLog,
-LogFormatError when the text holds none of its output), registered in `_PARSERS`, and,
-when it can be told from the others by its text, a test in `detect`.
+prints it), "buildkit" (BuildKit's plain progress, `docker buildx build --progress=plain`)
+and "buildah" (`podman build`, `buildah bud`). Each family is one module (or package) with
+an incremental parser (feed text in any chunks, close() -> BuildLog, LogFormatError when
+the text holds none of its output), registered in `_PARSERS`, and, when it can be told
+from the others by its text, a test in `detect`.
 Never does I/O, never prints, never reads the environment or the clock.
 """
 
@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
 
 from dbugbuild.logs.apistream import api_stream_text
+from dbugbuild.logs.buildah import BuildahParser, looks_like_buildah
 from dbugbuild.logs.buildkit import BuildKitParser, TtyProgressError, looks_like_buildkit
 from dbugbuild.logs.classic import ClassicParser
 from dbugbuild.logs.model import BuildLog, ExcerptLine, Failure, LogFormatError, Step
@@ -36,6 +37,7 @@ __all__ = [
     "parse",
     "parser",
     "read",
+    "read_family",
     "split_lines",
     "strip_ansi",
 ]
@@ -51,6 +53,7 @@ class LogParser(Protocol):
 _PARSERS: dict[str, Callable[[int], LogParser]] = {
     "classic": ClassicParser,
     "buildkit": BuildKitParser,
+    "buildah": BuildahParser,
 }
 FAMILIES = tuple(_PARSERS)
 
@@ -58,12 +61,15 @@ FAMILIES = tuple(_PARSERS)
 def detect(text: str) -> str:
     """The family of a saved log, from its first text (a few KB are enough).
 
-    BuildKit's plain (or tty) progress is told by its `#N ...` lines; "classic" is the
+    BuildKit's plain (or tty) progress is told by its `#N ...` lines, Buildah's output by
+    its `STEP i/n:` lines or its `building at STEP` error; "classic" is the
     fallback, whose parser names what it found when the text is no build log at all. A
     new family puts its own test before the fallback.
     """
-    if looks_like_buildkit(text):
+    if looks_like_buildkit(text):  # `#N [stage i/n] ...`: every BuildKit line is prefixed
         return "buildkit"
+    if looks_like_buildah(text):  # `STEP 1/3: FROM ...`, Buildah's `building at STEP "..."`
+        return "buildah"
     return "classic"
 
 
@@ -94,6 +100,12 @@ def decode(text: str) -> Iterator[str]:
 
 def read(text: str, tail: int = 20) -> BuildLog:
     """A saved log: decoded, its family detected on its first text, parsed."""
+    return read_family(text, tail)[1]
+
+
+def read_family(text: str, tail: int = 20) -> tuple[str, BuildLog]:
+    """A saved log's family (detected on its first decoded text) and the log parsed."""
     chunks = decode(text)
     first = next(chunks, "")
-    return parse(itertools.chain([first], chunks), detect(first), tail)
+    family = detect(first)
+    return family, parse(itertools.chain([first], chunks), family, tail)

@@ -3,7 +3,7 @@
 Nothing here does I/O, prints, or reads the environment or the clock.
 """
 
-from dbugbuild.report.locate import Diagnose, locate, step_matches
+from dbugbuild.report.locate import Diagnose, locate
 from dbugbuild.report.model import (
     BUILDER,
     SCHEMA_VERSION,
@@ -15,6 +15,7 @@ from dbugbuild.report.model import (
     Status,
     StepReport,
 )
+from dbugbuild.report.places import step_matches
 from dbugbuild.report.render import (
     built_with,
     headline,

@@ -22,7 +22,6 @@ from dbugbuild.logs import ExcerptLine, Step
 
 _VERTEX_KEYWORDS = frozenset({"RUN", "COPY", "ADD", "WORKDIR"})
 _SKIPPABLE = frozenset({"WORKDIR", "FROM"})  # counted, yet maybe without a vertex
-_STAGE_N = re.compile(r"stage-(\d+)")
 _VARIABLE = re.compile(r"\$(?:\{[^}]*\}|[A-Za-z_][A-Za-z0-9_]*)")
 _SPACE = re.compile(r"\s+")
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
@@ -80,19 +79,18 @@ def match_step(step: Step, dockerfile: Dockerfile) -> Match | None:
 
 
 def _stage(step: Step, dockerfile: Dockerfile) -> Stage | None:
-    """The stage a step's printed stage names: its name, `stage-N` (an unnamed stage), or
-    none at all (a Dockerfile of one stage)."""
-    if step.stage is None:
-        return dockerfile.stages[0] if len(dockerfile.stages) == 1 else None
-    if step.stage_named:
+    """The stage a step's printed stage names: its name, its place (`stage-N`, an unnamed
+    stage), or none at all (a Dockerfile of one stage)."""
+    if step.stage_name is not None:
         try:
-            return dockerfile.stage(step.stage)
+            return dockerfile.stage(step.stage_name)
         except KeyError:
             return None
-    number = _STAGE_N.fullmatch(step.stage)
-    if number is None or int(number.group(1)) >= len(dockerfile.stages):
+    if step.stage is None:
+        return dockerfile.stages[0] if len(dockerfile.stages) == 1 else None
+    if not 0 < step.stage <= len(dockerfile.stages):
         return None
-    stage = dockerfile.stages[int(number.group(1))]
+    stage = dockerfile.stages[step.stage - 1]
     return stage if stage.name is None else None
 
 

@@ -1,9 +1,10 @@
 """PURE: a BuildKitLog as the common logs.BuildLog, and the streaming parser that gives it.
 
 What locate, the report and the diagnosis read of a BuildKit build: its Dockerfile steps
-(i/n per stage, the stage as printed), the failing one (which need not be the last: stages
-run in parallel), and the failure with BuildKit's own `Dockerfile:LINE` excerpt. Never does
-I/O, never prints, never reads the environment or the clock.
+(i/n per stage, the stage by its place `stage-N` or its name), the failing one (which need
+not be the last: stages run in parallel), and the failure with BuildKit's own
+`Dockerfile:LINE` excerpt. Never does I/O, never prints, never reads the environment or
+the clock.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ FAMILY = "buildkit"
 
 _SHA256 = re.compile(r"sha256:([0-9a-f]{12})[0-9a-f]{52}")
 _FROM = re.compile(r"(?i)FROM(?:\s|$)")
+_STAGE_N = re.compile(r"stage-(\d+)")
 
 
 def _step(step: BuildKitStep) -> Step:
@@ -34,12 +36,18 @@ def _step(step: BuildKitStep) -> Step:
         container=None,  # nor the failed step's container
         triggers=0,
         output_tail=tuple(line for line in step.output_tail if line.strip()),
-        stage=step.stage,
-        stage_named=step.named_stage is not None,
+        stage=_position(step),
+        stage_name=step.named_stage,
         vertex=step.vertex,
         onbuild=step.onbuild,
         platform=step.platform,
     )
+
+
+def _position(step: BuildKitStep) -> int | None:
+    """The 1-based place of an unnamed stage, which BuildKit prints as `stage-N` (N from 0)."""
+    unnamed = _STAGE_N.fullmatch(step.stage or "")
+    return int(unnamed.group(1)) + 1 if unnamed else None
 
 
 def _short(image: str | None) -> str | None:
