@@ -25,11 +25,9 @@ from dbugbuild.options import BisectOptions, BuildOptions, CleanOptions, Options
 # others are not passed on yet.
 UNSUPPORTED_DOCKER_OPTIONS = frozenset(
     [
-        "--add-host",
         "--allow",
         "--annotation",
         "--attest",
-        "--cache-from",
         "--cache-to",
         "--call",
         "--cgroup-parent",
@@ -61,7 +59,6 @@ UNSUPPORTED_DOCKER_OPTIONS = frozenset(
         "--rm",
         "--sbom",
         "--security-opt",
-        "--shm-size",
         "--squash",
         "--ulimit",
     ]
@@ -157,8 +154,11 @@ def _add_build_options(p: argparse.ArgumentParser) -> None:
         ("--secret", "id=ID,src=PATH", "for RUN --mount=type=secret (BuildKit; or env=VAR)"),
         ("--ssh", "default|ID=PATH", "(BuildKit)"),
         ("--build-context", "NAME=VALUE", "(BuildKit)"),
+        ("--add-host", "HOST:IP", "an /etc/hosts entry for the RUN steps (repeatable)"),
+        ("--cache-from", "IMAGE", "an image (BuildKit: or type=...) to take the cache from"),
     ):
         b.add_argument(flag, action="append", default=[], metavar=metavar, help=text)
+    b.add_argument("--shm-size", metavar="BYTES", help="the size of /dev/shm for RUN steps")
     b.add_argument("--builder", metavar="NAME", help="the buildx builder instance (BuildKit)")
     b.add_argument(
         "--backend",
@@ -186,6 +186,9 @@ def _build_options(ns: argparse.Namespace, context: str) -> BuildOptions:
         build_contexts=tuple(ns.build_context),
         builder=ns.builder,
         backend=ns.backend,
+        add_hosts=tuple(ns.add_host),
+        shm_size=ns.shm_size,
+        cache_from=tuple(ns.cache_from),
     )
 
 
