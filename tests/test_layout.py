@@ -16,7 +16,7 @@ from conftest import TESTS
 SRC = TESTS.parent / "src" / "dbugbuild"
 
 # Pure: whole packages, and the pure modules of the others.
-PURE_PACKAGES = ("dockerfile", "logs", "report", "diagnosis")
+PURE_PACKAGES = ("dockerfile", "logs", "report", "diagnosis", "compose")
 PURE_MODULES = (
     "errors",
     "options",
@@ -47,8 +47,8 @@ LAYERS = (
     ("pure", ()),  # PURE_PACKAGES and PURE_MODULES
     ("io", ("engine", "inputs", "console")),
     ("phases", ("backends", "debug", "bisect", "samples")),
-    ("app", ("app",)),
-    ("cli", ("cli", "__main__", "__init__")),
+    ("app", ("app", "compose_project")),
+    ("cli", ("cli", "compose_cli", "__main__", "__init__")),
 )
 ENGINE_ONLY = frozenset({"docker", "pexpect", "subprocess", "requests"})
 MAX_LINES = 400
