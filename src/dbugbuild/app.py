@@ -46,6 +46,7 @@ def _builder_choice(choice: backends.Choice) -> report.BuilderChoice:
 
 
 _UNRECOGNISED = "dbugbuild did not recognise this error: please report it"
+Emit = Callable[[report.Report], None]  # shows a report (stdout in options.format)
 
 
 @dataclass
@@ -58,8 +59,10 @@ class _Outcome:
     choice: backends.Choice
 
 
-def run(options: Options, console: Console) -> int:
-    """Run dbugbuild for parsed options; returns the exit status (the build's own on failure)."""
+def run(options: Options, console: Console, emit: Emit | None = None) -> int:
+    """Run dbugbuild for parsed options; returns the exit status (the build's own on failure);
+    `emit` shows each report (default: in options.format on stdout)."""
+    show = emit or (lambda r: _emit(r, options, console))
     if options.apply is not None and not options.yes and not console.stdin_isatty:
         raise UsageError(
             "--apply cannot ask before writing: stdin is not a terminal",
@@ -80,7 +83,7 @@ def run(options: Options, console: Console) -> int:
         )
         wants_debug = bool(options.exec or options.retry or options.apply) or interactive
         if result.failed_step is None or not wants_debug:
-            _emit(result, options, console)
+            show(result)
             return result.exit_code
         if outcome.engine is None:
             outcome.engine = _connect(console)
@@ -91,19 +94,20 @@ def run(options: Options, console: Console) -> int:
         choice = outcome.choice
 
         def rebuild() -> Failed:
-            again = _report_from_build(
-                rebuild_options(options), console, lambda: engine, choice=choice
-            )
-            return _failed(again, console)
+            # The same options, but never --no-cache: the first build already refreshed every
+            # layer it made; the rebuild after a fix reuses them.
+            again_options = replace(options, build=replace(options.build, no_cache=False))
+            again = _report_from_build(again_options, console, lambda: engine, choice=choice)
+            return _failed(again, console, options)
 
         return run_debug(
             engine,
             backend,
-            _failed(outcome, console),
+            _failed(outcome, console, options),
             options,
             console,
             interactive=interactive,
-            emit=lambda r: _emit(r, options, console),
+            emit=show,
             rebuild=rebuild if options.log is None else None,
         )
     finally:
@@ -111,13 +115,7 @@ def run(options: Options, console: Console) -> int:
             outcome.engine.close()
 
 
-def rebuild_options(options: Options) -> Options:
-    """The options `:continue` rebuilds with: the same, but never --no-cache. The first build
-    already refreshed every layer it made; the rebuild after a fix reuses them."""
-    return replace(options, build=replace(options.build, no_cache=False))
-
-
-def _failed(outcome: _Outcome, console: Console) -> Failed:
+def _failed(outcome: _Outcome, console: Console, options: Options) -> Failed:
     """The outcome as the debug phase takes it."""
     from dbugbuild.debug.failed import Failed
 
@@ -129,6 +127,7 @@ def _failed(outcome: _Outcome, console: Console) -> Failed:
         dockerfile_path=source.shown,
         source_text=source.text,
         source_file=None if source.stdin else os.path.join(console.cwd, source.shown),
+        compose=options.compose,
     )
 
 
@@ -251,6 +250,7 @@ def _report_from_build(
         notes = [_UNRECOGNISED] if unrecognised else []
         if choice.conflict:
             notes.append(choice.conflict)
+        notes += options.compose.notes if options.compose is not None else ()
         result = _locate(
             log,
             source,
@@ -260,6 +260,7 @@ def _report_from_build(
             notes=notes,
             diagnose=_diagnosis(log, source, opts, console, lambda: engine, known_secrets=True),
             choice=choice,
+            service=options.compose.name if options.compose is not None else None,
         )
         if log.succeeded == (status != 0):
             raise DbugbuildError(
@@ -328,6 +329,7 @@ def _locate(
     notes: list[str],
     diagnose: report.Diagnose,
     choice: backends.Choice,
+    service: str | None = None,
 ) -> report.Report:
     """The report, built once: located, noted, diagnosed."""
     return report.locate(
@@ -343,6 +345,7 @@ def _locate(
         diagnose=diagnose,
         builder=backend.name,
         builder_choice=_builder_choice(choice),
+        service=service,
     )
 
 

@@ -13,7 +13,7 @@ import traceback
 from collections.abc import Sequence
 from typing import NoReturn
 
-from dbugbuild import __version__, app, samples
+from dbugbuild import __version__, app, compose_cli, samples
 from dbugbuild.console import Console
 from dbugbuild.errors import DbugbuildError, ExitCode, Terminated, UsageError
 from dbugbuild.options import BisectOptions, BuildOptions, CleanOptions, Options
@@ -86,6 +86,7 @@ def _parser() -> argparse.ArgumentParser:
             "69 no Docker daemon or docker CLI (or no buildx plugin for a BuildKit build); "
             "130 interrupted. "
             "Other commands: 'dbugbuild bisect --help' (which step broke a check), "
+            "'dbugbuild compose --help' (debug the build of Compose services), "
             "'dbugbuild samples' (a gallery of failing builds), 'dbugbuild clean' (remove "
             "what a crashed run left)."
         ),
@@ -362,6 +363,8 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
             return app.run_clean(parse_clean_args(args[1:]), con)
         if args[:1] == ["samples"]:
             return samples.run(args[1:], con)
+        if compose_cli.handles(args):  # `compose ...`, `bisect --service NAME ...`
+            return compose_cli.run(args, con)
         if args[:1] == ["bisect"]:
             return app.run_bisect(parse_bisect_args(args[1:]), con)
         options = parse_args(args)

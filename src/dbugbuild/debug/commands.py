@@ -68,6 +68,7 @@ class Subject:
     failed_container: str | None
     diagnosis: str | None = None
     built_with: str | None = None  # which builder ran, and why (report.built_with)
+    service: str | None = None  # the Compose service whose build failed (`dbugbuild compose`)
 
 
 class Writer(Protocol):
@@ -92,8 +93,9 @@ class Commands:
     def banner(self) -> str:
         env = self.layer.env
         f = self.subject
+        service = f" (service {f.service})" if f.service else ""
         lines = [
-            f"dbugbuild: debugging {f.where}: {f.message}",
+            f"dbugbuild: debugging {f.where}{service}: {f.message}",
             f"  layer: {short_id(f.last_good_image)} (the last good image)   "
             f"env from: {env.source}",
             f"  user: {env.user or 'root'}   workdir: {env.workdir}   "

@@ -133,6 +133,7 @@ def _interactive(workspace: Workspace, failed: Failed, console: Console) -> Leav
         failed_container=rep.failed_container,
         diagnosis=banner_text(rep.diagnosis) if rep.diagnosis is not None else None,
         built_with=report.built_with(rep),
+        service=rep.service,
     )
     commands = Commands(workspace, subject, console.write)
     session = Session(

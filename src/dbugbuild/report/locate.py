@@ -77,9 +77,11 @@ def locate(
     diagnose: Diagnose | None = None,
     builder: str = BUILDER,
     builder_choice: BuilderChoice | None = None,
+    service: str | None = None,
 ) -> Report:
     """The report for a parsed log; `parent_image` is the resolved base of an ONBUILD failure,
-    `notes` follow locate's own, `diagnose` gives the failure its diagnosis."""
+    `notes` follow locate's own, `diagnose` gives the failure its diagnosis, `service` is the
+    Compose service built."""
     own: list[str] = []
     if log.family == "buildkit":
         places = _buildkit_places(log, dockerfile, source, dockerfile_path, own)
@@ -126,6 +128,7 @@ def locate(
         source_lines=source_lines,
         builder=builder,
         builder_choice=builder_choice,
+        service=service,
     )
 
 
