@@ -32,9 +32,15 @@ try:
     import docker.errors
 
     from dbugbuild import engine, logs
+    from dbugbuild.backends import BuildInputs
+    from dbugbuild.backends.buildkit import BuildKitBackend
+    from dbugbuild.backends.lastgood import PrefixBuilder
     from dbugbuild.debug import stepenv
     from dbugbuild.debug.workspace import Workspace
+    from dbugbuild.dockerfile import parse
+    from dbugbuild.dockerfile.prefix import cut
     from dbugbuild.errors import DbugbuildError
+    from dbugbuild.options import BuildOptions
 except ImportError as _exc:
     sys.exit(
         f"benchmarks/run.py: error: cannot import {_exc.name}. Run it with the project's "
@@ -79,6 +85,7 @@ class Plan:
     log_copies: int  # copies of the 13 recorded builds in the many-builds log
     parse_repeats: int
     session_rounds: int  # commands per variant
+    prefix_rounds: int  # (prefix build, buildx by hand) pairs timed
 
 
 FULL = Plan(
@@ -88,6 +95,7 @@ FULL = Plan(
     log_copies=1_000,
     parse_repeats=5,
     session_rounds=25,
+    prefix_rounds=7,
 )
 QUICK = Plan(
     build_rounds=2,
@@ -96,6 +104,7 @@ QUICK = Plan(
     log_copies=200,
     parse_repeats=3,
     session_rounds=5,
+    prefix_rounds=3,
 )
 
 
@@ -586,6 +595,74 @@ def _x(ours: float, baseline: float) -> str:
     return f"{ours / baseline:.2f}x"
 
 
+# -- 4. the last good layer of a BuildKit failure ------------------------------------------
+
+# The same ten steps for BuildKit: its failing RUN has no image, so dbugbuild builds the
+# Dockerfile cut before it (a prefix build) to debug in.
+PREFIX_LINE = DOCKERFILE.count("\n")  # the failing RUN is the last line
+
+
+def bench_prefix(daemon: Daemon, plan: Plan) -> list[Row]:
+    """dbugbuild's prefix build against the same cached `docker buildx build --load` by hand."""
+    say("4. the last good layer of a BuildKit failure (prefix build, cached)")
+    run = f"bench-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    with tempfile.TemporaryDirectory(prefix="dbugbuild-bench-") as tmp:
+        ctx = Path(tmp) / "ctx"
+        ctx.mkdir()
+        (ctx / "Dockerfile").write_text(DOCKERFILE)
+        model = parse(DOCKERFILE)
+        prefix = cut(DOCKERFILE, model, model.stages[0], PREFIX_LINE)
+        by_hand = Path(tmp) / "prefix" / "Dockerfile"
+        by_hand.parent.mkdir()
+        by_hand.write_text(prefix.text)
+        # The failed build fills the cache, as the build a user debugs has.
+        warm = ["docker", "buildx", "build", "--progress=plain", "--load", str(ctx)]
+        subprocess.run(warm, capture_output=True, check=False)
+        backend = BuildKitBackend()
+        inputs = BuildInputs(
+            BuildOptions(context=str(ctx)), tmp, os.environ, DOCKERFILE,
+            str(ctx / "Dockerfile"), True, lambda _: None, lambda _: None,
+        )  # fmt: skip
+        ours: list[float] = []
+        hand: list[float] = []
+        try:
+            for i in range(plan.prefix_rounds + 1):  # the first pair warms up
+                for who in ("ours", "hand") if i % 2 == 0 else ("hand", "ours"):
+                    session = f"{run}-{i}-{who}"
+                    labels = {engine.LABEL: session, BENCH_LABEL: run}
+                    started = time.perf_counter()
+                    if who == "ours":
+                        builder = PrefixBuilder(daemon.engine, backend, inputs, labels)
+                        builder.build(prefix)
+                    else:
+                        argv = ["docker", "buildx", "build", "--progress=plain", "--load",
+                                "-f", str(by_hand), "--target", prefix.target,
+                                "-t", f"dbugbuild-bench-{session}", "--label",
+                                f"{engine.LABEL}={session}", "--label", f"{BENCH_LABEL}={run}",
+                                str(ctx)]  # fmt: skip
+                        done = subprocess.run(argv, capture_output=True, check=False)
+                        if done.returncode != 0:
+                            raise BenchError(f"buildx failed: {done.stderr.decode()[-500:]}")
+                    elapsed = time.perf_counter() - started
+                    if i:
+                        (ours if who == "ours" else hand).append(elapsed)
+                    daemon.engine.sweep(f"{engine.LABEL}={session}")
+        finally:
+            daemon.engine.sweep(f"{BENCH_LABEL}={run}")
+    o, h = statistics.median(ours), statistics.median(hand)
+    say(f"   dbugbuild prefix build:          {o:.2f} s  (runs: {_fmt_s(ours)})")
+    say(f"   docker buildx build --load, same: {h:.2f} s  (runs: {_fmt_s(hand)})")
+    say(f"   ratio {o / h:.2f}x, {1000 * (o - h):+.0f} ms")
+    return [
+        Row(
+            "prefix build, 9 steps cached (wall)",
+            f"{o:.2f} s",
+            f"docker buildx build --load {h:.2f} s",
+            f"{o / h:.2f}x",
+        )
+    ]
+
+
 # -- main ---------------------------------------------------------------------------------
 
 
@@ -640,6 +717,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             lambda: bench_build(daemon, plan),
             lambda: bench_parser(plan),
             lambda: bench_session(daemon, plan, image),
+            lambda: bench_prefix(daemon, plan),
         ]
         for bench in benches:
             bench_started = time.perf_counter()

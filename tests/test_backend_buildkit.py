@@ -71,5 +71,18 @@ def test_buildkit_backend_reads_its_own_log_family() -> None:
 
 
 def test_buildkit_backend_debug_layer_says_what_is_missing() -> None:
-    with pytest.raises(EngineError, match="debugging a BuildKit build needs its last good layer"):
-        backends.backend("buildkit").debug_layer(None, None, {})  # type: ignore[arg-type]
+    # Its last good layer is a prefix build (bk-debug: tests/test_buildkit_layer.py); with no
+    # inputs to rebuild from, it says so before it touches the daemon.
+    from dbugbuild.backends import FailureSite
+    from dbugbuild.logs import BuildLog
+    from dbugbuild.report import Report
+
+    site = FailureSite(
+        Report("failed", "Dockerfile", None, (), None, None, None, (), 1, builder="buildkit"),
+        BuildLog((), None, None, ()),
+        None,
+        {},
+        None,
+    )
+    with pytest.raises(EngineError, match="no build inputs reached the BuildKit backend"):
+        backends.backend("buildkit").debug_layer(None, site, {})  # type: ignore[arg-type]

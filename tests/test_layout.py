@@ -29,6 +29,7 @@ PURE_MODULES = (
     "bisect.layers",
     "bisect.result",
     "bisect.render",
+    "backends.sources",
 )
 # What a pure module must not import: I/O, processes, terminals, the network, the clock,
 # randomness, the environment (os, sys).

@@ -22,6 +22,7 @@ from dbugbuild.engine.look import layer_facts
 from dbugbuild.errors import BadInputError, DbugbuildError, UsageError
 from dbugbuild.inputs import DockerfileSource
 from dbugbuild.options import BisectOptions, BuildOptions, CleanOptions, Options
+from dbugbuild.report import Diagnose
 from dbugbuild.report.style import short_id
 
 if TYPE_CHECKING:
@@ -41,10 +42,6 @@ def _choose(build: BuildOptions, source: DockerfileSource, console: Console) -> 
     return backends.choose_for(build, source.model, source.text, env)
 
 
-def _builder_choice(choice: backends.Choice) -> report.BuilderChoice:
-    return report.BuilderChoice(choice.by, choice.reason, choice.line)
-
-
 _UNRECOGNISED = "dbugbuild did not recognise this error: please report it"
 Emit = Callable[[report.Report], None]  # shows a report (stdout in options.format)
 
@@ -57,6 +54,7 @@ class _Outcome:
     engine: Engine | None
     backend: Backend
     choice: backends.Choice
+    diagnose: Diagnose | None = None  # again, in a layer the debug phase made
 
 
 def run(options: Options, console: Console, emit: Emit | None = None) -> int:
@@ -94,8 +92,7 @@ def run(options: Options, console: Console, emit: Emit | None = None) -> int:
         choice = outcome.choice
 
         def rebuild() -> Failed:
-            # The same options, but never --no-cache: the first build already refreshed every
-            # layer it made; the rebuild after a fix reuses them.
+            # Never --no-cache: the first build refreshed its layers; the rebuild reuses them.
             again_options = replace(options, build=replace(options.build, no_cache=False))
             again = _report_from_build(again_options, console, lambda: engine, choice=choice)
             return _failed(again, console, options)
@@ -127,6 +124,7 @@ def _failed(outcome: _Outcome, console: Console, options: Options) -> Failed:
         dockerfile_path=source.shown,
         source_text=source.text,
         source_file=None if source.stdin else os.path.join(console.cwd, source.shown),
+        diagnose=outcome.diagnose,
         compose=options.compose,
     )
 
@@ -138,15 +136,15 @@ def run_clean(options: CleanOptions, console: Console) -> int:
     try:
         scope = [f"{k}={v}" for k, v in engine.run_labels.items()]
         containers, images = engine.sweep(*scope, *options.labels)
+        volumes = engine.sweep_volumes(*scope, *options.labels)  # after their containers
     finally:
         engine.close()
-    for cid in containers:
-        console.write(f"removed container {short_id(cid)}\n")
-    for iid in images:
-        console.write(f"removed image {short_id(iid)}\n")
-    console.write(
-        f"dbugbuild clean: removed {len(containers)} container(s), {len(images)} image(s)\n"
-    )
+    for what, ids in (("container", containers), ("image", images), ("volume", volumes)):
+        shown = ids if what == "volume" else [short_id(i) for i in ids]  # a volume's is a name
+        console.write("".join(f"removed {what} {i}\n" for i in shown))
+    counts = f"{len(containers)} container(s), {len(images)} image(s)"
+    also = f", {len(volumes)} volume(s)" if volumes else ""
+    console.write(f"dbugbuild clean: removed {counts}{also}\n")
     return 0
 
 
@@ -175,7 +173,7 @@ def run_bisect(options: BisectOptions, console: Console) -> int:
     assert built is not None  # a build always connects
     try:
         status = driver.run_build(
-            built, outcome.report, outcome.log, outcome.source, options, console
+            built, outcome.report, outcome.log, outcome.source, options, console, outcome.backend
         )
         if status is None:  # the build made no layer in the stage: report it as dbugbuild does
             _emit(outcome.report, as_report, console)
@@ -251,6 +249,7 @@ def _report_from_build(
         if choice.conflict:
             notes.append(choice.conflict)
         notes += options.compose.notes if options.compose is not None else ()
+        diagnose = _diagnosis(log, source, opts, console, lambda: engine, known_secrets=True)
         result = _locate(
             log,
             source,
@@ -258,7 +257,7 @@ def _report_from_build(
             backend,
             backend.parent_image(log, engine),
             notes=notes,
-            diagnose=_diagnosis(log, source, opts, console, lambda: engine, known_secrets=True),
+            diagnose=diagnose,
             choice=choice,
             service=options.compose.name if options.compose is not None else None,
         )
@@ -268,7 +267,7 @@ def _report_from_build(
                 + ("succeeded" if log.succeeded else "failed"),
                 "Please report this with the build output",
             )
-        return _Outcome(result, log, source, engine, backend, choice)
+        return _Outcome(result, log, source, engine, backend, choice, diagnose)
     except BaseException:
         engine.close()
         raise
@@ -306,6 +305,7 @@ def _report_from_log(options: Options, console: Console) -> _Outcome:
     if source.text is None and log.failure is not None and log.failure.span is not None:
         named = log.failure.dockerfile or "Dockerfile"
         notes = [f"no Dockerfile at {source.shown}: its lines are from the log's excerpt ({named})"]
+    diagnose = _diagnosis(log, source, opts, console, lazy_engine, bool(opts.secrets))
     result = _locate(
         log,
         source,
@@ -313,10 +313,10 @@ def _report_from_log(options: Options, console: Console) -> _Outcome:
         backend,
         parent,
         notes=notes,
-        diagnose=_diagnosis(log, source, opts, console, lazy_engine, bool(opts.secrets)),
+        diagnose=diagnose,
         choice=choice,
     )
-    return _Outcome(result, log, source, reached[0] if reached else None, backend, choice)
+    return _Outcome(result, log, source, reached[0] if reached else None, backend, choice, diagnose)
 
 
 def _locate(
@@ -344,7 +344,7 @@ def _locate(
         notes=notes,
         diagnose=diagnose,
         builder=backend.name,
-        builder_choice=_builder_choice(choice),
+        builder_choice=report.BuilderChoice(choice.by, choice.reason, choice.line),
         service=service,
     )
 

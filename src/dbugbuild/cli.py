@@ -92,7 +92,7 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     p.add_argument(
-        "path", nargs="?", default=".", metavar="PATH", help="build context (default: .)"
+        "path", nargs="?", default=None, metavar="PATH", help="build context (default: .)"
     )
     _add_build_options(p)
     o = p.add_argument_group("dbugbuild options")
@@ -212,7 +212,7 @@ def parse_args(argv: Sequence[str]) -> Options:
     parser = _parser()
     ns, rest = parser.parse_known_args(list(argv))
     _refuse(rest, "dbugbuild")
-    build = _build_options(ns, ns.path)
+    build = _build_options(ns, ns.path if ns.path is not None else ".")
     return Options(
         build=build,
         log=ns.log,
@@ -225,6 +225,7 @@ def parse_args(argv: Sequence[str]) -> Options:
         format=ns.format,
         color=ns.color,
         traceback=ns.traceback,
+        context_given=ns.path is not None or ns.log is None,
     )
 
 

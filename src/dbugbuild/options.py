@@ -62,6 +62,9 @@ class Options:
     format: Format = "text"
     color: ColorChoice = "auto"
     traceback: bool = False
+    # PATH was given (or a build runs from the default "."): with --log, a backend that has to
+    # rebuild part of the build (BuildKit's last good layer) has a context to build from.
+    context_given: bool = True
     compose: ComposeService | None = None  # set by `dbugbuild compose` for each service
 
 

@@ -6,7 +6,7 @@ debug layer of its failures; the engine runs the commands. Which one runs a buil
 choice.py's pure decision, which app.py asks.
 """
 
-from dbugbuild.backends.base import Backend, DebugLayer, FailureSite
+from dbugbuild.backends.base import Backend, BuildInputs, DebugLayer, FailureSite
 from dbugbuild.backends.buildkit import BuildKitBackend
 from dbugbuild.backends.choice import Choice, choose
 from dbugbuild.backends.classic import ClassicBackend
@@ -58,6 +58,7 @@ def choose_for(
 __all__ = [
     "BACKENDS",
     "Backend",
+    "BuildInputs",
     "Choice",
     "DebugLayer",
     "FailureSite",

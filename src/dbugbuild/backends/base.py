@@ -8,16 +8,31 @@ engine runs what it says; app.py picks the backend. classic is the one implement
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 from dbugbuild.debug.stepenv import StepEnv
 from dbugbuild.dockerfile import Dockerfile, Instruction, Stage
-from dbugbuild.engine import BuildCommand, Engine
+from dbugbuild.engine import BuildCommand, Engine, Mount
 from dbugbuild.logs import BuildLog, LogParser
 from dbugbuild.options import BuildOptions
 from dbugbuild.report import Report
+
+
+@dataclass(frozen=True)
+class BuildInputs:
+    """What a backend needs to build part of the failed build again (BuildKit's prefix build):
+    the same options, from the same folder, with the same environment."""
+
+    options: BuildOptions
+    cwd: str
+    env: Mapping[str, str]  # the caller's: `--secret env=`, `--ssh default`, bare --build-arg
+    dockerfile_text: str | None  # the Dockerfile as the failed build read it
+    dockerfile_file: str | None  # its absolute path (None: it came on stdin)
+    context_given: bool  # False for `--log FILE` without a PATH: no context to build from
+    say: Callable[[str], None]  # a short status for the user (stderr), as it happens
+    show: Callable[[str], None]  # a build's whole output, shown when it fails
 
 
 @dataclass(frozen=True)
@@ -29,6 +44,7 @@ class FailureSite:
     dockerfile: Dockerfile | None
     build_args: Mapping[str, str]  # --build-arg values, bare names resolved from the environment
     network: str | None  # --network of the build
+    inputs: BuildInputs | None = None
 
     @property
     def instruction(self) -> Instruction | None:
@@ -52,6 +68,12 @@ class DebugLayer:
 
     env: StepEnv
     leftovers: tuple[str, ...] = ()
+    # What the debug containers mount to emulate the failing RUN's --mount flags (volumes are
+    # labelled: the workspace's clean-up removes them), the secrets they see as variables, and
+    # what else to undo when debugging ends (a secret's temporary file).
+    mounts: tuple[Mount, ...] = ()
+    secret_env: tuple[str, ...] = ()
+    cleanup: Callable[[], None] | None = None
 
 
 class Backend(Protocol):

@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from dbugbuild import logs
 from dbugbuild.backends.base import DebugLayer, FailureSite
 from dbugbuild.backends.classic import shared_options
+from dbugbuild.backends.lastgood import prefix_layer
 from dbugbuild.engine import BuildCommand, Engine
-from dbugbuild.errors import EngineError
 from dbugbuild.logs import BuildLog
 from dbugbuild.options import BuildOptions
 
@@ -70,14 +70,8 @@ class BuildKitBackend:
         self, engine: Engine, site: FailureSite, labels: Mapping[str, str]
     ) -> DebugLayer:
         """The last good layer of a BuildKit build, made by a build of the Dockerfile up to
-        the failing instruction (bk-debug's part of issue 11)."""
-        del engine, site, labels
-        raise EngineError(
-            "debugging a BuildKit build needs its last good layer, which BuildKit does not "
-            "keep, and this dbugbuild cannot make it yet",
-            "Use --no-shell for the report, or --backend classic to debug the build with "
-            "the classic builder",
-        )
+        the failing instruction (lastgood.py), and the step's environment in it."""
+        return prefix_layer(self, engine, site, labels)
 
 
 def build_options(build: BuildOptions) -> tuple[str, ...]:

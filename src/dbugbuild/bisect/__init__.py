@@ -14,6 +14,7 @@ from dbugbuild.bisect.layers import (
     history_layers,
     history_step,
     positions,
+    prefix_layers,
 )
 from dbugbuild.bisect.render import headline, render_gcc, render_json, render_text, to_dict
 from dbugbuild.bisect.result import OUTPUT_LIMIT, Outcome, Probe, Result, clip, conclude
@@ -37,6 +38,7 @@ __all__ = [
     "history_layers",
     "history_step",
     "positions",
+    "prefix_layers",
     "probe_budget",
     "render_gcc",
     "render_json",

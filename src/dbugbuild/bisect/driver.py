@@ -9,15 +9,18 @@ removed. Where to probe is bisect.search's pure decision; only the engine talks 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from dataclasses import replace
 
 from dbugbuild import bisect
+from dbugbuild.backends.lastgood import Builds
 from dbugbuild.console import Console
 from dbugbuild.debug import stepenv
 from dbugbuild.debug.signals import ending_signals
 from dbugbuild.debug.stepenv import resolve_build_args
 from dbugbuild.debug.workspace import Workspace
 from dbugbuild.dockerfile import label_options
-from dbugbuild.engine import Engine
+from dbugbuild.engine import LABEL, Engine
 from dbugbuild.errors import BadInputError, EngineError, NoInputError, NoShellError, UsageError
 from dbugbuild.inputs import DockerfileSource
 from dbugbuild.logs import BuildLog
@@ -33,9 +36,15 @@ def run_build(
     source: DockerfileSource,
     options: BisectOptions,
     console: Console,
+    backend: Builds | None = None,
 ) -> int | None:
     """Bisect the layers a build made (of its last stage, or --stage); returns the exit
-    status, or None when that stage made no layer (the caller then reports the build)."""
+    status, or None when that stage made no layer (the caller then reports the build).
+    BuildKit's build made no layer per step: its layers are prefix builds (prefixes.py)."""
+    if build.builder == "buildkit" and backend is not None:
+        from dbugbuild.bisect.prefixes import run_prefixes  # it builds on this module
+
+        return run_prefixes(engine, backend, build, source, options, console)
     if build.builder != "classic":
         raise EngineError(
             f"bisecting a {build.builder} build needs a build of each prefix of the "
@@ -46,7 +55,7 @@ def run_build(
     try:
         stage = bisect.build_layers(log, build.steps, source.model, args, options.stage)
     except bisect.StageError as exc:
-        raise _stage_error(exc) from exc
+        raise stage_error(exc) from exc
     if not stage.layers:
         return None
     notes: list[str] = []
@@ -62,7 +71,7 @@ def run_build(
                 f"the build's failed container {build.failed_container} is left, as docker "
                 "build leaves it"
             )
-    return _bisect(engine, stage, options, console, source=source, build=build, notes=notes)
+    return bisect_layers(engine, stage, options, console, source=source, build=build, notes=notes)
 
 
 def run_image(
@@ -102,17 +111,19 @@ def run_image(
             stage=options.stage,
         )
     except bisect.StageError as exc:
-        raise _stage_error(exc) from exc
-    return _bisect(engine, stage, options, console, source=source, image=options.image, notes=notes)
+        raise stage_error(exc) from exc
+    return bisect_layers(
+        engine, stage, options, console, source=source, image=options.image, notes=notes
+    )
 
 
-def _stage_error(exc: bisect.StageError) -> UsageError:
+def stage_error(exc: bisect.StageError) -> UsageError:
     if exc.known:
         return UsageError(exc.message, f"Give --stage one of: {', '.join(exc.known)}")
     return UsageError(exc.message, "Give --stage (or --target) a stage the Dockerfile names")
 
 
-def _bisect(
+def bisect_layers(
     engine: Engine,
     stage: bisect.StageLayers,
     options: BisectOptions,
@@ -122,10 +133,14 @@ def _bisect(
     image: str | None = None,
     build: Report | None = None,
     notes: list[str],
+    prepare: Prepare | None = None,
+    session: str | None = None,
 ) -> int:
+    """Search the stage's layers; `prepare` makes a layer's image before its probe (BuildKit
+    keeps none: a prefix build), its images removed with the session afterwards."""
     layers = stage.layers
     points = bisect.positions(layers)
-    session = uuid.uuid4().hex[:12]
+    session = session or uuid.uuid4().hex[:12]
     probes: dict[int, bisect.Probe] = {}
     most = 1 + min(bisect.probe_budget(len(points)), len(points) - 1)
     console.write(
@@ -137,6 +152,8 @@ def _bisect(
 
     def shows(position: int) -> bool:
         layer = layers[points[position]]
+        if prepare is not None:
+            layer = prepare(layer)
         probe = probe_layer(
             engine,
             layer,
@@ -155,7 +172,13 @@ def _bisect(
         return probe.passed == options.until_pass
 
     with ending_signals():  # SIGTERM/SIGHUP unwind through the probe's clean-up too
-        found = bisect.search(len(points), shows)
+        try:
+            found = bisect.search(len(points), shows)
+        finally:
+            if prepare is not None:
+                engine.sweep(f"{LABEL}={session}")
+    if prepare is not None:
+        stage = _with_images(stage, points, probes)
     result = bisect.conclude(
         found,
         stage,
@@ -179,6 +202,19 @@ def _bisect(
         notes=result.notes,
     )
     return result.exit_code
+
+
+Prepare = Callable[[bisect.Layer], bisect.Layer]
+
+
+def _with_images(
+    stage: bisect.StageLayers, points: tuple[int, ...], probes: dict[int, bisect.Probe]
+) -> bisect.StageLayers:
+    """The stage's layers with the images their probes were made in."""
+    layers = list(stage.layers)
+    for position, probe in probes.items():
+        layers[points[position]] = probe.layer
+    return replace(stage, layers=tuple(layers))
 
 
 def probe_layer(

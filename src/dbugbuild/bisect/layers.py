@@ -253,3 +253,43 @@ def _map_history(
             )
         )
     return tuple(layers), ""
+
+
+def prefix_layers(
+    dockerfile: Dockerfile, stage: str | None, *, target: str | None, failed_line: int | None
+) -> StageLayers:
+    """The layers of one stage of a BuildKit build, which keeps no image per step: one per
+    instruction of the stage, its image still to be made by a prefix build (`image` holds a
+    placeholder, `prefix:LINE`, until the driver builds it). The stage is `stage`, else the
+    failing one (`failed_line`), else --target's, else the last; a failed stage's layers end
+    before its failing instruction. `index` is the instruction's place in the stage (1 = its
+    FROM; metadata instructions count too, unlike BuildKit's own `i/n`).
+    """
+    stages = dockerfile.stages
+    if failed_line is not None:
+        failing = next(
+            (s for s in stages if any(i.line <= failed_line <= i.end_line
+                                      for i in s.instructions)), None,
+        )  # fmt: skip
+    else:
+        failing = None
+    default = failing
+    if default is None and target:
+        default = next((s for s in stages if s.name == target.lower()), None)
+    pool = [(s.name, s.index) for s in stages]
+    chosen = stages[_pick(pool, stage)] if stage is not None else (default or stages[-1])
+    layers: list[Layer] = []
+    for n, ins in enumerate(chosen.instructions, start=1):
+        if chosen is failing and failed_line is not None and ins.end_line >= failed_line:
+            break
+        layers.append(
+            Layer(
+                index=n,
+                image=f"prefix:{ins.line}",
+                instruction=ins.keyword,
+                text=ins.code,
+                line=ins.line,
+                end_line=ins.end_line,
+            )
+        )
+    return StageLayers(chosen.name, chosen.index, tuple(layers), True)

@@ -43,6 +43,8 @@ def run_batch(
 
     if live:
         emit(failed.report)
+    for line in env.emulated:  # what the debug container emulates of the step (its mounts)
+        console.write(f"dbugbuild: {line}\n", err=True)
     retry = None
     if options.retry:
         if env.argv is None:

@@ -30,7 +30,8 @@ A JSON array (["prog", "arg"]) runs in exec form, without a shell.
   :reset        discard all changes: back to the last good layer
   :diff         files this session changed in the layer
   :failed [diff|shell]
-                what the failed build step left behind (its kept container)
+                what the failed build step left behind (its kept container); BuildKit
+                keeps none: it offers to reproduce it by running the step here
   :apply [CMD]  write the last command that succeeded (or CMD) into the Dockerfile,
                 in place of the failing RUN; shows the diff and asks first
   :add [CMD]    write it as a new RUN line before the failing instruction
@@ -68,6 +69,7 @@ class Subject:
     failed_container: str | None
     diagnosis: str | None = None
     built_with: str | None = None  # which builder ran, and why (report.built_with)
+    builder: str = "classic"  # the backend that ran the build (the report's "builder")
     service: str | None = None  # the Compose service whose build failed (`dbugbuild compose`)
 
 
@@ -89,15 +91,18 @@ class Commands:
         self.last_status: int | None = None
         self.last_success: str | None = None
         self.writeback: Writer | None = None
+        self.ask: Callable[[str], bool] | None = None  # a y/N question (the session's)
 
     def banner(self) -> str:
         env = self.layer.env
         f = self.subject
+        what = "the last good image"
+        if env.source == "prefix build":
+            what = f"{f.builder} keeps no intermediate images: built up to the failing line"
         service = f" (service {f.service})" if f.service else ""
         lines = [
             f"dbugbuild: debugging {f.where}{service}: {f.message}",
-            f"  layer: {short_id(f.last_good_image)} (the last good image)   "
-            f"env from: {env.source}",
+            f"  layer: {short_id(f.last_good_image)} ({what})   env from: {env.source}",
             f"  user: {env.user or 'root'}   workdir: {env.workdir}   "
             f"shell: {shlex.join(env.shell)}",
         ]
@@ -105,6 +110,7 @@ class Commands:
             lines.append(f"  network: {env.network}")
         if f.built_with:
             lines.append(f"  built with: {f.built_with}")
+        lines += [f"  {line}" for line in env.emulated]
         if f.diagnosis:
             lines.append(f"  diagnosis: {f.diagnosis}")
         lines.append("  Enter runs the command; :help for more; Ctrl-D leaves.")
@@ -186,6 +192,9 @@ class Commands:
 
     def _failed(self, what: str) -> None:
         cid = self.subject.failed_container
+        if not cid and self.layer.env.source == "prefix build":
+            self._reproduce()
+            return
         if not cid:
             self.write("the builder kept no container for the failed step\n")
             return
@@ -197,6 +206,34 @@ class Commands:
             self._show_changes(
                 self.layer.container_changes(cid), "the failed step changed no files"
             )
+
+    def _reproduce(self) -> None:
+        """BuildKit keeps nothing of a failed step: offer to run it here, then show its files."""
+        builder = self.subject.builder
+        self.write(f"{builder} keeps no failed state: no container, no layer of the failed step.\n")
+        command = self.layer.env.command
+        if self.layer.env.argv is None or not command:
+            self.write("the failed step ran no command to reproduce it with\n")
+            return
+        if self.ask is None or not self.ask("Reproduce it by running the failed step here?"):
+            self.write("not run; Enter at the prompt runs it, :diff then shows its files\n")
+            return
+        self.ran.append(command)
+        result = self._run_step(self.layer.env.argv)
+        if result is not None:
+            self._show_changes(self.layer.changes(), "the step changed no files")
+
+    def _run_step(self, argv: tuple[str, ...]) -> CommandResult | None:
+        try:
+            result = self.layer.run(argv, self.write)
+        except NoShellError as exc:
+            self.write(f"dbugbuild: {exc}\n")
+            return None
+        if result.output and not result.output.endswith("\n"):
+            self.write("\n")
+        self.write(f"-- exit code {result.exit_code} ({result.seconds:.1f}s)\n")
+        self.last_status = result.exit_code
+        return result
 
     def _show_changes(self, changes: list[Change], empty: str) -> None:
         if not changes:

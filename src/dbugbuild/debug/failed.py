@@ -13,7 +13,7 @@ from dbugbuild.dockerfile import Dockerfile
 from dbugbuild.errors import UsageError
 from dbugbuild.logs import BuildLog
 from dbugbuild.options import ComposeService
-from dbugbuild.report import Report
+from dbugbuild.report import Diagnose, Report
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,9 @@ class Failed:
     dockerfile_path: str
     source_text: str | None = None  # the Dockerfile as read when the build started
     source_file: str | None = None  # its absolute path; None for a Dockerfile from stdin
+    # The report's diagnosis, to be made again with a look inside a layer the debug phase made
+    # (a BuildKit prefix image: the build itself left no layer to look in).
+    diagnose: Diagnose | None = None
     compose: ComposeService | None = None  # the Compose service built (`dbugbuild compose`)
 
     @property

@@ -8,9 +8,10 @@ import contextlib
 import os
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 
 from dbugbuild import report
-from dbugbuild.backends import Backend, DebugLayer, FailureSite
+from dbugbuild.backends import Backend, BuildInputs, DebugLayer, FailureSite
 from dbugbuild.console import Console
 from dbugbuild.debug import stepenv
 from dbugbuild.debug.batch import run_batch
@@ -19,7 +20,7 @@ from dbugbuild.debug.failed import Failed, Rebuild, state_home, writeback_for
 from dbugbuild.debug.signals import ending_signals
 from dbugbuild.debug.workspace import Workspace
 from dbugbuild.diagnosis import banner_text
-from dbugbuild.engine import Engine
+from dbugbuild.engine import LABEL, Engine
 from dbugbuild.options import Options
 
 
@@ -46,7 +47,7 @@ def run_debug(
             return rep.exit_code
         workspace, layer = _open(engine, backend, failed, options, console)
         try:
-            return run_batch(workspace, failed, options, console, emit)
+            return run_batch(workspace, _looked_again(failed, layer), options, console, emit)
         finally:
             _close(engine, workspace, layer, options, console)
 
@@ -54,7 +55,11 @@ def run_debug(
 def _open(
     engine: Engine, backend: Backend, failed: Failed, options: Options, console: Console
 ) -> tuple[Workspace, DebugLayer]:
-    """The backend's debug layer of the failure, and a new session's workspace in it."""
+    """The backend's debug layer of the failure, and a new session's workspace in it.
+
+    What the backend made for it (a BuildKit prefix image, volumes) carries the session's
+    label: if making it fails or is interrupted, whatever it left is removed here.
+    """
     session = uuid.uuid4().hex[:12]
     site = FailureSite(
         report=failed.report,
@@ -62,15 +67,52 @@ def _open(
         dockerfile=failed.dockerfile,
         build_args=stepenv.resolve_build_args(options.build.build_args, console.env),
         network=options.build.network,
+        inputs=BuildInputs(
+            options=options.build,
+            cwd=console.cwd,
+            env=console.env,
+            dockerfile_text=failed.source_text,
+            dockerfile_file=failed.source_file,
+            context_given=options.context_given,
+            say=lambda text: _quiet_write(console, text),
+            show=lambda text: _quiet_write(console, text),
+        ),
     )
-    layer = backend.debug_layer(engine, site, engine.labels(session))
-    return Workspace(engine, layer.env, session, console.write), layer
+    try:
+        layer = backend.debug_layer(engine, site, engine.labels(session))
+    except BaseException:
+        engine.sweep(f"{LABEL}={session}")
+        engine.sweep_volumes(f"{LABEL}={session}")
+        raise
+    workspace = Workspace(
+        engine,
+        layer.env,
+        session,
+        console.write,
+        mounts=layer.mounts,
+        secret_env=layer.secret_env,
+    )
+    return workspace, layer
+
+
+def _looked_again(failed: Failed, layer: DebugLayer) -> Failed:
+    """The failure with its diagnosis made again, looking inside the layer the backend built
+    (a BuildKit prefix image): the build itself left no layer for the first look."""
+    step = failed.report.failed_step
+    if layer.env.source != "prefix build" or failed.diagnose is None or step is None:
+        return failed
+    diagnosis = failed.diagnose(step, layer.env.image)
+    return replace(failed, report=replace(failed.report, diagnosis=diagnosis))
 
 
 def _close(
     engine: Engine, workspace: Workspace, layer: DebugLayer, options: Options, console: Console
 ) -> None:
-    workspace.close()
+    try:
+        workspace.close()
+    finally:
+        if layer.cleanup is not None:
+            layer.cleanup()
     for container in layer.leftovers:
         if options.keep:
             _quiet_write(console, f"dbugbuild: kept failed container {container}\n")
@@ -98,7 +140,7 @@ def _sessions(
             return rep.exit_code
         workspace, layer = _open(engine, backend, failed, options, console)
         try:
-            leave = _interactive(workspace, failed, console)
+            leave = _interactive(workspace, _looked_again(failed, layer), console)
         finally:
             _close(engine, workspace, layer, options, console)
         if leave != "continue":
@@ -133,6 +175,7 @@ def _interactive(workspace: Workspace, failed: Failed, console: Console) -> Leav
         failed_container=rep.failed_container,
         diagnosis=banner_text(rep.diagnosis) if rep.diagnosis is not None else None,
         built_with=report.built_with(rep),
+        builder=rep.builder,
         service=rep.service,
     )
     commands = Commands(workspace, subject, console.write)
@@ -142,6 +185,7 @@ def _interactive(workspace: Workspace, failed: Failed, console: Console) -> Leav
         input=console.prompt_input,
         output=console.prompt_output,
     )
+    commands.ask = session.ask
     commands.writeback = writeback_for(
         failed, step.line, workspace.env.shell, console, session.ask, console.write
     )

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from dbugbuild.dockerfile import Instruction, Stage, parse_exec_form
+from dbugbuild.dockerfile import Instruction, Stage, parse_exec_form, typed_script
 
 DEFAULT_SHELL = ("/bin/sh", "-c")
 # Build args the builder accepts without an ARG declaration (moby builder/dockerfile/buildargs.go).
@@ -23,7 +23,9 @@ BUILTIN_ARGS = frozenset(
     for name in (n, n.lower())
 )
 
-Source = Literal["failed container", "reconstructed"]
+# Where the environment comes from: the builder's kept container, the last good image's config,
+# or the image of a prefix build (BuildKit keeps no intermediate images: dbugbuild makes one).
+Source = Literal["failed container", "reconstructed", "prefix build"]
 
 
 @dataclass(frozen=True)
@@ -38,12 +40,20 @@ class StepEnv:
     workdir: str
     network: str | None
     source: Source
+    # What the debug container emulates of the step (a RUN's --mount and --network flags), one
+    # line each for the session's banner.
+    emulated: tuple[str, ...] = ()
+    # Typed heredocs run as BuildKit runs a heredoc RUN (its body), not as `sh -c '<<EOT...'`,
+    # which runs nothing: the classic builder drops heredoc bodies, BuildKit runs them.
+    heredocs: bool = False
 
     def argv_for(self, text: str) -> tuple[str, ...]:
         """The argv a typed command runs as, as a RUN line would: a JSON array in exec form, else
-        through the step's shell."""
+        through the step's shell (a heredoc as BuildKit runs it, where the step is BuildKit's)."""
         array = parse_exec_form(text)
-        return array if array is not None else (*self.shell, text)
+        if array is not None:
+            return array
+        return (*self.shell, typed_script(text) if self.heredocs else text)
 
     @property
     def interactive_shell(self) -> tuple[str, ...]:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 
 from dbugbuild.debug.layer import Change, CommandResult
 from dbugbuild.debug.stepenv import StepEnv
-from dbugbuild.engine import LABEL, ContainerSpec, Engine
+from dbugbuild.engine import LABEL, ContainerSpec, Engine, Mount
 from dbugbuild.errors import EngineError
 
 
@@ -31,9 +31,16 @@ class Workspace:
         env: StepEnv,
         session_id: str,
         echo: Callable[[str], None] | None = None,
+        *,
+        mounts: Sequence[Mount] = (),
+        secret_env: Sequence[str] = (),
     ) -> None:
         self._engine = engine
         self.env = env
+        # A RUN's --mount flags as the backend emulates them, in every command's container;
+        # the secrets it sees as variables are kept out of every commit.
+        self._mounts = tuple(mounts)
+        self._secret_env = tuple(secret_env)
         self.session_id = session_id
         self.current = env.image
         self._echo = echo or (lambda _: None)  # a :shell's start-up output, before its prompt
@@ -56,6 +63,8 @@ class Workspace:
             network=self.env.network,
             labels=self.labels,
             name=f"dbugbuild-{self.session_id}-{self._serial}",
+            mounts=self._mounts,
+            secret_env=self._secret_env,
         )
 
     def run(
@@ -126,7 +135,8 @@ class Workspace:
             return
         for kind, path in changes:
             self._note_change(Change(kind, path))
-        image = self._engine.commit(cid, self.labels)
+        secrets = [item.split("=", 1)[0] for item in self._secret_env]
+        image = self._engine.commit(cid, self.labels, blank_env=secrets)
         if image is None:
             raise EngineError(
                 f"the debug container {cid[:12]} vanished before it was committed",
@@ -193,9 +203,10 @@ class Workspace:
         self._images.clear()
 
     def close(self) -> None:
-        """Remove every container and image of this session (also ones a crash left)."""
+        """Remove every container, image and volume of this session (also ones a crash left)."""
         self._drop_images()
         self._engine.sweep(f"{LABEL}={self.session_id}")
+        self._engine.sweep_volumes(f"{LABEL}={self.session_id}")
 
 
 def _gone(container_id: str) -> EngineError:

@@ -5,7 +5,7 @@ sentence (failures.py), so nothing above it ever sees a docker-py exception.
 """
 
 from dbugbuild.engine.build import BuildCommand, OutputSink, StreamFilter
-from dbugbuild.engine.containers import ContainerSpec
+from dbugbuild.engine.containers import ContainerSpec, Mount
 from dbugbuild.engine.daemon import LABEL, Engine
 from dbugbuild.engine.probe import ProbeResult
 
@@ -14,6 +14,7 @@ __all__ = [
     "BuildCommand",
     "ContainerSpec",
     "Engine",
+    "Mount",
     "OutputSink",
     "ProbeResult",
     "StreamFilter",

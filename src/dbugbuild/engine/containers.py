@@ -6,12 +6,52 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import docker.errors
+import docker.types
 
 from dbugbuild.engine.failures import api_error, start_error, unless_missing
 from dbugbuild.errors import EngineError
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A mount of a debug container, as plain data: a path of the daemon's host (bind), a named
+    volume (never pre-filled from the image: a RUN's mount hides what the layer has there),
+    or a tmpfs."""
+
+    kind: Literal["bind", "volume", "tmpfs"]
+    target: str
+    source: str = ""  # the host path (bind) or the volume's name; "" for a tmpfs
+    read_only: bool = False
+    size: int | None = None  # a tmpfs's size in bytes
+
+    def docker(self) -> Any:
+        """The docker-py Mount of it."""
+        if self.kind == "tmpfs":
+            return docker.types.Mount(self.target, None, type="tmpfs", tmpfs_size=self.size)
+        return docker.types.Mount(
+            self.target,
+            self.source,
+            type=self.kind,
+            read_only=self.read_only,
+            no_copy=self.kind == "volume",
+        )
+
+    def cli(self) -> str:
+        """The `docker run --mount` value of it."""
+        parts = [f"type={self.kind}", f"target={self.target}"]
+        if self.kind != "tmpfs":
+            parts.append(f"source={self.source}")
+        if self.read_only:
+            parts.append("readonly")
+        if self.kind == "volume":
+            parts.append("volume-nocopy")
+        if self.size is not None:
+            parts.append(f"tmpfs-size={self.size}")
+        # The CLI reads the value as CSV: quote every field so a comma in a path survives.
+        return ",".join('"' + p.replace('"', '""') + '"' for p in parts)
 
 
 @dataclass(frozen=True)
@@ -27,6 +67,10 @@ class ContainerSpec:
     network: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
     name: str | None = None
+    mounts: tuple[Mount, ...] = ()
+    # KEY=VALUE passed to the container's environment but never written on a command line nor
+    # into a committed image: a secret a RUN sees as a variable (`--mount=type=secret,env=`).
+    secret_env: tuple[str, ...] = ()
 
 
 class ContainersMixin:
@@ -73,12 +117,14 @@ class ContainersMixin:
                 image=spec.image,
                 command=list(spec.argv),
                 entrypoint=[""],  # RUN ignores the image's ENTRYPOINT (dispatchRun overrides it)
-                environment=list(spec.env),
+                environment=[*spec.env, *spec.secret_env],
                 user=spec.user or None,
                 working_dir=spec.workdir or None,
                 labels=dict(spec.labels),
                 name=spec.name,
-                host_config=api.create_host_config(network_mode=spec.network),
+                host_config=api.create_host_config(
+                    network_mode=spec.network, mounts=[m.docker() for m in spec.mounts] or None
+                ),
             )
         except docker.errors.ImageNotFound as exc:
             raise EngineError(

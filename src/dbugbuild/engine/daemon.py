@@ -25,6 +25,7 @@ from dbugbuild.engine.failures import api_error
 from dbugbuild.engine.images import ImagesMixin
 from dbugbuild.engine.probe import ProbeResult, run_probe
 from dbugbuild.engine.terminal import run_terminal
+from dbugbuild.engine.volumes import VolumesMixin
 from dbugbuild.errors import EngineUnavailableError
 from dbugbuild.options import run_labels
 
@@ -32,7 +33,7 @@ from dbugbuild.options import run_labels
 LABEL = "dbugbuild.session"
 
 
-class Engine(ImagesMixin, ContainersMixin):
+class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
     """The daemon: found as the docker CLI finds it (endpoint.py), images and containers by the
     API (images.py, containers.py), builds by a CLI (build.py), `:shell` in a terminal."""
 
@@ -179,3 +180,8 @@ class Engine(ImagesMixin, ContainersMixin):
         except docker.errors.APIError as exc:
             raise api_error("removing dbugbuild's containers and images", exc) from exc
         return removed_c, removed_i
+
+    def sweep_volumes(self, *selectors: str) -> list[str]:
+        """Remove the volumes labelled by dbugbuild that also match every one of `selectors`
+        (after the containers that used them: see sweep); the names removed."""
+        return [v for v in self.labelled_volumes(LABEL, *selectors) if self.remove_volume(v)]

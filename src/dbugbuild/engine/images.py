@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import docker.errors
@@ -65,17 +65,21 @@ class ImagesMixin:
     def _remove_image_retrying(self, image: str, attempts: int = 5) -> bool:
         """Remove an image and its tags; False when it was gone or still conflicts."""
         api = self._client.api
+        untagged = False
         for attempt in range(attempts):
             try:
                 for tag in api.inspect_image(image).get("RepoTags") or ():
                     api.remove_image(tag, force=True, noprune=True)
+                    untagged = True
                 api.remove_image(image, force=True, noprune=True)
                 return True
             except docker.errors.NotFound:
-                return False
+                # Removing an image's last tag removes the image (a tagged prefix image):
+                # it was removed, by us.
+                return untagged
             except docker.errors.APIError as exc:
                 if exc.status_code == 404:
-                    return False
+                    return untagged
                 if exc.status_code != 409:
                     raise api_error("removing image " + image, exc) from exc
                 if "dependent child images" in str(exc.explanation or ""):
@@ -120,11 +124,18 @@ class ImagesMixin:
         chain.reverse()
         return chain
 
-    def commit(self, container_id: str, labels: Mapping[str, str]) -> str | None:
-        """Commit a container to an image carrying `labels`; None when the container is gone."""
+    def commit(
+        self, container_id: str, labels: Mapping[str, str], blank_env: Sequence[str] = ()
+    ) -> str | None:
+        """Commit a container to an image carrying `labels`; None when the container is gone.
+
+        The variables named in `blank_env` (secrets) are kept out of the image's Env: the
+        daemon merges the container's Env into a given one by name, so they are given empty.
+        """
         changes = [f"LABEL {k}={json.dumps(v)}" for k, v in labels.items()]
+        conf = {"Env": [f"{name}=" for name in blank_env]} if blank_env else None
         try:
-            return str(self._client.api.commit(container_id, changes=changes)["Id"])
+            return str(self._client.api.commit(container_id, changes=changes, conf=conf)["Id"])
         except docker.errors.NotFound:
             return None
         except docker.errors.APIError as exc:

@@ -36,10 +36,19 @@ def run_terminal(
         args += ["-w", spec.workdir]
     if spec.network:
         args += ["--network", spec.network]
+    for mount in spec.mounts:
+        args += ["--mount", mount.cli()]
+    secrets = dict(item.split("=", 1) for item in spec.secret_env)
+    for name in secrets:
+        args += ["-e", name]  # the value comes from the CLI's environment, never its argv
     args += ["--entrypoint", spec.argv[0], spec.image, *spec.argv[1:]]
     size = shutil.get_terminal_size((80, 24))
     child = pexpect.spawn(
-        cli, args, env=dict(env), encoding="utf-8", dimensions=(size.lines, size.columns)
+        cli,
+        args,
+        env={**env, **secrets},
+        encoding="utf-8",
+        dimensions=(size.lines, size.columns),
     )
     if pretype:
         _type_at_prompt(child, pretype, echo)
