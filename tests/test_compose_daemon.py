@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -335,9 +336,12 @@ def test_compose_buildkit_only_key_picks_buildkit(
             "extra/note.txt": f"from-the-extra-context-{name}\n",
         },
     )
-    run, reports = _compose(root, name, "--no-shell", "--format", "json")
+    # --exec runs in BuildKit's last good layer, a prefix build with the same build context.
+    run, reports = _compose(root, name, "--format", "json", "--exec", "cat /note.txt")
     (report,) = reports
-    assert run.code == 4, run.stderr[-2000:]
+    assert run.code == 0, run.stderr[-2000:]  # the status of the last command run
+    assert report["exit_code"] == 4
+    assert report["exec"][0]["output"] == f"from-the-extra-context-{name}\n"
     assert report["builder"] == "buildkit"
     assert report["builder_choice"] == {
         "by": "auto",
@@ -415,3 +419,26 @@ def test_compose_the_plugin_is_2_26_1() -> None:
         env=dict(os.environ),
     )
     assert done.stdout.strip().startswith("2.26.1")
+
+
+def test_compose_standalone_docker_compose_v2_is_asked_without_the_plugin(tmp_path: Path) -> None:
+    """No docker CLI on PATH (so no plugin): a docker-compose of v2 resolves the project."""
+    from dbugbuild.engine.compose import find_cli, resolved
+    from dbugbuild.options import ComposeProject
+
+    standalone = shutil.which("docker-compose")
+    if standalone is None:
+        pytest.skip("no standalone docker-compose here")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker-compose").symlink_to(standalone)
+    env = {"PATH": str(bin_dir), "HOME": str(tmp_path)}
+    cli = find_cli(env)
+    assert (cli.argv, cli.version.split(".")[0]) == ((str(bin_dir / "docker-compose"),), "2")
+    (tmp_path / "compose.yaml").write_text("services:\n  a:\n    build: .\n")
+    data, said = resolved(cli, ComposeProject(name="standalone"), (), env, str(tmp_path))
+    assert (data["name"], data["services"]["a"]["build"]["context"], said) == (
+        "standalone",
+        str(tmp_path),
+        "",
+    )
