@@ -56,7 +56,6 @@ class _Acc:
 
     service: str
     project: Project
-    cwd: str
     values: dict[str, Any] = field(default_factory=dict)  # BuildOptions fields
     notes: list[str] = field(default_factory=list)
 
@@ -184,15 +183,12 @@ def _list(name: str) -> Callable[[_Acc, Any], None]:
     return handle
 
 
-def _unhonoured(why: str) -> Callable[[str], Callable[[_Acc, Any], None]]:
-    def for_key(key: str) -> Callable[[_Acc, Any], None]:
-        def handle(acc: _Acc, value: Any) -> None:
-            if value not in (None, False, "", [], {}):
-                acc.note(key, why)
+def _unhonoured(key: str, why: str) -> Callable[[_Acc, Any], None]:
+    def handle(acc: _Acc, value: Any) -> None:
+        if value not in (None, False, "", [], {}):
+            acc.note(key, why)
 
-        return handle
-
-    return for_key
+    return handle
 
 
 # Each build key compose prints, and what it becomes. context, dockerfile and
@@ -212,18 +208,17 @@ _KEYS: dict[str, Callable[[_Acc, Any], None]] = {
     "tags": _list("tags"),
     "no_cache": _flag("no_cache"),
     "pull": _flag("pull"),
-    "cache_to": _unhonoured("dbugbuild exports no build cache (docker build has no --cache-to)")(
-        "cache_to"
-    ),
-    "privileged": _unhonoured(
-        "dbugbuild does not grant BuildKit's security.insecure entitlement (--allow)"
-    )("privileged"),
-    "entitlements": _unhonoured("dbugbuild grants no BuildKit entitlement (--allow)")(
-        "entitlements"
-    ),
-    "isolation": _unhonoured("an isolation technology is a Windows daemon's")("isolation"),
-    "ulimits": _unhonoured("dbugbuild passes no --ulimit to the builder")("ulimits"),
 }
+_KEYS.update(
+    (key, _unhonoured(key, why))
+    for key, why in (
+        ("cache_to", "dbugbuild exports no build cache (docker build has no --cache-to)"),
+        ("privileged", "dbugbuild does not grant BuildKit's security.insecure entitlement"),
+        ("entitlements", "dbugbuild grants no BuildKit entitlement (--allow)"),
+        ("isolation", "an isolation technology is a Windows daemon's"),
+        ("ulimits", "dbugbuild passes no --ulimit to the builder"),
+    )
+)
 _READ_FIRST = ("context", "dockerfile", "dockerfile_inline")
 
 
@@ -241,7 +236,7 @@ def plan(service: Service, project: Project, cwd: str, base: BuildOptions) -> Se
             "an archive): dbugbuild debugs builds of a local folder",
             "Clone or unpack it, and point the service's build context at that folder",
         )
-    acc = _Acc(service.name, project, cwd)
+    acc = _Acc(service.name, project)
     image = service.image or default_image(project.name, service.name)
     acc.values["tags"] = (image,)
     for key, value in sorted(build.items()):

@@ -67,7 +67,7 @@ def find_cli(env: Mapping[str, str]) -> ComposeCLI:
         major = major_version(version)
         if major is not None and major >= 2:
             return ComposeCLI((path, *argv), version)
-        old = old or f"{name} {' '.join(argv)} {version}".replace("  ", " ")
+        old = old or " ".join([name, *argv, version])
     if old is not None:
         raise EngineUnavailableError(
             f"{old} is Compose v1, whose `config` cannot print the resolved project as JSON",
