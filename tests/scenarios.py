@@ -61,6 +61,8 @@ class Scenario:
     steps: Sequence[Step]
     exit_code: int
     args: Sequence[str] = field(default_factory=tuple)
+    # What follows the args: the build context; none for `compose` (its args name services).
+    context: Sequence[str] = (".",)
 
 
 def screen_text(raw: str) -> str:
@@ -81,7 +83,7 @@ def play_in_pty(scenario: Scenario, workdir: Path, env: dict[str, str] | None = 
     log = io.StringIO()
     child = pexpect.spawn(
         sys.executable,
-        ["-m", "dbugbuild", *scenario.args, "."],
+        ["-m", "dbugbuild", *scenario.args, *scenario.context],
         cwd=str(workdir),
         # pexpect answers no cursor-position requests; without this prompt-toolkit
         # waits for one and warns.
@@ -186,7 +188,7 @@ def play_in_process(scenario: Scenario, workdir: Path, env: dict[str, str] | Non
 
         driver = threading.Thread(target=drive, daemon=True)
         driver.start()
-        code = main([*scenario.args, "."], console)
+        code = main([*scenario.args, *scenario.context], console)
         # What the session printed last (after its end: a rebuild's output) is still being
         # matched: wait for the driver, which gives up on a step at its own deadline.
         driver.join(timeout=TIMEOUT + 5)

@@ -16,8 +16,8 @@ import pytest
 
 from conftest import FIXTURES, run_cli
 from dbugbuild import bisect, dockerfile, logs
+from dbugbuild.arguments import parse_bisect_args
 from dbugbuild.bisect import HistoryEntry, Layer, Probe, Search, StageLayers, search
-from dbugbuild.cli import parse_bisect_args
 from dbugbuild.errors import ExitCode
 from dbugbuild.report import locate
 

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import run_cli
 from dbugbuild import __version__
-from dbugbuild.cli import parse_args, parse_clean_args
+from dbugbuild.arguments import parse_args, parse_clean_args
 from dbugbuild.options import CleanOptions, run_labels
 
 
@@ -51,6 +51,28 @@ def test_parse_args_docker_spelling() -> None:
     assert opts.build.no_cache and opts.build.pull
     assert opts.build.labels == ("k=v",)
     assert (opts.format, opts.color, opts.no_shell, opts.log) == ("text", "auto", False, None)
+
+
+def test_parse_args_options_both_builders_take() -> None:
+    """--add-host, --shm-size and --cache-from (Compose's extra_hosts, shm_size, cache_from):
+    passed on to the classic builder and to BuildKit alike, as given."""
+    from dbugbuild import backends
+
+    opts = parse_args(
+        ["--add-host", "db:10.0.0.2", "--add-host=v6:::1", "--shm-size", "268435456",
+         "--cache-from", "app:cache", "--cache-from", "type=local,src=/c", "."]
+    )  # fmt: skip
+    build = opts.build
+    assert (build.add_hosts, build.shm_size, build.cache_from) == (
+        ("db:10.0.0.2", "v6:::1"), "268435456", ("app:cache", "type=local,src=/c"),
+    )  # fmt: skip
+    shared = (
+        "--add-host", "db:10.0.0.2", "--add-host", "v6:::1", "--shm-size", "268435456",
+        "--cache-from", "app:cache", "--cache-from", "type=local,src=/c",
+    )  # fmt: skip
+    for name in ("classic", "buildkit"):
+        argv = backends.backend(name).build_command(build, "/w", None).argv
+        assert argv[-len(shared) - 1 :] == (*shared, "."), name
 
 
 @pytest.mark.parametrize("option", ["--squash", "--force-rm", "-q", "--progress=plain", "--rm"])

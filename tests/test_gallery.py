@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -26,6 +27,15 @@ def _expected(name: str) -> dict[str, object]:
     return json.loads((GALLERY / name / "expected.json").read_text())  # type: ignore[no-any-return]
 
 
+def _is_compose(name: str) -> bool:
+    return (GALLERY / name / samples.COMPOSE_FILE).is_file()
+
+
+def _dockerfile(name: str) -> Path:
+    """The sample's failing Dockerfile: its own, or (Compose) the failing service's."""
+    return GALLERY / name / str(_expected(name).get("dockerfile", "Dockerfile"))
+
+
 def test_gallery_has_at_least_15_samples_covering_every_class() -> None:
     assert len(NAMES) >= 15
     assert {_expected(n)["class"] for n in NAMES} == set(CLASSES)
@@ -34,9 +44,10 @@ def test_gallery_has_at_least_15_samples_covering_every_class() -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_sample_is_complete(name: str) -> None:
     folder = GALLERY / name
-    assert (folder / "Dockerfile").is_file()
+    assert _dockerfile(name).is_file()
     expected = _expected(name)
-    assert tuple(expected) == samples.EXPECTED_KEYS
+    keys = samples.COMPOSE_KEYS if _is_compose(name) else samples.EXPECTED_KEYS
+    assert tuple(expected) == keys
     assert expected["class"] in CLASSES
     assert isinstance(expected["exit_code"], int) and expected["exit_code"] >= 1
     readme = (folder / "README.md").read_text()
@@ -48,21 +59,26 @@ def test_sample_is_complete(name: str) -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_sample_expected_line_is_its_instruction(name: str) -> None:
     expected = _expected(name)
-    lines = (GALLERY / name / "Dockerfile").read_text().splitlines()
+    lines = _dockerfile(name).read_text().splitlines()
     line = lines[int(str(expected["line"])) - 1]
     assert line.split()[0].upper() == expected["instruction"]
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_sample_uses_only_local_images(name: str) -> None:
-    text = (GALLERY / name / "Dockerfile").read_text()
-    try:
-        stages = {s.name for s in parse(text).stages}
-    except DockerfileSyntaxError:
-        stages = set()
-    for found in re.finditer(r"^FROM\s+(?:--\S+\s+)*(\S+)", text, re.MULTILINE | re.IGNORECASE):
-        image = found.group(1)
-        assert image in ALLOWED_FROM or image in stages or image.startswith("127.0.0.1:9/"), image
+    dockerfiles = sorted((GALLERY / name).rglob("Dockerfile"))
+    assert dockerfiles
+    for dockerfile in dockerfiles:  # a Compose sample has one per service
+        text = dockerfile.read_text()
+        try:
+            stages = {s.name for s in parse(text).stages}
+        except DockerfileSyntaxError:
+            stages = set()
+        pattern = r"^FROM\s+(?:--\S+\s+)*(\S+)"
+        for found in re.finditer(pattern, text, re.MULTILINE | re.IGNORECASE):
+            image = found.group(1)
+            allowed = image in ALLOWED_FROM or image.startswith("127.0.0.1:9/")
+            assert allowed or image in stages, image
 
 
 def test_simulated_samples_say_how() -> None:
@@ -80,7 +96,13 @@ def test_gallery_index_lists_every_sample() -> None:
 def test_samples_command_lists_every_sample_with_its_lesson() -> None:
     run = run_cli(["samples"], REPO)
     assert run.code == 0
-    lines = run.stdout.splitlines()
+    head, listing, tail = run.stdout.split("\n\n")  # the header, the samples, Compose's
+    lines = [head, "", *listing.splitlines()]
+    composed = [n for n in NAMES if _is_compose(n)]
+    assert composed and tail == (
+        f"{', '.join(composed)}: Compose projects; build and debug one with: "
+        "dbugbuild compose -f sample_failures/NAME/compose.yaml\n"
+    )
     assert lines[0] == (
         f"{len(NAMES)} failing builds in sample_failures/; build and debug one with: "
         "dbugbuild sample_failures/NAME"

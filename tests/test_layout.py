@@ -16,7 +16,7 @@ from conftest import TESTS
 SRC = TESTS.parent / "src" / "dbugbuild"
 
 # Pure: whole packages, and the pure modules of the others.
-PURE_PACKAGES = ("dockerfile", "logs", "report", "diagnosis")
+PURE_PACKAGES = ("dockerfile", "logs", "report", "diagnosis", "compose")
 PURE_MODULES = (
     "errors",
     "options",
@@ -47,9 +47,9 @@ FORBIDDEN_CALLS = frozenset({"open", "print", "input", "exec", "eval", "__import
 LAYERS = (
     ("pure", ()),  # PURE_PACKAGES and PURE_MODULES
     ("io", ("engine", "inputs", "console")),
-    ("phases", ("backends", "debug", "bisect", "samples")),
-    ("app", ("app",)),
-    ("cli", ("cli", "__main__", "__init__")),
+    ("phases", ("backends", "debug", "bisect", "samples", "clean")),
+    ("app", ("app", "compose_project")),
+    ("cli", ("cli", "arguments", "compose_cli", "__main__", "__init__")),
 )
 ENGINE_ONLY = frozenset({"docker", "pexpect", "subprocess", "requests"})
 MAX_LINES = 400
@@ -160,7 +160,8 @@ def test_layout_purity_check_can_fail(source: str) -> None:
 
 @pytest.mark.parametrize("module", sorted(MODULES))
 def test_layout_dependencies_point_one_way(module: str) -> None:
-    """cli -> app -> {debug, bisect, backends, samples} -> {engine, inputs, console} -> pure."""
+    """cli -> app -> {debug, bisect, backends, samples, clean} -> {engine, inputs, console}
+    -> pure."""
     mine = layer(module)
     above = [
         f"dbugbuild.{own} ({LAYERS[layer(own)][0]})"

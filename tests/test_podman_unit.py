@@ -16,9 +16,9 @@ import pytest
 
 from conftest import FIXTURES, run_cli
 from dbugbuild import backends, logs
+from dbugbuild.arguments import parse_args
 from dbugbuild.backends import choice
 from dbugbuild.backends.podman import build_argv, shell_in_effect
-from dbugbuild.cli import parse_args
 from dbugbuild.dockerfile import parse
 from dbugbuild.engine import reach
 from dbugbuild.engine.podman import is_podman, remove_stale_service_folders, without_mount_noise

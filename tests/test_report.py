@@ -111,7 +111,7 @@ def test_schema_lists_exactly_the_fields_to_dict_writes() -> None:
         f.name for f in json_fields if not f.metadata.get("omit_none")
     ]
     assert objects["report"]["required"] == always
-    assert list(objects["report"]["properties"]) == [*always, "exec", "retry"]
+    assert list(objects["report"]["properties"]) == [*always, "service", "exec", "retry"]
     for name, cls in (
         ("failed_step", FailedStep),
         ("step", StepReport),

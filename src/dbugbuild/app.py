@@ -21,9 +21,8 @@ from dbugbuild.debug.signals import ending_signals
 from dbugbuild.engine import Engine, look, reach
 from dbugbuild.errors import BadInputError, DbugbuildError, UsageError
 from dbugbuild.inputs import DockerfileSource
-from dbugbuild.options import BisectOptions, BuildOptions, CleanOptions, Options
+from dbugbuild.options import BisectOptions, BuildOptions, Options
 from dbugbuild.report import Diagnose
-from dbugbuild.report.style import short_id
 
 if TYPE_CHECKING:
     from dbugbuild.debug.failed import Failed
@@ -47,6 +46,7 @@ def _choose(
 
 
 _UNRECOGNISED = "dbugbuild did not recognise this error: please report it"
+Emit = Callable[[report.Report], None]  # shows a report (stdout in options.format)
 
 
 @dataclass
@@ -60,21 +60,23 @@ class _Outcome:
     diagnose: Diagnose | None = None  # again, in a layer the debug phase made
 
 
-def run(options: Options, console: Console) -> int:
-    """Run dbugbuild for parsed options; returns the exit status (the build's own on failure).
+def run(options: Options, console: Console, emit: Emit | None = None) -> int:
+    """Run dbugbuild for parsed options; returns the exit status (the build's own on failure);
+    `emit` shows each report (default: in options.format on stdout).
 
     SIGTERM and SIGHUP unwind like Ctrl-C for the whole run: a build is cancelled and a
     Podman service dbugbuild started is stopped, whatever phase the signal arrives in."""
+    show = emit or (lambda r: _emit(r, options, console))
     if options.apply is not None and not options.yes and not console.stdin_isatty:
         raise UsageError(
             "--apply cannot ask before writing: stdin is not a terminal",
             "Add --yes to write without asking",
         )
     with ending_signals():
-        return _run(options, console)
+        return _run(options, console, show)
 
 
-def _run(options: Options, console: Console) -> int:
+def _run(options: Options, console: Console, show: Emit) -> int:
     if options.log is not None:
         outcome = _report_from_log(options, console)
     else:
@@ -92,7 +94,7 @@ def _run(options: Options, console: Console) -> int:
         )
         wants_debug = bool(options.exec or options.retry or options.apply) or interactive
         if result.failed_step is None or not wants_debug:
-            _emit(result, options, console)
+            show(result)
             return result.exit_code
         if outcome.engine is None:
             outcome.engine = _connect(console, backend.name)[0]
@@ -101,19 +103,21 @@ def _run(options: Options, console: Console) -> int:
         engine, choice = outcome.engine, outcome.choice
 
         def rebuild() -> Failed:
+            # Never --no-cache: the first build refreshed its layers; the rebuild reuses them.
+            again_options = replace(options, build=replace(options.build, no_cache=False))
             again = _report_from_build(
-                rebuild_options(options), console, lambda: (engine, None), choice=choice
+                again_options, console, lambda: (engine, None), choice=choice
             )
-            return _failed(again, console)
+            return _failed(again, console, options)
 
         return run_debug(
             engine,
             backend,
-            _failed(outcome, console),
+            _failed(outcome, console, options),
             options,
             console,
             interactive=interactive,
-            emit=lambda r: _emit(r, options, console),
+            emit=show,
             rebuild=rebuild if options.log is None else None,
         )
     finally:
@@ -121,13 +125,7 @@ def _run(options: Options, console: Console) -> int:
             outcome.engine.close()
 
 
-def rebuild_options(options: Options) -> Options:
-    """The options `:continue` rebuilds with: the same, but never --no-cache. The first build
-    already refreshed every layer it made; the rebuild after a fix reuses them."""
-    return replace(options, build=replace(options.build, no_cache=False))
-
-
-def _failed(outcome: _Outcome, console: Console) -> Failed:
+def _failed(outcome: _Outcome, console: Console, options: Options) -> Failed:
     """The outcome as the debug phase takes it."""
     from dbugbuild.debug.failed import Failed
 
@@ -140,23 +138,8 @@ def _failed(outcome: _Outcome, console: Console) -> Failed:
         source_text=source.text,
         source_file=None if source.stdin else os.path.join(console.cwd, source.shown),
         diagnose=outcome.diagnose,
+        compose=options.compose,
     )
-
-
-def run_clean(options: CleanOptions, console: Console) -> int:
-    """`dbugbuild clean`: remove the containers and images dbugbuild runs left (by label): all
-    of them, or only those that also carry --label and DBUGBUILD_LABELS' labels, in Docker and,
-    when podman is there, in Podman's store."""
-    containers, images, volumes = reach.sweep(console.env, options.labels, console.warn)
-    for folder in Engine.remove_stale_service_folders(console.env):
-        console.write(f"removed the folder of a gone Podman service: {folder}\n")
-    for what, ids in (("container", containers), ("image", images), ("volume", volumes)):
-        shown = ids if what == "volume" else [short_id(i) for i in ids]  # a volume's is a name
-        console.write("".join(f"removed {what} {i}\n" for i in shown))
-    counts = f"{len(containers)} container(s), {len(images)} image(s)"
-    also = f", {len(volumes)} volume(s)" if volumes else ""
-    console.write(f"dbugbuild clean: removed {counts}{also}\n")
-    return 0
 
 
 def run_bisect(options: BisectOptions, console: Console) -> int:
@@ -265,6 +248,7 @@ def _report_from_build(
         notes = [_UNRECOGNISED] if unrecognised else []
         if choice.conflict:
             notes.append(choice.conflict)
+        notes += options.compose.notes if options.compose is not None else ()
         diagnose = _diagnosis(log, source, opts, console, lambda: engine, known_secrets=True)
         result = _locate(
             log,
@@ -275,6 +259,7 @@ def _report_from_build(
             notes=notes,
             diagnose=diagnose,
             choice=choice,
+            service=options.compose.name if options.compose is not None else None,
         )
         if log.succeeded == (status != 0):
             raise DbugbuildError(
@@ -341,6 +326,7 @@ def _locate(
     notes: list[str],
     diagnose: report.Diagnose,
     choice: backends.Choice,
+    service: str | None = None,
 ) -> report.Report:
     """The report, built once: located, noted, diagnosed."""
     return report.locate(
@@ -356,6 +342,7 @@ def _locate(
         diagnose=diagnose,
         builder=backend.name,
         builder_choice=report.BuilderChoice(choice.by, choice.reason, choice.line),
+        service=service,
     )
 
 

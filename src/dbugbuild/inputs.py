@@ -7,8 +7,12 @@ pure stages take the text and lists this module reads; nothing else reads these 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -193,3 +197,42 @@ def context_listing(context_dir: str) -> ContextListing:
     except OSError:
         return ignore, None
     return ignore, tuple(files[:MAX_CONTEXT_FILES])
+
+
+def check_service(build: BuildOptions, service: str, console: Console) -> None:
+    """A Compose service's build context and Dockerfile are there; NoInputError in the
+    compose file's terms (its build.context, build.dockerfile) when not."""
+    if not os.path.isdir(os.path.join(console.cwd, build.context)):
+        raise NoInputError(
+            f"service {service}'s build context {build.context} is not a folder",
+            "Check its build.context in the compose file",
+        )
+    if build.file is not None and not os.path.isfile(os.path.join(console.cwd, build.file)):
+        raise NoInputError(
+            f"service {service}'s Dockerfile {build.file} does not exist",
+            "Check its build.dockerfile (relative to build.context) in the compose file",
+        )
+
+
+@contextlib.contextmanager
+def inline_dockerfile(text: str, name: str, context: str, console: Console) -> Iterator[str]:
+    """A Compose `dockerfile_inline` as a file for the build, outside the build `context`
+    (a file inside would join the context), removed afterwards: its absolute path."""
+    context_dir = os.path.realpath(os.path.join(console.cwd, context))
+    for base in (tempfile.gettempdir(), os.path.join(console.cwd, "..")):
+        base = os.path.realpath(base)
+        if os.path.commonpath([base, context_dir]) != context_dir:
+            break
+    else:
+        raise UsageError(
+            f"no folder outside the build context {context} for {name}'s dockerfile_inline",
+            "Set TMPDIR to a folder outside the context",
+        )
+    folder = tempfile.mkdtemp(prefix=f"dbugbuild-inline-{name}-", dir=base)
+    try:
+        path = os.path.join(folder, "Dockerfile")
+        with open(path, "w", encoding="utf-8", errors="surrogateescape", newline="") as fh:
+            fh.write(text)
+        yield path
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -34,6 +34,22 @@ class BuildOptions:
     build_contexts: tuple[str, ...] = ()  # --build-context NAME=VALUE (BuildKit)
     builder: str | None = None  # --builder NAME: the buildx builder instance (BuildKit)
     backend: str = "auto"  # one of BACKEND_CHOICES (backends/choice.py decides "auto")
+    # Options both builders take (compose's extra_hosts, shm_size, cache_from).
+    add_hosts: tuple[str, ...] = ()  # --add-host HOST:IP
+    shm_size: str | None = None  # --shm-size BYTES (/dev/shm of the RUN containers)
+    cache_from: tuple[str, ...] = ()  # --cache-from IMAGE (BuildKit also: type=...,...)
+
+
+@dataclass(frozen=True)
+class ComposeService:
+    """The Compose service a build is (`dbugbuild compose`): its name goes into the report
+    and the session banner; `notes` (the keys dbugbuild cannot honour) into the report."""
+
+    name: str
+    notes: tuple[str, ...] = ()
+    # The Dockerfile is the service's `dockerfile_inline`, written to a temporary file for
+    # the build: a fix is printed, never written there (the text lives in the compose file).
+    inline: bool = False
 
 
 @dataclass(frozen=True)
@@ -52,6 +68,7 @@ class Options:
     # PATH was given (or a build runs from the default "."): with --log, a backend that has to
     # rebuild part of the build (BuildKit's last good layer) has a context to build from.
     context_given: bool = True
+    compose: ComposeService | None = None  # set by `dbugbuild compose` for each service
 
 
 @dataclass(frozen=True)
@@ -68,6 +85,53 @@ class BisectOptions:
     format: Format = "text"
     color: ColorChoice = "auto"
     traceback: bool = False
+
+
+@dataclass(frozen=True)
+class ComposeProject:
+    """How to find a Compose project, with `docker compose`'s own options (compose reads
+    them, and COMPOSE_FILE, COMPOSE_PROFILES... from the environment, itself)."""
+
+    files: tuple[str, ...] = ()  # -f/--file, in order (later ones override)
+    profiles: tuple[str, ...] = ()  # --profile
+    env_files: tuple[str, ...] = ()  # --env-file
+    project_directory: str | None = None  # --project-directory
+    name: str | None = None  # -p/--project-name
+
+    def argv(self) -> tuple[str, ...]:
+        """These options as `docker compose` takes them, before its command."""
+        out: list[str] = []
+        for flag, values in (
+            ("--file", self.files),
+            ("--profile", self.profiles),
+            ("--env-file", self.env_files),
+        ):
+            for value in values:
+                out += [flag, value]
+        if self.project_directory is not None:
+            out += ["--project-directory", self.project_directory]
+        if self.name is not None:
+            out += ["--project-name", self.name]
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class ComposeOptions:
+    """`dbugbuild compose`: build these services (none: every one with a build section) of
+    the project, each as `dbugbuild` builds a folder with `run`'s options."""
+
+    project: ComposeProject
+    services: tuple[str, ...]
+    run: Options  # its build holds the command line's --no-cache, --pull and --backend
+
+
+@dataclass(frozen=True)
+class ComposeBisectOptions:
+    """`dbugbuild bisect --service NAME`: bisect that service's build."""
+
+    project: ComposeProject
+    service: str
+    bisect: BisectOptions  # its build holds the command line's --no-cache, --pull, --backend
 
 
 @dataclass(frozen=True)

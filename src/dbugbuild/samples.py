@@ -2,7 +2,9 @@
 
 Each sample is a folder with a Dockerfile, its context, an `expected.json` (`class`,
 `line`, `exit_code`, `instruction`) and a README whose `**Lesson: ...**` line is the
-one-line lesson listed here. Reading the folder is the only I/O; parsing is pure.
+one-line lesson listed here. A Compose sample has a compose.yaml instead, and its
+expected.json names the failing `service` and its `dockerfile`. Reading the folder is the
+only I/O; parsing is pure.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from dbugbuild.errors import NoInputError, UsageError
 
 GALLERY = "sample_failures"
 EXPECTED_KEYS = ("class", "line", "exit_code", "instruction")
+COMPOSE_KEYS = (*EXPECTED_KEYS, "service", "dockerfile")  # a sample with a compose.yaml
+COMPOSE_FILE = "compose.yaml"
 _LESSON = re.compile(r"^\*\*Lesson: (.+?)\*\*\s*$", re.MULTILINE)
 
 
@@ -27,6 +31,11 @@ class Sample:
     path: Path
     expected: dict[str, object]  # expected.json: class, line, exit_code, instruction
     lesson: str
+
+    @property
+    def compose(self) -> bool:
+        """Built with `dbugbuild compose -f NAME/compose.yaml`, not `dbugbuild NAME`."""
+        return (self.path / COMPOSE_FILE).is_file()
 
 
 def lesson(readme: str) -> str | None:
@@ -80,4 +89,9 @@ def run(args: list[str], console: Console) -> int:
     for sample in found:
         cls = str(sample.expected.get("class", ""))
         console.write(f"  {sample.name:<{width}}  {cls:<{classes}}  {sample.lesson}\n")
+    if any(s.compose for s in found):
+        console.write(
+            f"\n{', '.join(s.name for s in found if s.compose)}: Compose projects; build "
+            f"and debug one with: dbugbuild compose -f {shown}/NAME/{COMPOSE_FILE}\n"
+        )
     return 0

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 
 from dbugbuild import logs
 from dbugbuild.backends.base import DebugLayer, FailureSite
+from dbugbuild.backends.classic import shared_options
 from dbugbuild.backends.lastgood import prefix_layer
 from dbugbuild.engine import BuildCommand, Engine
 from dbugbuild.logs import BuildLog
@@ -95,6 +96,7 @@ def build_options(build: BuildOptions) -> tuple[str, ...]:
         argv += ["--platform", build.platform]
     for label in build.labels:
         argv += ["--label", label]
+    argv += shared_options(build)
     for secret in build.secrets:
         argv += ["--secret", secret]
     for ssh in build.ssh:

@@ -104,4 +104,6 @@ def _apply(
         return "--apply: not written: no Dockerfile line to write to"
     if writeback.apply(applied.command):
         return f"--apply: wrote {writeback.file.shown}"
+    if failed.write_refusal is not None:
+        return f"--apply: not written: {failed.write_refusal}"
     return "--apply: not written"

@@ -70,6 +70,7 @@ class Subject:
     diagnosis: str | None = None
     built_with: str | None = None  # which builder ran, and why (report.built_with)
     builder: str = "classic"  # the backend that ran the build (the report's "builder")
+    service: str | None = None  # the Compose service whose build failed (`dbugbuild compose`)
 
 
 class Writer(Protocol):
@@ -98,8 +99,9 @@ class Commands:
         what = "the last good image"
         if env.source == "prefix build":
             what = f"{f.builder} keeps no intermediate images: built up to the failing line"
+        service = f" (service {f.service})" if f.service else ""
         lines = [
-            f"dbugbuild: debugging {f.where}: {f.message}",
+            f"dbugbuild: debugging {f.where}{service}: {f.message}",
             f"  layer: {short_id(f.last_good_image)} ({what})   "
             f"env from: {env.source}" + (f" ({env.note})" if env.note else ""),
             f"  user: {env.user or 'root'}   workdir: {env.workdir}   "

@@ -12,6 +12,7 @@ from dbugbuild.debug.writeback import DockerfileFile, WriteBack
 from dbugbuild.dockerfile import Dockerfile
 from dbugbuild.errors import UsageError
 from dbugbuild.logs import BuildLog
+from dbugbuild.options import ComposeService
 from dbugbuild.report import Diagnose, Report
 
 
@@ -26,6 +27,18 @@ class Failed:
     # The report's diagnosis, to be made again with a look inside a layer the debug phase made
     # (a BuildKit prefix image: the build itself left no layer to look in).
     diagnose: Diagnose | None = None
+    compose: ComposeService | None = None  # the Compose service built (`dbugbuild compose`)
+
+    @property
+    def write_refusal(self) -> str | None:
+        """Why a fix is printed instead of written: the Dockerfile is a compose service's
+        `dockerfile_inline`, in a temporary file (the text lives in the compose file)."""
+        if self.compose is None or not self.compose.inline:
+            return None
+        return (
+            f"service {self.compose.name}'s Dockerfile is its dockerfile_inline, written to a "
+            "temporary file for this build: put the fixed text above into the compose file"
+        )
 
 
 Rebuild = Callable[[], Failed]  # runs the build again (same options); its outcome
@@ -56,4 +69,4 @@ def writeback_for(
         )
     except UsageError:
         return None
-    return WriteBack(file, line, shell, confirm, say)
+    return WriteBack(file, line, shell, confirm, say, refusal=failed.write_refusal)

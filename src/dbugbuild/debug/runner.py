@@ -176,6 +176,7 @@ def _interactive(workspace: Workspace, failed: Failed, console: Console) -> Leav
         diagnosis=banner_text(rep.diagnosis) if rep.diagnosis is not None else None,
         built_with=report.built_with(rep),
         builder=rep.builder,
+        service=rep.service,
     )
     commands = Commands(workspace, subject, console.write)
     session = Session(

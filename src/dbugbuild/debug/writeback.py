@@ -107,12 +107,14 @@ class WriteBack:
         shell: tuple[str, ...],
         confirm: Confirm,
         say: Callable[[str], None],
+        refusal: str | None = None,
     ) -> None:
         self.file = file
         self.line = line
         self.shell = shell
         self.confirm = confirm
         self.say = say
+        self.refusal = refusal  # set: show the fix, write nothing (a compose dockerfile_inline)
 
     def _instruction(self) -> dockerfile.Instruction:
         # Not the located instruction the report carries: after an :add the file is another
@@ -147,6 +149,10 @@ class WriteBack:
             self.say("the Dockerfile already says that; nothing to write\n")
             return False
         self.say(diff)
+        if self.refusal is not None:
+            end = "" if new.endswith("\n") else "\n"
+            self.say(f"the fixed Dockerfile:\n{new}{end}not written: {self.refusal}\n")
+            return False
         if not self.confirm(f"write {self.file.shown}?"):
             self.say("not written\n")
             return False

@@ -45,10 +45,11 @@ def locate(
     diagnose: Diagnose | None = None,
     builder: str = BUILDER,
     builder_choice: BuilderChoice | None = None,
+    service: str | None = None,
 ) -> Report:
     """The report for a parsed log; `parent_image` is the resolved base of an ONBUILD failure
     (or of a stage whose FROM the log gives no id for), `notes` follow locate's own,
-    `diagnose` gives the failure its diagnosis."""
+    `diagnose` gives the failure its diagnosis, `service` is the Compose service built."""
     own: list[str] = []
     mapped = places(
         log,
@@ -104,6 +105,7 @@ def locate(
         source_lines=source_lines,
         builder=builder,
         builder_choice=builder_choice,
+        service=service,
     )
 
 

@@ -98,6 +98,8 @@ class Report:
     notes: tuple[str, ...] = ()
     # Why it failed (diagnosis.py); None exactly when the build succeeded.
     diagnosis: Diagnosis | None = None
+    # The Compose service this build is (`dbugbuild compose`); absent for a plain build.
+    service: str | None = field(default=None, metadata={"omit_none": True})
     # Present only when --exec / --retry ran commands in the debug environment.
     exec: tuple[ExecResult, ...] | None = field(default=None, metadata={"omit_none": True})
     retry: ExecResult | None = field(default=None, metadata={"omit_none": True})

@@ -55,7 +55,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def render_json(report: Report) -> str:
+def render_json(report: Report, one_line: bool = False) -> str:
+    """The JSON report, indented; `one_line`: on one line (`dbugbuild compose`: one report
+    per line, a service each)."""
+    if one_line:
+        return json.dumps(to_dict(report)) + "\n"
     return json.dumps(to_dict(report), indent=2) + "\n"
 
 
@@ -83,7 +87,8 @@ def render_gcc(report: Report) -> str:
         return ""
     path = report.location or report.dockerfile
     where = f"{path}:" if step.line is None else f"{path}:{step.line}:1:"
-    lines = [f"{where} error: {headline(step)}"]
+    service = f"service {report.service}: " if report.service else ""
+    lines = [f"{where} error: {service}{headline(step)}"]
     diagnosis = report.diagnosis
     # The diagnosis as `note:` lines (gcc's own word for them; VS Code shows notes as info),
     # where it says more than the error line: not for the catch-all class.
@@ -115,6 +120,7 @@ def render_text(report: Report, color: bool = False) -> str:
     if step is None:
         tags = f" ({', '.join(report.tags)})" if report.tags else ""
         lines = [f"{paint('1;32', 'dbugbuild: build succeeded')}: image {report.image}{tags}"]
+        lines += [f"  service: {report.service}"] if report.service else []
         lines += _built_with(report)
         lines += [f"  note: {n}" for n in report.notes]
         return "\n".join(lines) + "\n"
@@ -130,6 +136,8 @@ def render_text(report: Report, color: bool = False) -> str:
     loc = f"{path}:{step.line}" if step.line is not None else path
     stage = f"  (stage {step.stage})" if step.stage else ""
     lines.append(f"  --> {loc}{stage}")
+    if report.service:
+        lines.append(f"  service: {report.service}")
     if report.source_lines and step.line is not None:
         lines += excerpt(report.source_lines, step.line, paint)
     elif step.command:
