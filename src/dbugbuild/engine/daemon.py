@@ -7,8 +7,7 @@ import shutil
 import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-
-import docker.errors
+from typing import Any
 
 from dbugbuild.engine.build import (
     BuildCommand,
@@ -18,7 +17,13 @@ from dbugbuild.engine.build import (
     run_build,
     said_no_buildx,
 )
-from dbugbuild.engine.connect import Connection, connect
+from dbugbuild.engine.connect import (
+    LOCAL_PODMAN,
+    Connection,
+    connect,
+    local_version,
+    podman_later,
+)
 from dbugbuild.engine.containers import ContainersMixin, ContainerSpec
 from dbugbuild.engine.endpoint import Endpoint
 from dbugbuild.engine.failures import api_error
@@ -33,6 +38,7 @@ from dbugbuild.engine.podman import (
     without_mount_noise,
 )
 from dbugbuild.engine.probe import ProbeResult, run_probe
+from dbugbuild.engine.sdk import docker
 from dbugbuild.engine.terminal import run_terminal
 from dbugbuild.engine.volumes import VolumesMixin
 from dbugbuild.errors import EngineUnavailableError
@@ -58,13 +64,30 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
         podman: PodmanEndpoint | None = None,
     ) -> None:
         self._connection = connection
-        self._client = connection.client
         self._docker_cli = connection.cli
         self._env = dict(env)
         self._labels = dict(labels or {})
         self._is_local: bool | None = None
         self._plugins: dict[str, bool] = {}
-        self._podman = podman
+        self._podman_given = podman
+        # A local Podman service sought in the connection's thread (connect_podman).
+        self._seeks_podman = connection.endpoint.host == LOCAL_PODMAN
+
+    @property
+    def _client(self) -> Any:
+        """The docker-py client; the first use waits for it (connect.py: made in a thread while
+        a build runs, or now)."""
+        return self._connection.client
+
+    @property
+    def _podman(self) -> PodmanEndpoint | None:
+        """The Podman service this engine is (waits for it to be found), None on Docker."""
+        return self._connection.podman if self._seeks_podman else self._podman_given
+
+    def connect_soon(self) -> None:
+        """Start reaching the API in a thread, if that waits (a build has started: see
+        connect.Connection)."""
+        self._connection.soon()
 
     @classmethod
     def connect(cls, env: Mapping[str, str]) -> Engine:
@@ -74,8 +97,14 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
 
     @classmethod
     def connect_podman(cls, env: Mapping[str, str]) -> Engine:
-        """Reach a Podman service (podman.py's order), starting a private one if none listens."""
+        """Reach a Podman service (podman.py's order), starting a private one if none listens.
+
+        Without CONTAINER_HOST and DOCKER_HOST the service is a local one (a default socket,
+        or dbugbuild's own), found or started when the API is first used or, once
+        connect_soon() is called, in a thread: a `podman build` needs no service."""
         labels = run_labels(env)
+        if not (env.get("CONTAINER_HOST") or env.get("DOCKER_HOST")):
+            return cls(podman_later(env), env, labels)
         client, _, podman = connect_podman(env)
         docker_cli = shutil.which("docker", path=env.get("PATH"))
         connection = Connection(client, docker_cli, Endpoint(podman.url, podman.source), None)
@@ -85,16 +114,17 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
 
     def close(self) -> None:
         try:
-            self._connection.close()
+            self._connection.close()  # a Podman service it sought is stopped with it
         finally:
-            if self._podman is not None and self._podman.service is not None:
-                self._podman.service.stop()
+            if self._podman_given is not None and self._podman_given.service is not None:
+                self._podman_given.service.stop()
 
     @property
     def endpoint(self) -> Endpoint:
         """Where the daemon is and how it was found: `.described` names it in messages,
         `.warning` is the one sentence to print for an unprotected (plain TCP) endpoint."""
-        return self._connection.endpoint
+        podman = self._podman if self._seeks_podman else None
+        return Endpoint(podman.url, podman.source) if podman else self._connection.endpoint
 
     @property
     def is_local(self) -> bool:
@@ -116,9 +146,17 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
 
     @property
     def is_podman(self) -> bool:
-        """Whether this is a Podman service (also one found at DOCKER_HOST by Engine.connect)."""
-        if self._podman is not None:
+        """Whether this is a Podman service (also one found at DOCKER_HOST by Engine.connect).
+
+        A local socket not connected yet is asked with one plain request (reach.py's
+        question before a build: no docker-py needed)."""
+        if self._seeks_podman or self._podman_given is not None:
             return True
+        connection = self._connection
+        if not connection.made and connection.endpoint.scheme == "unix":
+            version = local_version(connection.endpoint.host)
+            if version is not None:
+                return is_podman(version)
         try:
             return is_podman(self._client.api.version())
         except docker.errors.DockerException:
@@ -158,8 +196,11 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
 
     # -- builds, and the terminal --------------------------------------------------------
 
-    def build(self, command: BuildCommand, sink: OutputSink) -> int:
-        """Run a build with its CLI, passing its output to `sink` as it comes.
+    def build(
+        self, command: BuildCommand, sink: OutputSink, started: Callable[[], None] | None = None
+    ) -> int:
+        """Run a build with its CLI, passing its output to `sink` as it comes; once it runs,
+        the API is reached in a thread (connect_soon) and `started` is called.
 
         The CLI, not the API, runs the build because it owns the build context
         semantics users expect of `docker build` (.dockerignore, -f outside the
@@ -182,8 +223,13 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
                 watch.seen(text)
             sink(text, from_stderr)
 
+        def running() -> None:
+            self.connect_soon()
+            if started is not None:
+                started()
+
         try:
-            status = run_build(path, command, self._cli_env, relay)
+            status = run_build(path, command, self._cli_env, relay, running)
         except BaseException:
             if watch is not None:
                 watch.clean()  # a cancelled podman build leaves its Buildah containers
@@ -213,8 +259,11 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
 
     @property
     def _cli_env(self) -> dict[str, str]:
-        """The environment of the engine's CLI: on Podman, what reaches the same storage."""
-        return {**self._env, **(self._podman.cli_env if self._podman is not None else {})}
+        """The environment of the engine's CLI: on Podman, what reaches the same storage (a
+        service still sought is a local one: the CLI's default storage)."""
+        # A local service still sought needs nothing: the CLI's default storage is its own.
+        podman = self._podman_given
+        return {**self._env, **(podman.cli_env if podman is not None else {})}
 
     def image_format(self, image: str) -> str | None:
         """The format Podman stored a local image in, "oci" or "docker" (Buildah ignores SHELL

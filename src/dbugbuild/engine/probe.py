@@ -8,8 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import docker.errors
-
+from dbugbuild.engine.sdk import docker
 from dbugbuild.errors import EngineError
 
 
