@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from dbugbuild import backends, diagnosis, inputs, logs, report
 from dbugbuild.backends import Backend
 from dbugbuild.console import Console
+from dbugbuild.debug import signals
 from dbugbuild.debug.signals import ending_signals
 from dbugbuild.engine import Engine, look, reach
 from dbugbuild.errors import BadInputError, DbugbuildError, UsageError
@@ -34,7 +35,9 @@ Connect = Callable[[], tuple[Engine, str | None]]
 
 def _connect(console: Console, backend: str) -> tuple[Engine, str | None]:
     """The engine for --backend `backend` (or the backend chosen), as engine/reach.py finds it."""
-    return reach.reach(console.env, backend, console.warn)
+    engine, podman = reach.reach(console.env, backend, console.warn)
+    engine.deferred = signals.deferred  # what it creates and removes, no signal cuts in two
+    return engine, podman
 
 
 def _choose(
@@ -86,15 +89,18 @@ def _run(options: Options, console: Console, show: Emit) -> int:
     backend = outcome.backend
     try:
         result = outcome.report
+        # --exec, --retry and --apply run their batch, in a terminal too (README: no session).
+        batch = bool(options.exec or options.retry or options.apply is not None)
         interactive = (
-            not options.no_shell
+            not batch
+            and not options.no_shell
             and options.format == "text"
             and console.stdin_isatty
             and console.stdout_isatty
         )
-        wants_debug = bool(options.exec or options.retry or options.apply) or interactive
+        wants_debug = batch or interactive
         if result.failed_step is None or not wants_debug:
-            show(result)
+            show(_removal_noted(result, options))
             return result.exit_code
         if outcome.engine is None:
             outcome.engine = _connect(console, backend.name)[0]
@@ -123,6 +129,16 @@ def _run(options: Options, console: Console, show: Emit) -> int:
     finally:
         if outcome.engine is not None:
             outcome.engine.close()
+
+
+def _removal_noted(result: report.Report, options: Options) -> report.Report:
+    """A report-only run's report, saying that the build's failed container goes (engine.close
+    removes it: the classic builder was dbugbuild's choice, and a user's own build never left
+    it behind, since BuildKit keeps nothing), unless --keep keeps it."""
+    if options.log is not None or options.keep or not result.failed_container:
+        return result
+    note = f"the failed container {result.failed_container} is removed (--keep keeps it)"
+    return replace(result, notes=(*result.notes, note))
 
 
 def _failed(outcome: _Outcome, console: Console, options: Options) -> Failed:
@@ -222,7 +238,7 @@ def _report_from_build(
 
         piped = source.text.encode() if source.stdin and source.text is not None else None
         command = backend.build_command(opts, console.cwd, piped)
-        status = engine.build(command, sink)
+        status = engine.build(command, sink, keep=options.keep)
         cli = command.program
         said = [ln.strip() for ln in "".join(errors).splitlines() if ln.strip()]
         last = logs.strip_ansi(said[-1]) if said else None  # the builder's last error line
