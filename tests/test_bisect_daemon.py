@@ -240,8 +240,11 @@ def test_bisect_build_failing_partway(engine: Engine, no_leaks: None, tmp_path: 
         assert out["build"]["status"] == "failed"
         assert out["build"]["failed_step"]["exit_code"] == 3
         assert any(n.startswith("the build failed at step 5 (Dockerfile:5") for n in out["notes"])
-        # The build's failed container is left as docker build leaves it; remove_build takes it.
-        assert engine.container_exists(out["build"]["failed_container"])
+        # The build's failed container is removed: bisect keeps nothing of the build it made
+        # but docker build's own cache.
+        assert not engine.container_exists(out["build"]["failed_container"])
+        cid = out["build"]["failed_container"]
+        assert f"the build's failed container {cid} is removed" in out["notes"]
     finally:
         remove_build(engine, out["build"])
 
