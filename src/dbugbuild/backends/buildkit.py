@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from dbugbuild.backends.classic import shared_options
+from dbugbuild.backends.classic import docker_build_options
 from dbugbuild.engine.build import BuildCommand
 from dbugbuild.options import BuildOptions
 
@@ -84,31 +84,17 @@ class BuildKitBackend:
 def build_options(build: BuildOptions) -> tuple[str, ...]:
     """The options of a BuildKit `docker [buildx] build`, docker's spelling, as given; the
     context last."""
-    argv: list[str] = ["--progress=plain"]
-    if build.file is not None:
-        argv += ["--file", build.file]
-    for tag in build.tags:
-        argv += ["--tag", tag]
-    for arg in build.build_args:
-        argv += ["--build-arg", arg]  # a bare NAME: the CLI takes it from the environment
-    if build.target:
-        argv += ["--target", build.target]
-    if build.no_cache:
-        argv.append("--no-cache")
-    if build.pull:
-        argv.append("--pull")
-    if build.network:
-        argv += ["--network", build.network]
-    if build.platform:
-        argv += ["--platform", build.platform]
-    for label in build.labels:
-        argv += ["--label", label]
-    argv += shared_options(build)
+    return ("--progress=plain", *docker_build_options(build), *build_inputs(build), build.context)
+
+
+def build_inputs(build: BuildOptions) -> list[str]:
+    """--secret, --ssh and --build-context as given: what BuildKit (and Podman's Buildah, with
+    docker's meaning) take beyond the classic builder."""
+    argv: list[str] = []
     for secret in build.secrets:
         argv += ["--secret", secret]
     for ssh in build.ssh:
         argv += ["--ssh", ssh]
     for context in build.build_contexts:
         argv += ["--build-context", context]
-    argv.append(build.context)
-    return tuple(argv)
+    return argv

@@ -133,22 +133,12 @@ class NoticeFilter:
         return "".join(out)
 
 
-def shared_options(build: BuildOptions) -> list[str]:
-    """The options both builders take with the same spelling and meaning: --add-host,
-    --shm-size, --cache-from (the classic builder ignores a BuildKit cache `type=...`)."""
+def docker_build_options(build: BuildOptions) -> list[str]:
+    """The options the docker CLI's two builders take with the same spelling and meaning,
+    as given: -f, -t, --build-arg, --target, --no-cache, --pull, --network, --platform,
+    --label, --add-host, --shm-size, --cache-from (the classic builder ignores a BuildKit
+    cache `type=...`)."""
     argv: list[str] = []
-    for host in build.add_hosts:
-        argv += ["--add-host", host]
-    if build.shm_size:
-        argv += ["--shm-size", build.shm_size]
-    for source in build.cache_from:
-        argv += ["--cache-from", source]
-    return argv
-
-
-def build_argv(build: BuildOptions) -> tuple[str, ...]:
-    """The `docker build` argv for dbugbuild's build options (docker's spelling, as given)."""
-    argv: list[str] = ["build"]
     if build.file is not None:
         argv += ["--file", build.file]
     for tag in build.tags:
@@ -168,8 +158,18 @@ def build_argv(build: BuildOptions) -> tuple[str, ...]:
         argv += ["--platform", build.platform]
     for label in build.labels:
         argv += ["--label", label]
-    argv += shared_options(build)
-    # --rm (the default) removes the containers of successful steps; the failing step's
-    # container is kept unless --force-rm, and the debug session starts from it.
-    argv.append(build.context)
-    return tuple(argv)
+    for host in build.add_hosts:
+        argv += ["--add-host", host]
+    if build.shm_size:
+        argv += ["--shm-size", build.shm_size]
+    for source in build.cache_from:
+        argv += ["--cache-from", source]
+    return argv
+
+
+def build_argv(build: BuildOptions) -> tuple[str, ...]:
+    """The `docker build` argv for dbugbuild's build options (docker's spelling, as given).
+
+    --rm (the default) removes the containers of successful steps; the failing step's
+    container is kept unless --force-rm, and the debug session starts from it."""
+    return ("build", *docker_build_options(build), build.context)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from dbugbuild.backends.buildkit import build_inputs
 from dbugbuild.dockerfile import Dockerfile, Instruction, Stage, command_as_written, parse_exec_form
 from dbugbuild.engine.build import BuildCommand
 from dbugbuild.options import BuildOptions
@@ -152,12 +153,7 @@ def build_argv(build: BuildOptions) -> tuple[str, ...]:
         argv += ["--network", build.network]
     if build.platform:
         argv += ["--platform", build.platform]
-    for secret in build.secrets:
-        argv += ["--secret", secret]
-    for ssh in build.ssh:  # podman 4.3 takes --ssh and --build-context with docker's meaning
-        argv += ["--ssh", ssh]
-    for context in build.build_contexts:
-        argv += ["--build-context", context]
+    argv += build_inputs(build)  # podman 4.3 takes --ssh and --build-context with docker's meaning
     for label in build.labels:
         argv += ["--label", label]
     argv.append(build.context)
