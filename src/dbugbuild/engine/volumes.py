@@ -9,6 +9,7 @@ import json
 import tarfile
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from dbugbuild.engine.failures import api_error, unless_missing
@@ -21,6 +22,7 @@ class VolumesMixin:
 
     _client: Any
     remove_container: Callable[[str], bool]
+    deferred: Callable[[], AbstractContextManager[object]]
 
     def create_volume(self, name: str, labels: Mapping[str, str]) -> str:
         """Create an empty labelled volume; its name."""
@@ -36,24 +38,30 @@ class VolumesMixin:
         container is created; the container is never started, and removed at once. False
         when `image` has no folder at `path` (nothing is copied then).
         """
-        api = self._client.api
         mount = docker.types.Mount(path, name, type="volume")
-        try:
-            cid = str(
-                api.create_container(
-                    image=image,
-                    command=["true"],
-                    entrypoint=[""],
-                    labels=dict(labels),
-                    host_config=api.create_host_config(mounts=[mount]),
-                )["Id"]
-            )
-        except docker.errors.APIError as exc:
-            if exc.status_code in (400, 500) and "not a directory" in str(exc.explanation):
-                return False
-            raise api_error("copying a stage's files into a volume", exc) from exc
-        self.remove_container(cid)
+        with self.deferred():  # created and removed, or not created: no signal cuts in two
+            try:
+                cid = self._mounting(image, mount, labels)
+            except docker.errors.APIError as exc:
+                if exc.status_code in (400, 500) and "not a directory" in str(exc.explanation):
+                    return False
+                raise api_error("copying a stage's files into a volume", exc) from exc
+            self.remove_container(cid)
         return True
+
+    def _mounting(self, image: str, mount: Any, labels: Mapping[str, str]) -> str:
+        """A container of `image` with `mount`, created to reach the volume, never started
+        (the daemon fills an empty volume from the image when it is created); its id."""
+        api = self._client.api
+        return str(
+            api.create_container(
+                image=image,
+                command=["true"],
+                entrypoint=[""],
+                labels=dict(labels),
+                host_config=api.create_host_config(mounts=[mount]),
+            )["Id"]
+        )
 
     def fill_volume(
         self,
@@ -79,24 +87,17 @@ class VolumesMixin:
                     else:
                         tar.addfile(info)
             archive.seek(0)
-            try:
-                cid = str(
-                    api.create_container(
-                        image=image,
-                        command=["true"],
-                        entrypoint=[""],
-                        labels=dict(labels),
-                        host_config=api.create_host_config(mounts=[mount]),
-                    )["Id"]
-                )
-            except docker.errors.APIError as exc:
-                raise api_error("copying files into a volume", exc) from exc
-            try:
-                api.put_archive(cid, "/dbugbuild-fill", archive)
-            except docker.errors.APIError as exc:
-                raise api_error("copying files into a volume", exc) from exc
-            finally:
-                self.remove_container(cid)
+            with self.deferred():  # created and removed, or not created
+                try:
+                    cid = self._mounting(image, mount, labels)
+                except docker.errors.APIError as exc:
+                    raise api_error("copying files into a volume", exc) from exc
+                try:
+                    api.put_archive(cid, "/dbugbuild-fill", archive)
+                except docker.errors.APIError as exc:
+                    raise api_error("copying files into a volume", exc) from exc
+                finally:
+                    self.remove_container(cid)
 
     def own_volume(
         self, name: str, uid: int, gid: int, mode: int, labels: Mapping[str, str]
