@@ -116,7 +116,9 @@ def one_huge_run(family: Family, lines: int, dest: Path, stamp: str = "") -> int
         block = "".join(stamp + line for line in output) * 1000
         copies = lines // len(output)
         for done in range(0, copies, 1000):
-            f.write(block if copies - done >= 1000 else block[: len(block) // 1000 * (copies - done)])
+            f.write(
+                block if copies - done >= 1000 else block[: len(block) // 1000 * (copies - done)]
+            )
         f.write("".join(stamp + line for line in recorded[end:]))
     return dest.stat().st_size
 
