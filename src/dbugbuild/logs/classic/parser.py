@@ -31,7 +31,7 @@ from dbugbuild.logs.classic.shapes import (
     failure,
 )
 from dbugbuild.logs.model import BuildLog, Failure, LogFormatError, Step
-from dbugbuild.logs.text import LineBlocks, LinePrefix
+from dbugbuild.logs.text import GATHER, LineBlocks, LinePrefix, LineScan
 
 
 @dataclass
@@ -79,8 +79,8 @@ class ClassicParser:
         if tail < 0:
             raise ValueError(f"tail must be 0 or more, not {tail}")
         self._tail = tail
-        self._blocks = LineBlocks()
-        self._scan: tuple[re.Pattern[str], re.Pattern[str]] | None = None
+        self._blocks = LineBlocks(gather=GATHER)
+        self._scan: LineScan | None = None
         self._build = _BuildState()
         self._prefix = LinePrefix()  # settled on the first Step line
         self._seen_text = False
@@ -143,7 +143,11 @@ class ClassicParser:
         """Read whole lines (each ends in \\n, ANSI-free): a step's output in bulk, the
         lines that can matter one by one."""
         pos, size = 0, len(text)
+        skipped = False
         while pos < size:
+            if not skipped and self._first_line is not None and self._prefix.settled:
+                skipped = True
+                pos = self._last_build(text, pos)
             scan = self._bulk_scan()
             start = pos if scan is None else _next_interesting(text, pos, scan)
             if start > pos:
@@ -154,7 +158,47 @@ class ClassicParser:
                 start = end + 1
             pos = start
 
-    def _bulk_scan(self) -> tuple[re.Pattern[str], re.Pattern[str]] | None:
+    def _last_build(self, text: str, pos: int) -> int:
+        """Where to read on from: after the last line of text[pos:] that starts another build
+        (`Sending build context` after a build's steps), the parser's state set as that line
+        leaves it, when nothing before it can show in the result (a CI retry loop's earlier
+        builds); else pos."""
+        end, later = len(text), None  # later: the (start, end) of the Sending line after
+        while True:
+            hit = text.rfind(_SENDING, pos, end)
+            start = -1 if hit < 0 else text.rfind("\n", pos, hit) + 1 or pos
+            if hit >= 0 and not SENDING_CONTEXT.match(
+                self._body(text[start : text.index("\n", hit)])
+            ):
+                end = start
+                continue
+            since = pos if hit < 0 else text.index("\n", hit) + 1
+            if later is not None and (
+                self._has_step(text, since, later[0]) or (hit < 0 and self._build.steps)
+            ):
+                break  # the build before `later` had steps: `later` resets the state
+            if hit < 0:
+                return pos
+            later, end = (start, text.index("\n", hit)), start
+        if self._buildkit_line is None and _buildkit_like(text, pos, later[0]):
+            return pos
+        self._build = _BuildState(sent_context=True)  # what that line does after steps
+        return later[1] + 1
+
+    def _has_step(self, text: str, start: int, stop: int) -> bool:
+        hit = text.find("Step ", start, stop)
+        while hit >= 0:
+            line_start = text.rfind("\n", start, hit) + 1 or start
+            line_end = text.index("\n", hit)
+            if STEP.match(self._body(text[line_start:line_end])):
+                return True
+            hit = text.find("Step ", line_end, stop)
+        return False
+
+    def _body(self, line: str) -> str:
+        return self._prefix.strip(line).strip()
+
+    def _bulk_scan(self) -> LineScan | None:
         """The patterns that find the next line that can matter, or None while every line
         must be read: before the prefix is settled and the first output line seen, outside
         a step (a BuildKit log is told by its lines there), and in a step that may pull."""
@@ -295,16 +339,24 @@ class ClassicParser:
         return bool(BOOKKEEPING.match(body))
 
 
-def _next_interesting(text: str, pos: int, scan: tuple[re.Pattern[str], re.Pattern[str]]) -> int:
+def _next_interesting(text: str, pos: int, scan: LineScan) -> int:
     """The start of the first line at or after `pos` (a line's start) that can matter."""
-    first, rest = scan
-    if first.match(text, pos):
-        return pos
-    hit = rest.search(text, pos)
-    best = hit.start() + 1 if hit else len(text)
+    best = scan.next(text, pos)
     for marker in ANYWHERE:
         found = text.find(marker, pos, best)
         if found >= 0:
-            line_start = text.rfind("\n", pos, found)
-            best = pos if line_start < 0 else line_start + 1
+            best = text.rfind("\n", pos, found) + 1 or pos
     return best
+
+
+_SENDING = "Sending build context to Docker daemon"
+_VERTEX = re.compile(r"#\d")  # a literal first: found at memory speed
+
+
+def _buildkit_like(text: str, start: int, stop: int) -> bool:
+    """Whether text[start:stop] may hold a line BUILDKIT matches (a superset)."""
+    if any(text.find(mark, start, stop) >= 0 for mark in ("=> ", "[+] ", "ERROR: failed")):
+        return True
+    return _VERTEX.search(text, start, stop) is not None and bool(
+        BUILDKIT.search(text, start, stop)
+    )
