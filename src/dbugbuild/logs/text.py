@@ -7,6 +7,7 @@ stripped. Never does I/O, never prints, never reads the environment or the clock
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Iterable, Iterator
 
@@ -322,3 +323,55 @@ def scan_pattern(source: str) -> re.Pattern[str]:
         return re.compile(source)
     except re.error:  # Python < 3.11: no possessive quantifiers
         return re.compile(source.replace("*+", "*").replace("++", "+").replace("?+", "?"))
+
+
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),  # Windows PowerShell's `>` and Out-File
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+
+def encoding(head: bytes) -> tuple[str, int]:
+    """The encoding of a saved log from its first bytes, and the length of its byte order
+    mark: UTF-8, or UTF-16 by its BOM (or, without one, by the NUL byte beside each ASCII
+    character of a UTF-16 text: one in two bytes)."""
+    for bom, name in _BOMS:
+        if head.startswith(bom):
+            return name, len(bom)
+    sample = head[:4096]
+    if len(sample) >= 8 and sample.count(0) * 5 >= len(sample) * 2:  # 40%: no UTF-8 text
+        odd, even = sample[1::2].count(0), sample[0::2].count(0)
+        if odd >= 4 * max(even, 1):
+            return "utf-16-le", 0
+        if even >= 4 * max(odd, 1):
+            return "utf-16-be", 0
+    return "utf-8", 0
+
+
+def decode_bytes(chunks: Iterable[bytes]) -> Iterator[str]:
+    """Text from a saved log's bytes arriving in chunks, decoded incrementally (a character
+    may be cut between chunks) as `encoding` tells from the first; undecodable bytes become
+    U+FFFD."""
+    decoder: codecs.IncrementalDecoder | None = None
+    head = b""
+    for chunk in chunks:
+        if decoder is None:
+            head += chunk
+            if len(head) < 4096 and chunk:
+                continue  # read enough to tell UTF-16 without a BOM
+            name, skip = encoding(head)
+            decoder = codecs.getincrementaldecoder(name)(errors="replace")
+            chunk, head = head[skip:], b""
+        text = decoder.decode(chunk)
+        if text:
+            yield text
+    if decoder is None:
+        name, skip = encoding(head)
+        decoder = codecs.getincrementaldecoder(name)(errors="replace")
+        text = decoder.decode(head[skip:])
+        if text:
+            yield text
+    text = decoder.decode(b"", final=True)
+    if text:
+        yield text
