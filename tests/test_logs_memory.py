@@ -32,7 +32,11 @@ RECORDED = {
         r"#\d+ \[\d+/\d+\] RUN ",
         r"#\d+ ERROR: ",
     ),
-    "buildah": (FIXTURES / "podman" / "logs" / "multiline-run.log", r"STEP \d+/\d+: RUN ", r"Error: "),
+    "buildah": (
+        FIXTURES / "podman" / "logs" / "multiline-run.log",
+        r"STEP \d+/\d+: RUN ",
+        r"Error: ",
+    ),
 }
 
 
