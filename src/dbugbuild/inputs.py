@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from dbugbuild import dockerfile
 from dbugbuild.console import Console
@@ -142,21 +142,46 @@ def log_name(name: str | None) -> str:
     return "standard input" if name in (None, "-") else str(name)
 
 
-def read_log(name: str, console: Console) -> str:
-    """A saved build log ('-': stdin), decoded as UTF-8 (bad bytes replaced)."""
+LOG_CHUNK = 1 << 16  # bytes of a saved log read at a time
+
+
+def read_log(name: str, console: Console) -> Iterator[str]:
+    """A saved build log ('-': stdin), read and decoded piece by piece (UTF-8, or UTF-16 or
+    UTF-8 with a byte order mark; bad bytes replaced): memory stays flat in its size. The
+    file is opened before this returns (NoInputError when it cannot be)."""
     if name == "-":
-        return console.stdin.read()
+        binary = getattr(console.stdin, "buffer", None)
+        if binary is None:  # a text stream (tests, an embedding program): already decoded
+            return iter(lambda: console.stdin.read(LOG_CHUNK), "")
+        return _decoded(binary)
     path = os.path.join(console.cwd, name)
     try:
-        with open(path, "rb") as fh:
-            data = fh.read()
+        fh = open(path, "rb")  # noqa: SIM115 (closed by _decoded when read)
     except FileNotFoundError:
         raise NoInputError(f"no log file at {name}", "Give the path of a saved build log") from None
     except IsADirectoryError:
         raise NoInputError(f"{name} is a folder, not a log file", "Give a file") from None
     except OSError as exc:
         raise NoInputError(f"cannot read {name}: {exc.strerror}", "Check its permissions") from exc
-    return data.decode("utf-8", errors="replace")
+    return _decoded(fh, name)
+
+
+def _decoded(fh: BinaryIO, name: str | None = None) -> Iterator[str]:
+    from dbugbuild.logs.text import decode_bytes
+
+    def pieces() -> Iterator[bytes]:
+        try:
+            while data := fh.read(LOG_CHUNK):
+                yield data
+        except OSError as exc:
+            raise NoInputError(
+                f"cannot read {log_name(name)}: {exc.strerror}", "Check the file"
+            ) from exc
+        finally:
+            if name is not None:
+                fh.close()
+
+    return decode_bytes(pieces())
 
 
 def saved_log(name: str | None, console: Console) -> logs.BuildLog:
@@ -164,10 +189,10 @@ def saved_log(name: str | None, console: Console) -> logs.BuildLog:
     holds no build output dbugbuild can read."""
     from dbugbuild import logs
 
-    text = read_log(name or "-", console)
+    chunks = read_log(name or "-", console)
     shown = log_name(name)
     try:
-        return logs.read(text)
+        return logs.read_stream(chunks)[1]
     except logs.TtyProgressError as exc:
         raise BadInputError(
             f"{shown} holds BuildKit's tty progress (the screen it redraws on a terminal), "

@@ -38,6 +38,7 @@ __all__ = [
     "parser",
     "read",
     "read_family",
+    "read_stream",
     "split_lines",
     "strip_ansi",
 ]
@@ -93,19 +94,47 @@ def parse(chunks: Iterable[str], family: str = "classic", tail: int = 20) -> Bui
 def decode(text: str) -> Iterator[str]:
     """A saved log's text as the CLI shows it: the Engine API's /build JSON stream (as tools
     that drive the API save it) decoded, any other text as it is."""
-    if text.lstrip().startswith("{"):
-        return api_stream_text([text])
-    return iter([text])
+    return _decoded(iter([text]))
 
 
 def read(text: str, tail: int = 20) -> BuildLog:
     """A saved log: decoded, its family detected on its first text, parsed."""
-    return read_family(text, tail)[1]
+    return read_stream([text], tail)[1]
 
 
 def read_family(text: str, tail: int = 20) -> tuple[str, BuildLog]:
     """A saved log's family (detected on its first decoded text) and the log parsed."""
-    chunks = decode(text)
-    first = next(chunks, "")
+    return read_stream([text], tail)
+
+
+DETECT_HEAD = 1 << 16  # characters of a log its family is told from (detect's tests read less)
+
+
+def read_stream(chunks: Iterable[str], tail: int = 20) -> tuple[str, BuildLog]:
+    """A saved log arriving in chunks (a file read piece by piece): decoded, its family
+    detected on its first DETECT_HEAD characters, parsed as it comes, in bounded memory."""
+    text = _decoded(iter(chunks))
+    head, size = [], 0
+    for chunk in text:
+        head.append(chunk)
+        size += len(chunk)
+        if size >= DETECT_HEAD:
+            break
+    first = "".join(head)
     family = detect(first)
-    return family, parse(itertools.chain([first], chunks), family, tail)
+    return family, parse(itertools.chain([first], text), family, tail)
+
+
+def _decoded(chunks: Iterator[str]) -> Iterator[str]:
+    """The chunks as the CLI shows them: an Engine API /build JSON stream (its first text
+    that is not blank starts with `{`) decoded, other text as it is."""
+    blank, size = [], 0
+    for chunk in chunks:
+        blank.append(chunk)
+        size += len(chunk)
+        if size > DETECT_HEAD or chunk.strip():
+            break
+    start = itertools.chain(blank, chunks)
+    if "".join(blank).lstrip().startswith("{"):
+        return api_stream_text(start)
+    return start

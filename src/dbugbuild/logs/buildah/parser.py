@@ -146,6 +146,8 @@ class BuildahLogParser:
             self._head_size += len(self._head[-1])
         if not self._seen_text and not block.isspace():
             self._seen_text = True
+        if self._indent is not None:
+            block = self._last_build(block)
         starts = set()
         for marker in MARKERS:
             hit = block.find(marker)
@@ -167,6 +169,28 @@ class BuildahLogParser:
             self._interesting(match)
         if position < len(block):
             self._output(block, position, len(block))
+
+    def _last_build(self, block: str) -> str:
+        """The block from the last `STEP 1` line that starts another build (after a build's
+        steps), the state reset as that line resets it, when nothing before it can show in the
+        result (a CI retry loop's earlier builds); else the whole block."""
+        end, later = len(block), None  # later: the start of the restarting STEP line after
+        while True:
+            hit = block.rfind("STEP 1", 0, end)
+            start = block.rfind("\n", 0, hit) + 1 if hit >= 0 else 0
+            if hit >= 0 and not _restarts(INTERESTING.match(block, start)):
+                end = start
+                continue
+            since = 0 if hit < 0 else block.find("\n", hit) + 1
+            if later is not None and (
+                _has_step(block, since, later) or (hit < 0 and self._build.steps)
+            ):
+                break  # the build before `later` had steps: `later` starts a new one
+            if hit < 0:
+                return block
+            later, end = start, start
+        self._build = BuildState()
+        return block[later:]
 
     def _output(self, block: str, start: int, end: int) -> None:
         """Lines block[start:end] are program output: keep the step's last `tail` of them."""
@@ -340,3 +364,20 @@ class BuildahLogParser:
         if build.steps and not build.committed:
             build.steps[-1].tail.append(build.weak_line)
         build.failure, build.weak_line = None, ""
+
+
+def _restarts(match: re.Match[str] | None) -> bool:
+    """Whether a line INTERESTING matched is a `STEP 1` of the first stage (or of no stage)."""
+    return match is not None and match.group("index") == "1" and match.group("stage") in (None, "1")
+
+
+def _has_step(block: str, start: int, stop: int) -> bool:
+    """Whether block[start:stop] holds a STEP line, as the parser reads one."""
+    hit = block.find("STEP ", start, stop)
+    while hit >= 0:
+        line = block.rfind("\n", start, hit) + 1 or start
+        match = INTERESTING.match(block, line)
+        if match is not None and match.group("index") is not None:
+            return True
+        hit = block.find("STEP ", block.find("\n", hit) + 1 or stop, stop)
+    return False

@@ -328,11 +328,12 @@ class BuildKitLogParser:
         if line == BLOCK_RULE:
             self._pending_block = True
             return
-        head = EXCERPT_HEAD.fullmatch(line)
+        # The cheap tests first: a 1 MiB piece of a long line took 50 ms through these two.
+        head = EXCERPT_HEAD.fullmatch(line) if line[-1:].isdigit() else None
         if head:
             self._pending_excerpt = (head.group(1), int(head.group(2)))
             return
-        final = FINAL.fullmatch(line)
+        final = FINAL.fullmatch(line) if "rror: " in line or "failed to " in line else None
         if final:
             message = (
                 final.group("msg")
