@@ -104,10 +104,14 @@ class LineBlocks:
         return block
 
     def finish(self) -> str:
-        """The last line, when the text did not end with a line break ("" otherwise)."""
+        """What is left: lines gathered, and the last line when the text did not end with a
+        line break."""
         rest = "".join(self._parts)
         self._parts, self._size = [], 0
-        return _normal(rest + "\n", self._max_line) if rest else ""
+        if not rest:
+            return ""
+        ended = rest.endswith(("\n", "\r"))  # gathered whole lines, not a last line
+        return _normal(rest if ended else rest + "\n", self._max_line)
 
 
 def _normal(text: str, max_line: int) -> str:
