@@ -8,6 +8,7 @@ never reads the environment or the clock.
 from __future__ import annotations
 
 import re
+
 from dbugbuild.logs.text import scan_pattern, strip_ansi
 
 # CI prefixes: GitHub Actions / Azure Pipelines `2024-03-05T10:11:12.3456789Z ` (a blank line is
