@@ -47,7 +47,8 @@ from collections.abc import Iterable
 from dbugbuild.logs.buildah.mapping import BuildahParser, to_build_log
 from dbugbuild.logs.buildah.model import BuildahLog, BuildahLogError, Commit, Failure, Step
 from dbugbuild.logs.buildah.parser import BuildahLogParser
-from dbugbuild.logs.buildah.shapes import MAX_LINE, looks_like_buildah
+from dbugbuild.logs.buildah.shapes import looks_like_buildah
+from dbugbuild.logs.text import MAX_LINE
 
 __all__ = [
     "MAX_LINE",

@@ -15,13 +15,11 @@ from dbugbuild.logs.buildah.shapes import (
     ARROW_NOTE,
     BOOKKEEPING,
     BUILDKIT,
-    CI_PATTERNS,
     CLASSIC,
     FINAL,
     HEAD,
     INTERESTING,
     MARKERS,
-    MAX_LINE,
     NEWLINES,
     STRONG,
     STRUCT_LINES,
@@ -31,7 +29,7 @@ from dbugbuild.logs.buildah.shapes import (
     pieces,
 )
 from dbugbuild.logs.buildah.state import BuildState, StepState, last_step_done
-from dbugbuild.logs.text import strip_ansi
+from dbugbuild.logs.text import CI_PREFIXES, MAX_LINE, strip_ansi
 
 _SLICE = 1 << 16
 
@@ -238,7 +236,7 @@ class BuildahLogParser:
     def _fix_prefix(self, lead: str) -> None:
         """Decide, on the first line of Buildah's, which CI prefix and indentation all have."""
         self._indent = lead
-        for pattern in CI_PATTERNS:
+        for pattern in CI_PREFIXES:
             match = pattern.match(lead)
             if match:
                 self._prefix, self._indent = pattern, lead[match.end() :]
