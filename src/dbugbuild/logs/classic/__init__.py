@@ -27,13 +27,11 @@ from collections.abc import Iterable
 
 from dbugbuild.logs.classic.parser import ClassicParser
 from dbugbuild.logs.model import BuildLog
+from dbugbuild.logs.reading import feed_all
 
 __all__ = ["ClassicParser", "parse"]
 
 
 def parse(chunks: Iterable[str], tail: int = 20) -> BuildLog:
     """Parse classic build output arriving in chunks; see ClassicParser."""
-    parser = ClassicParser(tail=tail)
-    for chunk in chunks:
-        parser.feed(chunk)
-    return parser.close()
+    return feed_all(ClassicParser(tail=tail), chunks)
