@@ -278,15 +278,16 @@ class LinePrefix:
             return line[tag.end() :]
         return None
 
-    def starts(self, tokens: str) -> LineScan:
+    def starts(self, tokens: str, first: str) -> LineScan:
         """Once settled: what finds, in a block of lines, the next line whose body (what
-        strip() leaves, without blanks) may start with `tokens`."""
+        strip() leaves, without blanks) may start with `tokens` (whose first characters, and
+        those of STDOUT:/STDERR:, make the character class `first`)."""
         assert self._prefix is not None
         form = next((f for f in _CI_FORMS if self._prefix.pattern == f[0]), None)
         tag = ""
         if self._tag is not None:
             tag = f"(?:{self._tag.pattern.removesuffix('(?: |$)')} )?{_BLANKS}"
-        rest = f"{tag}(?:(?:STDOUT: |STDERR: ){_BLANKS})?(?:{tokens})"
+        rest = f"{tag}(?=[{first}])(?:(?:STDOUT: |STDERR: ){_BLANKS})?(?:{tokens})"
         body = f"(?:{form[1]})?+{_BLANKS}{rest}" if form else f"{_BLANKS}{rest}"
         if form is None or form[2] is None or tag:
             return LineScan(scan_pattern(body), scan_pattern("\n" + body))

@@ -24,6 +24,7 @@ from dbugbuild.logs.classic.shapes import (
     RUNNING_IN,
     SENDING_CONTEXT,
     STARTS,
+    STARTS_FIRST,
     STEP,
     TAGGED,
     TRIGGERS,
@@ -173,7 +174,7 @@ class ClassicParser:
         if build.steps[-1].instruction in PULLING_STEPS:
             return None
         if self._scan is None:
-            self._scan = self._prefix.starts(STARTS)
+            self._scan = self._prefix.starts(STARTS, STARTS_FIRST)
         return self._scan
 
     def _output(self, text: str, start: int, stop: int) -> None:
