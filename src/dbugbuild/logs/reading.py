@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from dbugbuild.logs.text import GATHER, LineBlocks
+
 Result = TypeVar("Result", covariant=True)
 
 
@@ -26,6 +28,34 @@ def feed_all(parser: Feedable[Result], chunks: Iterable[str]) -> Result:
     for chunk in chunks:
         parser.feed(chunk)
     return parser.close()
+
+
+class BlockReader:
+    """The input side of a parser that reads blocks of whole lines (text.LineBlocks):
+    feed(), and the end of the input for its close(); the parser reads each in _read()."""
+
+    def __init__(self) -> None:
+        self._lines = LineBlocks(gather=GATHER)
+        self._closed = False
+
+    def feed(self, chunk: str) -> None:
+        """Take the next piece of the log (any size, cut anywhere)."""
+        if self._closed:
+            raise ValueError(f"feed() after close(): this {type(self).__name__} is finished")
+        block = self._lines.push(chunk)
+        if block:
+            self._read(block)
+
+    def _end_input(self) -> None:
+        """Read what is left of the input, once (close() calls it first)."""
+        if not self._closed:
+            self._closed = True
+            block = self._lines.finish()
+            if block:
+                self._read(block)
+
+    def _read(self, block: str) -> None:
+        raise NotImplementedError
 
 
 @dataclass(kw_only=True)

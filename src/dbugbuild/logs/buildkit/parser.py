@@ -41,20 +41,20 @@ from dbugbuild.logs.buildkit.lines import (
 from dbugbuild.logs.buildkit.model import BuildKitLog, BuildKitLogError, TtyProgressError
 from dbugbuild.logs.buildkit.state import Block, Build, VertexBuilder, result
 from dbugbuild.logs.model import ExcerptLine
-from dbugbuild.logs.text import GATHER, LineBlocks
+from dbugbuild.logs.reading import BlockReader
 
 _NORMAL, _IN_BLOCK, _IN_EXCERPT, _IN_CHECKS = range(4)
 _MAY_BE_FINAL = re.compile("ERROR: |error: |failed to ")  # what every FINAL line holds
 
 
-class BuildKitLogParser:
+class BuildKitLogParser(BlockReader):
     """Streaming parser of BuildKit plain progress: feed() text in any chunks, then close()."""
 
     def __init__(self, tail: int = 20) -> None:
         if tail < 0:
             raise ValueError(f"tail must be 0 or more, not {tail}")
         self._tail = tail
-        self._lines = LineBlocks(gather=GATHER)
+        super().__init__()
         self._build = Build()
         self._previous: Build | None = None
         self._builds = 1
@@ -67,25 +67,12 @@ class BuildKitLogParser:
         self._first_line: str | None = None
         self._seen_text = False
         self._indent: str | None = None  # what a wrapper (a pasted log) puts before each line
-        self._closed = False
 
     # -- input --------------------------------------------------------------------------
 
-    def feed(self, chunk: str) -> None:
-        """Take the next piece of the log (any size, cut anywhere)."""
-        if self._closed:
-            raise ValueError("feed() after close(): this BuildKitLogParser is finished")
-        block = self._lines.push(chunk)
-        if block:
-            self._block_of_lines(block)
-
     def close(self) -> BuildKitLog:
         """Finish the input and return the (last) build; BuildKitLogError if there is none."""
-        if not self._closed:
-            self._closed = True
-            block = self._lines.finish()
-            if block:
-                self._block_of_lines(block)
+        self._end_input()
         build = self._build
         if not build.has_evidence() and self._previous is not None:
             build = self._previous
@@ -116,7 +103,7 @@ class BuildKitLogParser:
 
     # -- blocks of whole lines ----------------------------------------------------------
 
-    def _block_of_lines(self, text: str) -> None:
+    def _read(self, text: str) -> None:
         """Handle complete lines (each ends with \\n, ANSI-free): runs of output in bulk,
         others one by one."""
         pos, size = 0, len(text)

@@ -32,8 +32,8 @@ from dbugbuild.logs.classic.shapes import (
     failure,
 )
 from dbugbuild.logs.model import BuildLog, Failure, LogFormatError, Step
-from dbugbuild.logs.reading import StepBuilder, last_restart
-from dbugbuild.logs.text import GATHER, LineBlocks, LinePrefix, LineScan
+from dbugbuild.logs.reading import BlockReader, StepBuilder, last_restart
+from dbugbuild.logs.text import LinePrefix, LineScan
 
 
 @dataclass(kw_only=True)
@@ -59,37 +59,24 @@ class _BuildState:
     sent_context: bool = False
 
 
-class ClassicParser:
+class ClassicParser(BlockReader):
     """Streaming parser of classic build output: feed() text in any chunks, then close()."""
 
     def __init__(self, tail: int = 20) -> None:
         if tail < 0:
             raise ValueError(f"tail must be 0 or more, not {tail}")
         self._tail = tail
-        self._blocks = LineBlocks(gather=GATHER)
+        super().__init__()
         self._scan: LineScan | None = None
         self._build = _BuildState()
         self._prefix = LinePrefix()  # settled on the first Step line
         self._seen_text = False
         self._first_line: str | None = None
         self._buildkit_line: str | None = None
-        self._closed = False
-
-    def feed(self, chunk: str) -> None:
-        """Take the next piece of build output (any size, cut anywhere)."""
-        if self._closed:
-            raise ValueError("feed() after close(): this ClassicParser is finished")
-        block = self._blocks.push(chunk)
-        if block:
-            self._block(block)
 
     def close(self) -> BuildLog:
         """Finish the input and return the build; LogFormatError if none was recognised."""
-        if not self._closed:
-            self._closed = True
-            block = self._blocks.finish()
-            if block:
-                self._block(block)
+        self._end_input()
         build = self._build
         if not build.steps:
             if self._buildkit_line is not None:
@@ -126,7 +113,7 @@ class ClassicParser:
 
     # -- blocks of whole lines -----------------------------------------------------------
 
-    def _block(self, text: str) -> None:
+    def _read(self, text: str) -> None:
         """Read whole lines (each ends in \\n, ANSI-free): a step's output in bulk, the
         lines that can matter one by one."""
         pos, size = 0, len(text)
