@@ -135,7 +135,16 @@ class BuildKitLogParser(BlockReader):
         if not vertex.clipped and text.find(CLIPPED, start, stop) != -1:
             vertex.clipped = True
         if self._tail:
-            keep = text[start : stop - 1].rsplit("\n", self._tail)[-self._tail :]
+            begin = stop - 1  # the start of the last `tail` lines, without copying the run
+            for _ in range(self._tail):
+                found = text.rfind("\n", start, begin)
+                if found < 0:
+                    begin = start
+                    break
+                begin = found
+            else:
+                begin += 1
+            keep = text[begin : stop - 1].split("\n")
             for line in keep:
                 if line.startswith("#"):  # the usual shape, split without a regex
                     parts = line.split(" ", 2)
