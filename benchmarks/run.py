@@ -8,9 +8,7 @@ their ratio, and removes every container and image it made. See benchmarks/READM
 from __future__ import annotations
 
 import argparse
-import codecs
 import contextlib
-import functools
 import json
 import os
 import re
@@ -20,9 +18,8 @@ import subprocess
 import sys
 import tempfile
 import time
-import tracemalloc
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,7 +28,7 @@ try:
     import docker
     import docker.errors
 
-    from dbugbuild import engine, logs
+    from dbugbuild import engine
     from dbugbuild.backends import BuildInputs
     from dbugbuild.backends.buildkit import BuildKitBackend
     from dbugbuild.backends.lastgood import PrefixBuilder
@@ -48,7 +45,6 @@ except ImportError as _exc:
     )
 
 REPO = Path(__file__).resolve().parent.parent
-LOGS = REPO / "tests" / "fixtures" / "logs"
 BASE_IMAGE = "busybox:latest"
 CHUNK = 64 * 1024  # what engine.build relays from the CLI's pipes at a time
 BENCH_LABEL = "dbugbuild.bench"
@@ -81,9 +77,6 @@ class BenchError(Exception):
 class Plan:
     build_rounds: int  # (dbugbuild, docker build) pairs timed
     build_warmup: bool
-    log_lines: int  # output lines of the failing RUN in the 1x log; the 10x log has 10 times
-    log_copies: int  # copies of the 13 recorded builds in the many-builds log
-    parse_repeats: int
     session_rounds: int  # commands per variant
     prefix_rounds: int  # (prefix build, buildx by hand) pairs timed
 
@@ -91,18 +84,12 @@ class Plan:
 FULL = Plan(
     build_rounds=5,
     build_warmup=True,
-    log_lines=30_000,
-    log_copies=1_000,
-    parse_repeats=5,
     session_rounds=25,
     prefix_rounds=7,
 )
 QUICK = Plan(
     build_rounds=2,
     build_warmup=False,
-    log_lines=10_000,
-    log_copies=200,
-    parse_repeats=3,
     session_rounds=5,
     prefix_rounds=3,
 )
@@ -314,57 +301,7 @@ def _fmt_s(samples: Sequence[float]) -> str:
     return " ".join(f"{s:.2f}" for s in samples)
 
 
-# -- 2. parser throughput -----------------------------------------------------------------
-
-
-def _one_huge_run(source: Path, lines: int, dest: Path) -> tuple[int, str]:
-    """A recorded failing build whose failing RUN printed `lines` lines: its own, repeated.
-
-    Returns the file's size and the last output line, which the parser must report.
-    """
-    recorded = source.read_text().splitlines(keepends=True)
-    running = max(i for i, line in enumerate(recorded) if "Running in" in line)
-    failed = next(i for i, line in enumerate(recorded) if "returned a non-zero code" in line)
-    output = recorded[running + 1 : failed]
-    if not output:
-        raise BenchError(f"{source.name}: the failing step printed nothing to replicate")
-    copies, rest = divmod(lines, len(output))
-    with dest.open("w") as f:
-        f.writelines(recorded[: running + 1])
-        for done in range(0, copies, 1000):
-            f.write("".join(output) * min(1000, copies - done))
-        f.writelines(output[:rest])
-        f.writelines(recorded[failed:])
-    last = logs.strip_ansi(output[(lines - 1) % len(output)]).rstrip()
-    return dest.stat().st_size, last
-
-
-def _many_builds(recorded: Sequence[Path], copies: int, dest: Path) -> int:
-    """The recorded builds one after another, `copies` times over, as a CI retry loop logs."""
-    texts = [p.read_text() for p in recorded]
-    one = "".join(t if t.endswith("\n") else t + "\n" for t in texts)
-    with dest.open("w") as f:
-        for _ in range(copies):
-            f.write(one)
-    return dest.stat().st_size
-
-
-def _chunks(path: Path) -> Iterator[str]:
-    """The file as the engine relays a build: 64 KiB reads, decoded incrementally."""
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    with path.open("rb") as f:
-        while data := f.read(CHUNK):
-            yield decoder.decode(data)
-    yield decoder.decode(b"", final=True)
-
-
-def _parse(path: Path) -> logs.BuildLog:
-    return logs.parse(_chunks(path))
-
-
-def _naive_lines(path: Path) -> int:
-    """The obvious non-streaming way: read it all, split it into lines."""
-    return len(path.read_text(errors="replace").splitlines())
+# -- 2. parser throughput: benchmarks/parsing.py -----------------------------------------
 
 
 def _median_s(fn: Callable[[], object], repeats: int) -> float:
@@ -379,98 +316,6 @@ def _timed(fn: Callable[[], T], repeats: int) -> tuple[float, T]:
         result = fn()
         samples.append(time.perf_counter() - started)
     return statistics.median(samples), result
-
-
-def _grep(path: Path) -> None:
-    # Its output goes to a pipe, as to a user: GNU grep stops at the first match when its
-    # stdout is /dev/null (grep 2.27+ treats that like -q), which would flatter it.
-    proc = subprocess.run(
-        ["grep", "-n", "returned a non-zero code", str(path)], stdout=subprocess.PIPE
-    )
-    if proc.returncode != 0:
-        raise BenchError(f"grep found no failure line in {path} (exit {proc.returncode})")
-
-
-def _peak_bytes(fn: Callable[[], object]) -> int:
-    tracemalloc.start()
-    try:
-        tracemalloc.reset_peak()
-        fn()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
-def bench_parser(plan: Plan) -> list[Row]:
-    say("2. parser throughput: logs.parse over 64 KiB chunks vs grep -n on the same file")
-    rows: list[Row] = []
-    source = LOGS / "multiline-run.txt"
-    peak: dict[int, int] = {}  # scale -> the parse's peak bytes
-    naive: dict[int, int] = {}  # scale -> read()+splitlines()'s peak bytes
-    with tempfile.TemporaryDirectory(prefix="dbugbuild-bench-") as tmp:
-        for scale in (1, 10):
-            path = Path(tmp) / f"run-{scale}x.txt"
-            lines = plan.log_lines * scale
-            size, last = _one_huge_run(source, lines, path)
-            ours, log = _timed(functools.partial(_parse, path), plan.parse_repeats)
-            failed = log.failed_step
-            if log.failure is None or failed is None or failed.output_tail[-1:] != (last,):
-                raise BenchError(f"the parser misread the {scale}x log: {log.failure}")
-            grep = _median_s(functools.partial(_grep, path), plan.parse_repeats)
-            mb = size / 1e6
-            say(
-                f"   one RUN printing {lines:,} lines ({mb:.1f} MB, from {source.name}): "
-                f"parse {mb / ours:.2f} MB/s ({lines / ours / 1000:.0f}k lines/s), "
-                f"grep -n {mb / grep:.0f} MB/s: ratio {ours / grep:.0f}x"
-            )
-            rows.append(
-                Row(
-                    f"parse, 1 RUN of {lines // 1000}k lines ({mb:.1f} MB)",
-                    f"{mb / ours:.2f} MB/s",
-                    f"grep -n {mb / grep:.0f} MB/s",
-                    f"{ours / grep:.0f}x",
-                )
-            )
-            peak[scale] = _peak_bytes(functools.partial(_parse, path))
-            naive[scale] = _peak_bytes(functools.partial(_naive_lines, path))
-            say(
-                f"   peak memory (tracemalloc), {scale}x: parse {peak[scale] / 1024:.0f} KiB, "
-                f"read()+splitlines() {naive[scale] / 2**20:.1f} MiB"
-            )
-        growth, naive_growth = peak[10] / peak[1], naive[10] / naive[1]
-        say(f"   10x the input: parse peak x{growth:.2f}, read()+splitlines() x{naive_growth:.1f}")
-        rows.append(
-            Row(
-                "parse peak memory, 1x -> 10x",
-                f"{peak[1] / 1024:.0f} -> {peak[10] / 1024:.0f} KiB",
-                f"splitlines {naive[1] / 2**20:.0f} -> {naive[10] / 2**20:.0f} MiB",
-                f"x{growth:.2f} vs x{naive_growth:.1f}",
-            )
-        )
-
-        recorded = sorted(LOGS.glob("*.txt"))
-        path = Path(tmp) / "many-builds.txt"
-        size = _many_builds(recorded, plan.log_copies, path)
-        ours, log = _timed(functools.partial(_parse, path), plan.parse_repeats)
-        # Several builds in one log: the result describes the last one.
-        if log != logs.parse([recorded[-1].read_text()]):
-            raise BenchError(f"the parser misread the many-builds log ({recorded[-1].name} last)")
-        grep = _median_s(functools.partial(_grep, path), plan.parse_repeats)
-        mb = size / 1e6
-        builds = plan.log_copies * len(recorded)
-        say(
-            f"   {builds:,} recorded builds back to back ({mb:.1f} MB): "
-            f"parse {mb / ours:.2f} MB/s, grep -n {mb / grep:.0f} MB/s: ratio {ours / grep:.0f}x"
-        )
-        rows.append(
-            Row(
-                f"parse, {builds:,} recorded builds ({mb:.1f} MB)",
-                f"{mb / ours:.2f} MB/s",
-                f"grep -n {mb / grep:.0f} MB/s",
-                f"{ours / grep:.0f}x",
-            )
-        )
-    return rows
 
 
 # -- 3. session command -------------------------------------------------------------------
@@ -715,7 +560,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows: list[Row] = []
         benches: list[Callable[[], list[Row]]] = [
             lambda: bench_build(daemon, plan),
-            lambda: bench_parser(plan),
             lambda: bench_session(daemon, plan, image),
             lambda: bench_prefix(daemon, plan),
         ]

@@ -13,6 +13,7 @@ import ast
 import dataclasses
 import json
 import random
+import re
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -388,7 +389,7 @@ def test_buildkit_parser_module_is_pure(path: Path) -> None:
     own = {m for m in imported if m.startswith("dbugbuild.logs.buildkit")}
     assert imported - own <= {
         "__future__", "re", "collections", "collections.abc", "dataclasses",
-        "typing", "dbugbuild.logs.model", "dbugbuild.logs.text",
+        "typing", "dbugbuild.logs.model", "dbugbuild.logs.text", "dbugbuild.logs.reading",
     }, imported  # fmt: skip
     source = path.read_text()
     for word in ("open(", "print(", "os.environ", "time.", "sys."):
@@ -471,3 +472,21 @@ def test_buildkit_other_vertices_are_kept_apart(name: str) -> None:
     result = parse([log])
     assert [v.name for v in result.vertices if v.vertex == 8] == [name]
     assert all(step.vertex != 8 for step in result.steps)
+
+
+def test_buildkit_output_lines_counted_per_vertex() -> None:
+    """Parallel stages interleave their output: a line of another vertex inside a run of one
+    vertex's lines was counted as the first one's (and went to its tail)."""
+    text = read(FIXTURES / "logs" / "parallel-stages.log")
+    lines = text.splitlines(keepends=True)
+    runs = [i for i, line in enumerate(lines) if re.match(r"#(\d+) \d+\.\d+ ", line)]
+    at = runs[len(runs) // 2]
+    vertex = int(lines[at].split()[0][1:])
+    lines.insert(at + 1, "#3 0.100 a line of vertex 3\n")
+    lines.insert(at + 2, lines[at])  # the run goes on after it
+    log = parse(["".join(lines)], tail=20)
+    own = [line for line in lines if line.startswith(f"#{vertex} ") and re.match(r"#\d+ \d", line)]
+    counted = {s.vertex: s for s in (*log.steps, *log.vertices)}
+    assert counted[vertex].output_lines == len(own)
+    assert "a line of vertex 3" not in counted[vertex].output_tail
+    assert counted[3].output_tail[-1:] == ("a line of vertex 3",)

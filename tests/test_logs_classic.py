@@ -933,3 +933,44 @@ def test_api_stream_text_renders_like_the_cli() -> None:
     for cli_id, api_id in ids.items():
         cli = cli.replace(cli_id, api_id)
     assert api.replace(api.splitlines()[-3] + "\n", "") == cli
+
+
+def _first_chars(pattern: str) -> set[str]:
+    """Every character a match of `pattern` (a set of alternatives) can start with."""
+    try:
+        from re import _parser as sre_parse  # type: ignore[attr-defined]  # Python 3.11+
+    except ImportError:  # Python 3.10
+        import sre_parse  # type: ignore[no-redef]
+    from re import _constants as c  # type: ignore[attr-defined]
+
+    def first(items: list[tuple[object, object]]) -> set[str]:
+        op, av = items[0]
+        if op is c.LITERAL:
+            return {chr(av)}  # type: ignore[arg-type]
+        if op is c.IN:
+            out: set[str] = set()
+            for kind, value in av:  # type: ignore[attr-defined]
+                if kind is c.LITERAL:
+                    out.add(chr(value))
+                elif kind is c.RANGE:
+                    out |= {chr(x) for x in range(value[0], value[1] + 1)}
+                else:
+                    raise AssertionError(kind)
+            return out
+        if op is c.BRANCH:
+            return set().union(*(first(list(branch)) for branch in av[1]))  # type: ignore[index]
+        if op is c.SUBPATTERN or op is c.MAX_REPEAT:
+            return first(list(av[-1]))  # type: ignore[index]
+        raise AssertionError(op)
+
+    return first(list(sre_parse.parse(pattern)))
+
+
+def test_classic_starts_first_covers_every_start() -> None:
+    """The scan's first-character test lets through every line a start token may begin."""
+    from dbugbuild.logs.classic.shapes import STARTS, STARTS_FIRST
+
+    needed = _first_chars(f"(?:{STARTS})") | {"S"}  # STDOUT: / STDERR:
+    allowed = {ch for ch in map(chr, range(0x80)) if re.fullmatch(f"[{STARTS_FIRST}]", ch)}
+    assert needed <= allowed, needed - allowed
+    assert allowed == needed  # and nothing more: a wider class only costs speed

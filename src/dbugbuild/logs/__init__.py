@@ -20,6 +20,7 @@ from dbugbuild.logs.buildah import BuildahParser, looks_like_buildah
 from dbugbuild.logs.buildkit import BuildKitParser, TtyProgressError, looks_like_buildkit
 from dbugbuild.logs.classic import ClassicParser
 from dbugbuild.logs.model import BuildLog, ExcerptLine, Failure, LogFormatError, Step
+from dbugbuild.logs.reading import feed_all
 from dbugbuild.logs.text import split_lines, strip_ansi
 
 __all__ = [
@@ -85,10 +86,7 @@ def parser(family: str = "classic", tail: int = 20) -> LogParser:
 
 def parse(chunks: Iterable[str], family: str = "classic", tail: int = 20) -> BuildLog:
     """Parse output of `family` arriving in chunks; LogFormatError when it holds none."""
-    each = parser(family, tail)
-    for chunk in chunks:
-        each.feed(chunk)
-    return each.close()
+    return feed_all(parser(family, tail), chunks)
 
 
 def decode(text: str) -> Iterator[str]:

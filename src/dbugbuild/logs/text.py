@@ -104,10 +104,14 @@ class LineBlocks:
         return block
 
     def finish(self) -> str:
-        """The last line, when the text did not end with a line break ("" otherwise)."""
+        """What is left: lines gathered, and the last line when the text did not end with a
+        line break."""
         rest = "".join(self._parts)
         self._parts, self._size = [], 0
-        return _normal(rest + "\n", self._max_line) if rest else ""
+        if not rest:
+            return ""
+        ended = rest.endswith(("\n", "\r"))  # gathered whole lines, not a last line
+        return _normal(rest if ended else rest + "\n", self._max_line)
 
 
 def _normal(text: str, max_line: int) -> str:
@@ -274,15 +278,16 @@ class LinePrefix:
             return line[tag.end() :]
         return None
 
-    def starts(self, tokens: str) -> LineScan:
+    def starts(self, tokens: str, first: str) -> LineScan:
         """Once settled: what finds, in a block of lines, the next line whose body (what
-        strip() leaves, without blanks) may start with `tokens`."""
+        strip() leaves, without blanks) may start with `tokens` (whose first characters, and
+        those of STDOUT:/STDERR:, make the character class `first`)."""
         assert self._prefix is not None
         form = next((f for f in _CI_FORMS if self._prefix.pattern == f[0]), None)
         tag = ""
         if self._tag is not None:
             tag = f"(?:{self._tag.pattern.removesuffix('(?: |$)')} )?{_BLANKS}"
-        rest = f"{tag}(?:(?:STDOUT: |STDERR: ){_BLANKS})?(?:{tokens})"
+        rest = f"{tag}(?=[{first}])(?:(?:STDOUT: |STDERR: ){_BLANKS})?(?:{tokens})"
         body = f"(?:{form[1]})?+{_BLANKS}{rest}" if form else f"{_BLANKS}{rest}"
         if form is None or form[2] is None or tag:
             return LineScan(scan_pattern(body), scan_pattern("\n" + body))

@@ -47,7 +47,9 @@ from collections.abc import Iterable
 from dbugbuild.logs.buildah.mapping import BuildahParser, to_build_log
 from dbugbuild.logs.buildah.model import BuildahLog, BuildahLogError, Commit, Failure, Step
 from dbugbuild.logs.buildah.parser import BuildahLogParser
-from dbugbuild.logs.buildah.shapes import MAX_LINE, looks_like_buildah
+from dbugbuild.logs.buildah.shapes import looks_like_buildah
+from dbugbuild.logs.reading import feed_all
+from dbugbuild.logs.text import MAX_LINE
 
 __all__ = [
     "MAX_LINE",
@@ -66,7 +68,4 @@ __all__ = [
 
 def parse(chunks: Iterable[str], tail: int = 20) -> BuildahLog:
     """Parse Buildah output arriving in chunks; see BuildahLogParser."""
-    parser = BuildahLogParser(tail=tail)
-    for chunk in chunks:
-        parser.feed(chunk)
-    return parser.close()
+    return feed_all(BuildahLogParser(tail=tail), chunks)

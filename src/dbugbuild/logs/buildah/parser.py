@@ -15,13 +15,11 @@ from dbugbuild.logs.buildah.shapes import (
     ARROW_NOTE,
     BOOKKEEPING,
     BUILDKIT,
-    CI_PATTERNS,
     CLASSIC,
     FINAL,
     HEAD,
     INTERESTING,
     MARKERS,
-    MAX_LINE,
     NEWLINES,
     STRONG,
     STRUCT_LINES,
@@ -31,7 +29,8 @@ from dbugbuild.logs.buildah.shapes import (
     pieces,
 )
 from dbugbuild.logs.buildah.state import BuildState, StepState, last_step_done
-from dbugbuild.logs.text import strip_ansi
+from dbugbuild.logs.reading import last_restart
+from dbugbuild.logs.text import CI_PREFIXES, MAX_LINE, strip_ansi
 
 _SLICE = 1 << 16
 
@@ -172,25 +171,19 @@ class BuildahLogParser:
 
     def _last_build(self, block: str) -> str:
         """The block from the last `STEP 1` line that starts another build (after a build's
-        steps), the state reset as that line resets it, when nothing before it can show in the
-        result (a CI retry loop's earlier builds); else the whole block."""
-        end, later = len(block), None  # later: the start of the restarting STEP line after
-        while True:
-            hit = block.rfind("STEP 1", 0, end)
-            start = block.rfind("\n", 0, hit) + 1 if hit >= 0 else 0
-            if hit >= 0 and not _restarts(INTERESTING.match(block, start)):
-                end = start
-                continue
-            since = 0 if hit < 0 else block.find("\n", hit) + 1
-            if later is not None and (
-                _has_step(block, since, later) or (hit < 0 and self._build.steps)
-            ):
-                break  # the build before `later` had steps: `later` starts a new one
-            if hit < 0:
-                return block
-            later, end = start, start
+        steps), the state reset as that line resets it (a CI retry loop's earlier builds
+        cannot show in the result); else the whole block."""
+        found = last_restart(
+            block,
+            0,
+            ("STEP 1", lambda a, _: _restarts(INTERESTING.match(block, a))),
+            ("STEP ", lambda a, _: _is_step(INTERESTING.match(block, a))),
+            bool(self._build.steps),
+        )
+        if found is None:
+            return block
         self._build = BuildState()
-        return block[later:]
+        return block[found[0] :]
 
     def _output(self, block: str, start: int, end: int) -> None:
         """Lines block[start:end] are program output: keep the step's last `tail` of them."""
@@ -238,7 +231,7 @@ class BuildahLogParser:
     def _fix_prefix(self, lead: str) -> None:
         """Decide, on the first line of Buildah's, which CI prefix and indentation all have."""
         self._indent = lead
-        for pattern in CI_PATTERNS:
+        for pattern in CI_PREFIXES:
             match = pattern.match(lead)
             if match:
                 self._prefix, self._indent = pattern, lead[match.end() :]
@@ -371,13 +364,5 @@ def _restarts(match: re.Match[str] | None) -> bool:
     return match is not None and match.group("index") == "1" and match.group("stage") in (None, "1")
 
 
-def _has_step(block: str, start: int, stop: int) -> bool:
-    """Whether block[start:stop] holds a STEP line, as the parser reads one."""
-    hit = block.find("STEP ", start, stop)
-    while hit >= 0:
-        line = block.rfind("\n", start, hit) + 1 or start
-        match = INTERESTING.match(block, line)
-        if match is not None and match.group("index") is not None:
-            return True
-        hit = block.find("STEP ", block.find("\n", hit) + 1 or stop, stop)
-    return False
+def _is_step(match: re.Match[str] | None) -> bool:
+    return match is not None and match.group("index") is not None

@@ -8,19 +8,11 @@ from collections.abc import Iterator
 from typing import Protocol
 
 from dbugbuild.logs.buildah.model import Failure
-from dbugbuild.logs.text import strip_ansi
-
-MAX_LINE = 1 << 20  # a longer line is cut in pieces of this many characters
+from dbugbuild.logs.text import CI_PATTERNS, MAX_LINE, strip_ansi
 
 # CI prefixes (GitHub Actions / Azure timestamps, Jenkins timestamper), the forms
 # dbugbuild.logs.text accepts; which one a log carries is decided on its first Buildah line.
-_CI_FORMS = (
-    r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z(?: |$)",
-    r"\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z\] ?",
-    r"\d\d:\d\d:\d\d(?: |$)",
-)
-_CI = "(?:" + "|".join(_CI_FORMS) + ")"
-CI_PATTERNS = tuple(re.compile(form) for form in _CI_FORMS)
+_CI = "(?:" + "|".join(CI_PATTERNS) + ")"
 _STAGE = r"(?:\[(?P<stage>\d+)/(?P<stages>\d+)\] )?"
 _LOGRUS = r'(?:ERRO\[\d+\] |time="[^"\n]*" level=error msg=")?'
 

@@ -5,36 +5,19 @@ Never does I/O, never prints, never reads the environment or the clock.
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
 
 from dbugbuild.logs.buildah.model import Commit, Failure, Step
+from dbugbuild.logs.reading import StepBuilder
 
 
-@dataclass
-class StepState:
+@dataclass(kw_only=True)
+class StepState(StepBuilder):
     stage: int | None
     stages: int | None
-    index: int
-    total: int | None
-    text: str
-    instruction: str
-    tail: deque[str]
-    image: str | None = None
-    cached: bool = False
 
     def freeze(self) -> Step:
-        return Step(
-            stage=self.stage,
-            stages=self.stages,
-            index=self.index,
-            total=self.total,
-            text=self.text,
-            instruction=self.instruction,
-            image=self.image,
-            cached=self.cached,
-            output_tail=tuple(self.tail),
-        )
+        return Step(**self.fields(), stage=self.stage, stages=self.stages)
 
 
 @dataclass

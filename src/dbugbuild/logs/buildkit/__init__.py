@@ -56,6 +56,7 @@ from dbugbuild.logs.buildkit.model import (
 )
 from dbugbuild.logs.buildkit.parser import BuildKitLogParser
 from dbugbuild.logs.model import ExcerptLine
+from dbugbuild.logs.reading import feed_all
 
 __all__ = [
     "BuildKitLog",
@@ -76,7 +77,4 @@ __all__ = [
 
 def parse(chunks: Iterable[str], tail: int = 20) -> BuildKitLog:
     """Parse BuildKit plain progress arriving in chunks; see BuildKitLogParser."""
-    parser = BuildKitLogParser(tail=tail)
-    for chunk in chunks:
-        parser.feed(chunk)
-    return parser.close()
+    return feed_all(BuildKitLogParser(tail=tail), chunks)

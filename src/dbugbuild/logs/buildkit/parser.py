@@ -7,6 +7,7 @@ or the clock.
 
 from __future__ import annotations
 
+import re
 from collections import deque
 
 from dbugbuild.logs.buildkit.lines import (
@@ -25,7 +26,6 @@ from dbugbuild.logs.buildkit.lines import (
     FINAL,
     MANIFEST,
     MANIFEST_LIST,
-    MAX_LINE,
     NAMING,
     OUTPUT_LINE,
     OUTPUT_START,
@@ -36,27 +36,25 @@ from dbugbuild.logs.buildkit.lines import (
     VERTEX,
     WARNING,
     WRITING_IMAGE,
-    has_long_line,
-    pieces,
     run_end,
 )
 from dbugbuild.logs.buildkit.model import BuildKitLog, BuildKitLogError, TtyProgressError
 from dbugbuild.logs.buildkit.state import Block, Build, VertexBuilder, result
 from dbugbuild.logs.model import ExcerptLine
-from dbugbuild.logs.text import strip_ansi
+from dbugbuild.logs.reading import BlockReader
 
 _NORMAL, _IN_BLOCK, _IN_EXCERPT, _IN_CHECKS = range(4)
+_MAY_BE_FINAL = re.compile("ERROR: |error: |failed to ")  # what every FINAL line holds
 
 
-class BuildKitLogParser:
+class BuildKitLogParser(BlockReader):
     """Streaming parser of BuildKit plain progress: feed() text in any chunks, then close()."""
 
     def __init__(self, tail: int = 20) -> None:
         if tail < 0:
             raise ValueError(f"tail must be 0 or more, not {tail}")
         self._tail = tail
-        self._parts: list[str] = []  # the unfinished line
-        self._size = 0
+        super().__init__()
         self._build = Build()
         self._previous: Build | None = None
         self._builds = 1
@@ -69,57 +67,18 @@ class BuildKitLogParser:
         self._first_line: str | None = None
         self._seen_text = False
         self._indent: str | None = None  # what a wrapper (a pasted log) puts before each line
-        self._closed = False
 
     # -- input --------------------------------------------------------------------------
 
-    def feed(self, chunk: str) -> None:
-        """Take the next piece of the log (any size, cut anywhere)."""
-        if self._closed:
-            raise ValueError("feed() after close(): this BuildKitLogParser is finished")
-        if not chunk:
-            return
-        if "\n" not in chunk and "\r" not in chunk:
-            self._parts.append(chunk)
-            self._size += len(chunk)
-            if self._size > MAX_LINE:
-                self._cut_unfinished()
-            return
-        text = "".join(self._parts) + chunk if self._parts else chunk
-        # A line ends at \n, \r\n or a lone \r; a \r at the very end may be half of a \r\n.
-        end = max(text.rfind("\n"), text.rfind("\r", 0, len(text) - 1)) + 1
-        rest = text[end:]
-        self._parts, self._size = ([rest], len(rest)) if rest else ([], 0)
-        if end:
-            lines = text[:end]
-            if "\r" in lines:
-                lines = lines.replace("\r\n", "\n").replace("\r", "\n")
-            self._block_of_lines(lines)
-        if self._size > MAX_LINE:
-            self._cut_unfinished()
-
     def close(self) -> BuildKitLog:
         """Finish the input and return the (last) build; BuildKitLogError if there is none."""
-        if not self._closed:
-            self._closed = True
-            rest = "".join(self._parts)
-            self._parts, self._size = [], 0
-            if rest:
-                self._block_of_lines(rest.replace("\r\n", "\n").replace("\r", "\n") + "\n")
+        self._end_input()
         build = self._build
         if not build.has_evidence() and self._previous is not None:
             build = self._previous
         if not build.has_evidence() or (self._tty_lines and not build.vertices):
             raise self._no_buildkit_error()
         return result(build, self._builds if build is self._build else self._builds - 1)
-
-    def _cut_unfinished(self) -> None:
-        """Bound the memory a line without end takes: emit it in pieces of MAX_LINE."""
-        text = "".join(self._parts)
-        cut = (len(text) - 1) // MAX_LINE * MAX_LINE  # keep 1..MAX_LINE characters
-        pieces = [text[i : i + MAX_LINE] for i in range(0, cut, MAX_LINE)]
-        self._parts, self._size = [text[cut:]], len(text) - cut
-        self._block_of_lines("\n".join(pieces) + "\n")
 
     def _no_buildkit_error(self) -> BuildKitLogError:
         if self._tty_lines:
@@ -144,18 +103,15 @@ class BuildKitLogParser:
 
     # -- blocks of whole lines ----------------------------------------------------------
 
-    def _block_of_lines(self, text: str) -> None:
-        """Handle complete lines (each ends with \\n): runs of output in bulk, others one by one."""
-        if "\x1b" in text:
-            text = strip_ansi(text)
-        if len(text) > MAX_LINE and has_long_line(text):
-            text = "\n".join(pieces(text[:-1])) + "\n"
+    def _read(self, text: str) -> None:
+        """Handle complete lines (each ends with \\n, ANSI-free): runs of output in bulk,
+        others one by one."""
         pos, size = 0, len(text)
         while pos < size:
             normal = self._mode == _NORMAL and not self._pending_block
             start = OUTPUT_START.match(text, pos) if normal else None
             if start is not None and self._pending_excerpt is None:
-                end = run_end(start.group(1)).search(text, pos)
+                end = run_end(start.group(1), start.group(2)).search(text, pos)
                 stop = end.start() + 1 if end else size
                 self._output_run(text, pos, stop)
                 pos = stop
@@ -179,7 +135,16 @@ class BuildKitLogParser:
         if not vertex.clipped and text.find(CLIPPED, start, stop) != -1:
             vertex.clipped = True
         if self._tail:
-            keep = text[start : stop - 1].rsplit("\n", self._tail)[-self._tail :]
+            begin = stop - 1  # the start of the last `tail` lines, without copying the run
+            for _ in range(self._tail):
+                found = text.rfind("\n", start, begin)
+                if found < 0:
+                    begin = start
+                    break
+                begin = found
+            else:
+                begin += 1
+            keep = text[begin : stop - 1].split("\n")
             for line in keep:
                 if line.startswith("#"):  # the usual shape, split without a regex
                     parts = line.split(" ", 2)
@@ -333,7 +298,7 @@ class BuildKitLogParser:
         if head:
             self._pending_excerpt = (head.group(1), int(head.group(2)))
             return
-        final = FINAL.fullmatch(line) if "rror: " in line or "failed to " in line else None
+        final = FINAL.fullmatch(line) if _MAY_BE_FINAL.search(line) else None
         if final:
             message = (
                 final.group("msg")

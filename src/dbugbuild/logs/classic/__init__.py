@@ -10,7 +10,10 @@ Guarantees:
 - One pass, streaming: `ClassicParser.feed` takes any piece of text (partial lines,
   several lines, an ANSI sequence cut in two); the result does not depend on how the
   text was chunked. Memory grows with the number of steps, not with their output: at
-  most `tail` output lines per step, plus one unfinished line (cut at 1 Mi characters).
+  most `tail` output lines per step, plus one block of lines (256 Ki characters) and one
+  unfinished line (cut at 1 Mi characters).
+- Fast: a step's output is skipped in bulk between the lines that can matter, and a CI
+  retry loop's earlier builds are skipped (see parser.py): within 10x `grep -n`.
 - Output lines are reported without ANSI codes, CI prefix and wrapper indentation, and
   without the builder's bookkeeping (` ---> ...`, `Removing intermediate container`,
   the daemon's pull progress in FROM/COPY/ADD steps) and blank lines.
@@ -27,13 +30,11 @@ from collections.abc import Iterable
 
 from dbugbuild.logs.classic.parser import ClassicParser
 from dbugbuild.logs.model import BuildLog
+from dbugbuild.logs.reading import feed_all
 
 __all__ = ["ClassicParser", "parse"]
 
 
 def parse(chunks: Iterable[str], tail: int = 20) -> BuildLog:
     """Parse classic build output arriving in chunks; see ClassicParser."""
-    parser = ClassicParser(tail=tail)
-    for chunk in chunks:
-        parser.feed(chunk)
-    return parser.close()
+    return feed_all(ClassicParser(tail=tail), chunks)

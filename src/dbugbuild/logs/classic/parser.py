@@ -24,6 +24,7 @@ from dbugbuild.logs.classic.shapes import (
     RUNNING_IN,
     SENDING_CONTEXT,
     STARTS,
+    STARTS_FIRST,
     STEP,
     TAGGED,
     TRIGGERS,
@@ -31,33 +32,19 @@ from dbugbuild.logs.classic.shapes import (
     failure,
 )
 from dbugbuild.logs.model import BuildLog, Failure, LogFormatError, Step
-from dbugbuild.logs.text import GATHER, LineBlocks, LinePrefix, LineScan
+from dbugbuild.logs.reading import BlockReader, StepBuilder, last_restart
+from dbugbuild.logs.text import LinePrefix, LineScan
 
 
-@dataclass
-class _StepState:
-    index: int
-    total: int | None
-    text: str
-    instruction: str
-    tail: deque[str]
-    image: str | None = None
-    cached: bool = False
+@dataclass(kw_only=True)
+class _StepState(StepBuilder):
     container: str | None = None
     triggers: int = 0
 
     def freeze(self, offset: int) -> Step:
-        return Step(
-            index=self.index + offset,
-            total=self.total,
-            text=self.text,
-            instruction=self.instruction,
-            image=self.image,
-            cached=self.cached,
-            container=self.container,
-            triggers=self.triggers,
-            output_tail=tuple(self.tail),
-        )
+        fields = self.fields()
+        fields["index"] += offset
+        return Step(**fields, container=self.container, triggers=self.triggers)
 
 
 @dataclass
@@ -72,37 +59,24 @@ class _BuildState:
     sent_context: bool = False
 
 
-class ClassicParser:
+class ClassicParser(BlockReader):
     """Streaming parser of classic build output: feed() text in any chunks, then close()."""
 
     def __init__(self, tail: int = 20) -> None:
         if tail < 0:
             raise ValueError(f"tail must be 0 or more, not {tail}")
         self._tail = tail
-        self._blocks = LineBlocks(gather=GATHER)
+        super().__init__()
         self._scan: LineScan | None = None
         self._build = _BuildState()
         self._prefix = LinePrefix()  # settled on the first Step line
         self._seen_text = False
         self._first_line: str | None = None
         self._buildkit_line: str | None = None
-        self._closed = False
-
-    def feed(self, chunk: str) -> None:
-        """Take the next piece of build output (any size, cut anywhere)."""
-        if self._closed:
-            raise ValueError("feed() after close(): this ClassicParser is finished")
-        block = self._blocks.push(chunk)
-        if block:
-            self._block(block)
 
     def close(self) -> BuildLog:
         """Finish the input and return the build; LogFormatError if none was recognised."""
-        if not self._closed:
-            self._closed = True
-            block = self._blocks.finish()
-            if block:
-                self._block(block)
+        self._end_input()
         build = self._build
         if not build.steps:
             if self._buildkit_line is not None:
@@ -139,7 +113,7 @@ class ClassicParser:
 
     # -- blocks of whole lines -----------------------------------------------------------
 
-    def _block(self, text: str) -> None:
+    def _read(self, text: str) -> None:
         """Read whole lines (each ends in \\n, ANSI-free): a step's output in bulk, the
         lines that can matter one by one."""
         pos, size = 0, len(text)
@@ -161,39 +135,18 @@ class ClassicParser:
     def _last_build(self, text: str, pos: int) -> int:
         """Where to read on from: after the last line of text[pos:] that starts another build
         (`Sending build context` after a build's steps), the parser's state set as that line
-        leaves it, when nothing before it can show in the result (a CI retry loop's earlier
-        builds); else pos."""
-        end, later = len(text), None  # later: the (start, end) of the Sending line after
-        while True:
-            hit = text.rfind(_SENDING, pos, end)
-            start = -1 if hit < 0 else text.rfind("\n", pos, hit) + 1 or pos
-            if hit >= 0 and not SENDING_CONTEXT.match(
-                self._body(text[start : text.index("\n", hit)])
-            ):
-                end = start
-                continue
-            since = pos if hit < 0 else text.index("\n", hit) + 1
-            if later is not None and (
-                self._has_step(text, since, later[0]) or (hit < 0 and self._build.steps)
-            ):
-                break  # the build before `later` had steps: `later` resets the state
-            if hit < 0:
-                return pos
-            later, end = (start, text.index("\n", hit)), start
-        if self._buildkit_line is None and _buildkit_like(text, pos, later[0]):
+        leaves it (a CI retry loop's earlier builds cannot show in the result); else pos."""
+        found = last_restart(
+            text,
+            pos,
+            (_SENDING, lambda a, b: bool(SENDING_CONTEXT.match(self._body(text[a:b])))),
+            ("Step ", lambda a, b: bool(STEP.match(self._body(text[a:b])))),
+            bool(self._build.steps),
+        )
+        if found is None or (self._buildkit_line is None and _buildkit_like(text, pos, found[0])):
             return pos
         self._build = _BuildState(sent_context=True)  # what that line does after steps
-        return later[1] + 1
-
-    def _has_step(self, text: str, start: int, stop: int) -> bool:
-        hit = text.find("Step ", start, stop)
-        while hit >= 0:
-            line_start = text.rfind("\n", start, hit) + 1 or start
-            line_end = text.index("\n", hit)
-            if STEP.match(self._body(text[line_start:line_end])):
-                return True
-            hit = text.find("Step ", line_end, stop)
-        return False
+        return found[1] + 1
 
     def _body(self, line: str) -> str:
         return self._prefix.strip(line).strip()
@@ -208,7 +161,7 @@ class ClassicParser:
         if build.steps[-1].instruction in PULLING_STEPS:
             return None
         if self._scan is None:
-            self._scan = self._prefix.starts(STARTS)
+            self._scan = self._prefix.starts(STARTS, STARTS_FIRST)
         return self._scan
 
     def _output(self, text: str, start: int, stop: int) -> None:
