@@ -59,7 +59,9 @@ class FailedStep:
 class ExecResult:
     command: str
     exit_code: int
-    output: str
+    output: str  # its last characters (debug.layer.OUTPUT_TAIL)
+    # Characters cut from the front of `output` (None: nothing was cut, and JSON omits it).
+    output_cut: int | None = field(default=None, metadata={"omit_none": True})
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,7 @@ def _plain(value: Any) -> Any:
             json_name(f): _plain(getattr(value, f.name))
             for f in fields(value)
             if f.metadata.get("json", True)
+            and not (getattr(value, f.name) is None and f.metadata.get("omit_none"))
         }
     if isinstance(value, tuple):
         return [_plain(v) for v in value]
