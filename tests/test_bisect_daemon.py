@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from conftest import Run, docker_api, note_build_output, remove_build, run_cli
-from dbugbuild.engine import LABEL, Engine
+from conftest import Run, docker_api, note_build_output, own_label, remove_build, run_cli
+from dbugbuild.engine import Engine
 
 pytestmark = pytest.mark.docker
 
@@ -36,9 +36,9 @@ def _assert_nothing_left(engine: Engine, out: dict[str, Any]) -> None:
     """No labelled container or image grew from the bisected layers: probes commit nothing."""
     api = docker_api()
     layers = {engine.image_id(p["image"]) for p in out["probe_log"]}
-    labelled = api.images(all=True, filters={"label": LABEL})
+    labelled = api.images(all=True, filters={"label": own_label()})
     assert not [i["Id"] for i in labelled if i.get("ParentId") in layers]
-    containers = api.containers(all=True, filters={"label": LABEL})
+    containers = api.containers(all=True, filters={"label": own_label()})
     assert not [c["Id"] for c in containers if c["ImageID"] in layers]
 
 

@@ -44,7 +44,7 @@ def _ours(engine: Engine, report: dict[str, Any]) -> tuple[set[str], set[str]]:
     found = {engine.image_id(r) for r in roots if r}
     layers = {i for i in found if i is not None}
     images = {
-        i["Id"]: i.get("ParentId", "") for i in api.images(all=True, filters={"label": LABEL})
+        i["Id"]: i.get("ParentId", "") for i in api.images(all=True, filters={"label": own_label()})
     }
     grown: set[str] = set()
     while True:
@@ -54,7 +54,7 @@ def _ours(engine: Engine, report: dict[str, Any]) -> tuple[set[str], set[str]]:
         grown |= more
     containers = {
         c["Id"]
-        for c in api.containers(all=True, filters={"label": LABEL})
+        for c in api.containers(all=True, filters={"label": own_label()})
         if c["ImageID"] in layers | grown
     }
     return containers, grown

@@ -18,6 +18,7 @@ SRC = TESTS.parent / "src" / "dbugbuild"
 # Pure: whole packages, and the pure modules of the others.
 PURE_PACKAGES = ("dockerfile", "logs", "report", "diagnosis", "compose")
 PURE_MODULES = (
+    "choices",
     "errors",
     "options",
     "debug.stepenv",
@@ -48,7 +49,7 @@ LAYERS = (
     ("pure", ()),  # PURE_PACKAGES and PURE_MODULES
     ("io", ("engine", "inputs", "console")),
     ("phases", ("backends", "debug", "bisect", "samples", "clean")),
-    ("app", ("app", "compose_project")),
+    ("app", ("app", "compose_project", "outcome")),
     ("cli", ("cli", "arguments", "compose_cli", "__main__", "__init__")),
 )
 ENGINE_ONLY = frozenset({"docker", "pexpect", "subprocess", "requests"})

@@ -7,12 +7,18 @@ dbugbuild does not take is a UsageError naming it (exit 2), never docker's usage
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
-from typing import NoReturn
 
 from dbugbuild import __version__
+from dbugbuild.choices import BACKEND_CHOICES
 from dbugbuild.errors import UsageError
-from dbugbuild.options import BACKEND_CHOICES, BisectOptions, BuildOptions, CleanOptions, Options
+
+# Not `typing.TYPE_CHECKING`: importing typing is start-up time (cli.py's docstring).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import NoReturn
+
+    from dbugbuild.options import BisectOptions, BuildOptions, CleanOptions, Options
 
 # docker build options that dbugbuild refuses by name rather than passing on: some
 # would defeat the debugger (--force-rm removes the failed container, -q hides the
@@ -64,6 +70,15 @@ UNSUPPORTED_DOCKER_OPTIONS = frozenset(
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(message, f"See '{self.prog} --help'")
+
+
+def is_compose(args: Sequence[str]) -> bool:
+    """Whether argv is compose_cli's: `compose ...`, or `bisect` of a `--service`."""
+    if args[:1] == ["compose"]:
+        return True
+    return args[:1] == ["bisect"] and any(
+        a == "--service" or a.startswith("--service=") for a in args
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -174,6 +189,8 @@ def _add_build_options(p: argparse.ArgumentParser) -> None:
 
 
 def _build_options(ns: argparse.Namespace, context: str) -> BuildOptions:
+    from dbugbuild.options import BuildOptions  # after parsing: --help need not pay for it
+
     return BuildOptions(
         context=context,
         file=ns.file,
@@ -215,6 +232,8 @@ def parse_args(argv: Sequence[str]) -> Options:
     parser = _parser()
     ns, rest = parser.parse_known_args(list(argv))
     _refuse(rest, "dbugbuild")
+    from dbugbuild.options import Options
+
     build = _build_options(ns, ns.path if ns.path is not None else ".")
     return Options(
         build=build,
@@ -311,6 +330,8 @@ def parse_bisect_args(argv: Sequence[str]) -> BisectOptions:
                 )
     if not ns.check.strip():
         raise UsageError("--check is empty", "Give the command to run in each layer")
+    from dbugbuild.options import BisectOptions
+
     return BisectOptions(
         build=_build_options(ns, ns.path if ns.path is not None else "."),
         check=ns.check,
@@ -352,4 +373,6 @@ def parse_clean_args(argv: Sequence[str]) -> CleanOptions:
         raise UsageError(
             f"clean takes no arguments, got {' '.join(rest)}", "Run 'dbugbuild clean --help'"
         )
+    from dbugbuild.options import CleanOptions
+
     return CleanOptions(labels=tuple(ns.label))

@@ -3,21 +3,20 @@
 Every DbugbuildError ends here as one `dbugbuild: error: ...` line on stderr with
 its exit code; Ctrl-C is 130; anything else is a bug (exit 3, traceback only with
 --traceback).
+
+Start-up is part of every run: this module imports only the error vocabulary, and each
+command's modules when that command runs. `--version`, `--help` and a mistyped option
+load argparse and arguments.py, never docker-py, requests or prompt-toolkit
+(tests/test_startup.py; benchmarks/: within 3x a bare interpreter's start).
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import traceback
-from collections.abc import Sequence
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
-from dbugbuild import app, compose_cli, samples
-from dbugbuild.arguments import parse_args, parse_bisect_args, parse_clean_args
-from dbugbuild.console import Console
-from dbugbuild.debug import signals
-from dbugbuild.errors import DbugbuildError, ExitCode, Terminated
+    from dbugbuild.console import Console
 
 
 def main(argv: Sequence[str] | None = None, console: Console | None = None) -> int:
@@ -25,57 +24,118 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
 
     SIGTERM and SIGHUP unwind like Ctrl-C from here on (debug/signals.py), whatever the
     phase: a build is stopped and what it left removed, a session cleaned up."""
-    with signals.ending_signals():
-        return _main(argv, console)
-
-
-def _main(argv: Sequence[str] | None, console: Console | None) -> int:
     import sys
 
-    con = console or Console.real()
-    if con.hang_up is None:
-        con.hang_up = signals.hang_up  # a terminal answering EIO has hung up
     args = list(sys.argv[1:] if argv is None else argv)
-    show_traceback = "--traceback" in args
-    try:
-        if args[:1] == ["clean"]:
-            from dbugbuild import clean
+    if args == ["--version"]:  # argparse's version action (sys.stdout), without argparse
+        from dbugbuild import __version__
 
-            return clean.run_clean(parse_clean_args(args[1:]), con)
-        if args[:1] == ["samples"]:
-            return samples.run(args[1:], con)
-        if compose_cli.handles(args):  # `compose ...`, `bisect --service NAME ...`
-            return compose_cli.run(args, con)
-        if args[:1] == ["bisect"]:
-            return app.run_bisect(parse_bisect_args(args[1:]), con)
-        options = parse_args(args)
-        return app.run(options, con)
+        sys.stdout.write(f"dbugbuild {__version__}\n")
+        sys.stdout.flush()
+        return 0
+    from dbugbuild.debug import signals
+
+    with signals.ending_signals():
+        return _main(args, console)
+
+
+def _main(args: list[str], console: Console | None) -> int:
+    import signal
+
+    from dbugbuild.debug import signals
+    from dbugbuild.errors import DbugbuildError, ExitCode, Terminated
+
+    if console is not None and console.hang_up is None:
+        console.hang_up = signals.hang_up  # a terminal answering EIO has hung up
+
+    show_traceback = "--traceback" in args
+    given = console
+    try:
+        return _dispatch(args, given)
     except SystemExit as exc:  # argparse's --help / --version
         return exc.code if isinstance(exc.code, int) else 0
     except DbugbuildError as exc:
-        con.error(str(exc))
+        _stderr(given, f"dbugbuild: error: {exc}\n")
         return int(exc.exit_code)
     except KeyboardInterrupt:
-        _quiet(con, "\ndbugbuild: interrupted\n")
+        _quiet(given, "\ndbugbuild: interrupted\n")
         return int(ExitCode.INTERRUPTED)
     except Terminated as exc:
-        _quiet(con, f"\ndbugbuild: ended by signal {exc.signum}; cleaned up\n")
+        _quiet(given, f"\ndbugbuild: ended by signal {exc.signum}; cleaned up\n")
         if exc.signum == signal.SIGHUP and console is None:
             _detach()
         return 128 + exc.signum
     except Exception as exc:
         if show_traceback:
-            con.write(traceback.format_exc(), err=True)
-        con.error(
-            f"internal error: {type(exc).__name__}: {exc}. This is a bug in dbugbuild; "
-            "please report it with the output of --traceback"
+            import traceback
+
+            _stderr(given, traceback.format_exc())
+        _stderr(
+            given,
+            f"dbugbuild: error: internal error: {type(exc).__name__}: {exc}. This is a bug in "
+            "dbugbuild; please report it with the output of --traceback\n",
         )
         return int(ExitCode.INTERNAL)
+
+
+def _dispatch(args: list[str], given: Console | None) -> int:
+    """Parse argv and run its command; each command's modules are imported here, when used."""
+    from dbugbuild import arguments
+
+    if args[:1] == ["clean"]:
+        options = arguments.parse_clean_args(args[1:])
+        from dbugbuild import clean
+
+        return clean.run_clean(options, _console(given))
+    if args[:1] == ["samples"]:
+        from dbugbuild import samples
+
+        return samples.run(args[1:], _console(given))
+    if arguments.is_compose(args):  # `compose ...`, `bisect --service NAME ...`
+        from dbugbuild import compose_cli
+
+        return compose_cli.run(args, _console(given))
+    if args[:1] == ["bisect"]:
+        bisect_options = arguments.parse_bisect_args(args[1:])
+        from dbugbuild import app
+
+        return app.run_bisect(bisect_options, _console(given))
+    run_options = arguments.parse_args(args)
+    from dbugbuild import app
+
+    return app.run(run_options, _console(given))
+
+
+def _console(given: Console | None) -> Console:
+    """The console given (tests), else the process's own, made when first needed."""
+    if given is not None:
+        return given
+    from dbugbuild.console import Console
+    from dbugbuild.debug import signals
+
+    con = Console.real()
+    con.hang_up = signals.hang_up  # a terminal answering EIO has hung up
+    return con
+
+
+def _stderr(given: Console | None, text: str) -> None:
+    """Text on the console's stderr; without one, on the process's (a mistyped option then
+    costs no Console: its dataclass and options.py are start-up time)."""
+    if given is not None:
+        given.write(text, err=True)
+        return
+    import sys
+
+    sys.stderr.write(text)
+    sys.stderr.flush()
 
 
 def _detach() -> None:
     """The terminal hung up: the process's last flush of its streams must not fail on it
     (Python would exit 120 instead of 129), so they go to /dev/null."""
+    import contextlib
+    import os
+
     with contextlib.suppress(OSError):
         null = os.open(os.devnull, os.O_WRONLY)
         for fd in (1, 2):
@@ -83,6 +143,8 @@ def _detach() -> None:
         os.close(null)
 
 
-def _quiet(con: Console, text: str) -> None:
+def _quiet(given: Console | None, text: str) -> None:
+    import contextlib  # (a Ctrl-C's or signal's message: start-up need not pay for it)
+
     with contextlib.suppress(OSError):  # no terminal any more (SIGHUP)
-        con.write(text, err=True)
+        _stderr(given, text)

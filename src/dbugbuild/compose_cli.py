@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-from dbugbuild import compose_project
-from dbugbuild.console import Console
+from dbugbuild.arguments import is_compose
 from dbugbuild.errors import UsageError
 from dbugbuild.options import (
     BACKEND_CHOICES,
@@ -25,6 +24,9 @@ from dbugbuild.options import (
     Options,
 )
 
+if TYPE_CHECKING:
+    from dbugbuild.console import Console
+
 _BACKENDS = BACKEND_CHOICES
 
 
@@ -33,20 +35,20 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message, f"See '{self.prog} --help'")
 
 
-def handles(args: Sequence[str]) -> bool:
-    """Whether argv is this module's: `compose ...`, or `bisect` of a `--service`."""
-    if args[:1] == ["compose"]:
-        return True
-    return args[:1] == ["bisect"] and any(
-        a == "--service" or a.startswith("--service=") for a in args
-    )
+handles = is_compose  # whether argv is this module's (cli.py asks arguments.py, cheaper)
 
 
 def run(args: Sequence[str], console: Console) -> int:
     """Parse and run `compose ...` or `bisect --service ...` (argv with its command word)."""
     if args[0] == "compose":
-        return compose_project.run(parse_compose_args(args[1:]), console)
-    return compose_project.run_bisect(parse_bisect_args(args[1:]), console)
+        options = parse_compose_args(args[1:])
+        from dbugbuild import compose_project  # after parsing: `--help` needs none of it
+
+        return compose_project.run(options, console)
+    bisect = parse_bisect_args(args[1:])
+    from dbugbuild import compose_project
+
+    return compose_project.run_bisect(bisect, console)
 
 
 def _project_options(p: argparse.ArgumentParser) -> None:

@@ -15,12 +15,16 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-from dbugbuild import dockerfile, logs
+from dbugbuild import dockerfile
 from dbugbuild.console import Console
-from dbugbuild.diagnosis import ContextListing
 from dbugbuild.errors import BadInputError, NoInputError, UsageError
 from dbugbuild.options import BuildOptions
+
+if TYPE_CHECKING:  # a build's inputs are read before its CLI starts: these load later
+    from dbugbuild import logs
+    from dbugbuild.diagnosis import ContextListing
 
 MAX_CONTEXT_FILES = 20_000  # names listed from the build context for "did you mean"
 MAX_DOCKERIGNORE = 1 << 20  # bytes
@@ -158,6 +162,8 @@ def read_log(name: str, console: Console) -> str:
 def saved_log(name: str | None, console: Console) -> logs.BuildLog:
     """A saved build log ('-' or None: stdin), parsed as its family; BadInputError when it
     holds no build output dbugbuild can read."""
+    from dbugbuild import logs
+
     text = read_log(name or "-", console)
     shown = log_name(name)
     try:

@@ -7,12 +7,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from dbugbuild import choices
 from dbugbuild.errors import UsageError
 
 Format = Literal["text", "json", "gcc"]
 ColorChoice = Literal["auto", "always", "never"]
 # The builders --backend names; "auto" picks one (backends/choice.py).
-BACKEND_CHOICES = ("auto", "classic", "buildkit", "podman")
+BACKEND_CHOICES = choices.BACKEND_CHOICES
 
 
 @dataclass(frozen=True)

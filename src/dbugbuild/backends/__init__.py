@@ -4,40 +4,64 @@ classic (the legacy builder, DOCKER_BUILDKIT=0), buildkit (`docker buildx build`
 (`podman build --layers`). Each says how to build and how to read its output, and opens the
 debug layer of its failures; the engine runs the commands. Which one runs a build is
 choice.py's pure decision, which app.py asks (with what engine/reach.py found of Podman).
+
+A backend's module is imported when it is first asked for (`backend(name)`), and the
+protocol's names (base.py) when first used: a build's CLI starts before the rest loads.
 """
 
-from dbugbuild.backends.base import Backend, BuildInputs, DebugLayer, FailureSite
-from dbugbuild.backends.buildkit import BuildKitBackend
-from dbugbuild.backends.choice import Choice, choose
-from dbugbuild.backends.classic import ClassicBackend
-from dbugbuild.backends.podman import PodmanBackend
-from dbugbuild.dockerfile import Dockerfile
-from dbugbuild.errors import UsageError
-from dbugbuild.options import BuildOptions
+from __future__ import annotations
 
-BACKENDS: dict[str, Backend] = {
-    "classic": ClassicBackend(),
-    "buildkit": BuildKitBackend(),
-    "podman": PodmanBackend(),
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from dbugbuild.backends.choice import Choice, choose
+from dbugbuild.errors import UsageError
+
+if TYPE_CHECKING:
+    from dbugbuild.backends.base import Backend, BuildInputs, DebugLayer, FailureSite
+    from dbugbuild.dockerfile import Dockerfile
+    from dbugbuild.options import BuildOptions
+
+# Each backend: its module and class, made once when first asked for.
+_CLASSES = {
+    "classic": ("classic", "ClassicBackend"),
+    "buildkit": ("buildkit", "BuildKitBackend"),
+    "podman": ("podman", "PodmanBackend"),
 }
+BACKENDS = tuple(_CLASSES)
+_made: dict[str, Backend] = {}
 # The backend whose builder writes each log family (--log reads a saved log as its builder's).
 FAMILY_BACKENDS = {"classic": "classic", "buildkit": "buildkit", "buildah": "podman"}
 
 
 def backend(name: str = "classic") -> Backend:
     """The backend called `name`; UsageError for one this dbugbuild does not have."""
-    try:
-        return BACKENDS[name]
-    except KeyError:
+    made = _made.get(name)
+    if made is not None:
+        return made
+    if name not in _CLASSES:
         raise UsageError(
             f"the {name} backend is not part of this dbugbuild",
             f"Use one of: {', '.join(BACKENDS)} (or --backend auto)",
-        ) from None
+        )
+    module, cls = _CLASSES[name]
+    made = getattr(importlib.import_module(f"{__name__}.{module}"), cls)()
+    _made[name] = made
+    return _made[name]
 
 
 def for_family(family: str) -> Backend:
     """The backend whose builder writes the log family `family` (logs.FAMILIES)."""
-    return BACKENDS[FAMILY_BACKENDS[family]]
+    return backend(FAMILY_BACKENDS[family])
+
+
+def __getattr__(name: str) -> Any:
+    """The protocol's names (base.py), imported when first used."""
+    if name in ("Backend", "BuildInputs", "DebugLayer", "FailureSite"):
+        value = getattr(importlib.import_module(f"{__name__}.base"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # What a builder cannot take, by backend: (BuildOptions field, option, why, what to do).
@@ -70,7 +94,8 @@ def choose_for(
     not have it or it cannot take the options; `buildkit_env` is DOCKER_BUILDKIT's value,
     `podman` why Podman is the builder here (engine/reach.py), None when it is not."""
     choice = choose(build.backend, buildkit_env, dockerfile, text, build, podman)
-    backend(choice.backend)
+    if choice.backend not in _CLASSES:
+        backend(choice.backend)  # the UsageError naming the backends there are
     for attr, name, why, fix in _REFUSED.get(choice.backend, ()):
         if getattr(build, attr):
             chosen = "the classic builder" if choice.backend == "classic" else choice.backend

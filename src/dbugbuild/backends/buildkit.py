@@ -13,14 +13,17 @@ BuildKit keeps no image per step and no failed container: its debug layer has to
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from dbugbuild import logs
-from dbugbuild.backends.base import DebugLayer, FailureSite
 from dbugbuild.backends.classic import shared_options
-from dbugbuild.backends.lastgood import prefix_layer
-from dbugbuild.engine import BuildCommand, Engine
-from dbugbuild.logs import BuildLog
+from dbugbuild.engine.build import BuildCommand
 from dbugbuild.options import BuildOptions
+
+if TYPE_CHECKING:  # the rest is imported when used: after the build has started
+    from dbugbuild import logs
+    from dbugbuild.backends.base import DebugLayer, FailureSite
+    from dbugbuild.engine import Engine
+    from dbugbuild.logs import BuildLog
 
 INSTALL_BUILDX = (
     "Install the buildx plugin (Debian: 'apt-get install docker-buildx'; elsewhere "
@@ -59,6 +62,8 @@ class BuildKitBackend:
         )
 
     def log_parser(self) -> logs.LogParser:
+        from dbugbuild import logs
+
         return logs.parser("buildkit")
 
     def parent_image(self, log: BuildLog, engine: Engine) -> str | None:
@@ -71,6 +76,8 @@ class BuildKitBackend:
     ) -> DebugLayer:
         """The last good layer of a BuildKit build, made by a build of the Dockerfile up to
         the failing instruction (lastgood.py), and the step's environment in it."""
+        from dbugbuild.backends.lastgood import prefix_layer
+
         return prefix_layer(self, engine, site, labels)
 
 

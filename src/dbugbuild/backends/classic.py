@@ -9,16 +9,17 @@ elsewhere, a COPY failure, which has no container), the environment is reconstru
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from dbugbuild import logs
-from dbugbuild.backends.base import DebugLayer, FailureSite
-from dbugbuild.backends.reconstruct import reconstructed
-from dbugbuild.debug import stepenv
 from dbugbuild.dockerfile import Instruction, command_as_written
-from dbugbuild.engine import BuildCommand, Engine
-from dbugbuild.logs import BuildLog
+from dbugbuild.engine.build import BuildCommand
 from dbugbuild.options import BuildOptions
-from dbugbuild.report.style import short_id
+
+if TYPE_CHECKING:  # the rest is imported when used: after the build has started
+    from dbugbuild import logs
+    from dbugbuild.backends.base import DebugLayer, FailureSite
+    from dbugbuild.engine import Engine
+    from dbugbuild.logs import BuildLog
 
 # The docker CLI prints this notice on every classic build since v23
 # (cli/command/image/build.go). We chose the classic builder for the user, so the
@@ -45,6 +46,8 @@ class ClassicBackend:
         )
 
     def log_parser(self) -> logs.LogParser:
+        from dbugbuild import logs
+
         return logs.parser("classic")
 
     def parent_image(self, log: BuildLog, engine: Engine) -> str | None:
@@ -58,12 +61,18 @@ class ClassicBackend:
         if not words:
             return None
         image = engine.image_id(words[0])
+        from dbugbuild.report.style import short_id
+
         return short_id(image) if image and image.startswith("sha256:") else image
 
     def debug_layer(
         self, engine: Engine, site: FailureSite, labels: Mapping[str, str]
     ) -> DebugLayer:
         """From the failed step's kept container if it exists, else reconstructed."""
+        from dbugbuild.backends.base import DebugLayer
+        from dbugbuild.backends.reconstruct import reconstructed
+        from dbugbuild.debug import stepenv
+
         del labels  # the classic builder's layers exist already: nothing to make
         rep = site.report
         ins = site.instruction

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from dbugbuild import logs
-from dbugbuild.backends.base import DebugLayer, FailureSite
-from dbugbuild.backends.reconstruct import reconstructed
 from dbugbuild.dockerfile import Dockerfile, Instruction, Stage, command_as_written, parse_exec_form
-from dbugbuild.engine import BuildCommand, Engine
-from dbugbuild.logs import BuildLog
+from dbugbuild.engine.build import BuildCommand
 from dbugbuild.options import BuildOptions
+
+if TYPE_CHECKING:  # the rest is imported when used: after the build has started
+    from dbugbuild import logs
+    from dbugbuild.backends.base import DebugLayer, FailureSite
+    from dbugbuild.engine import Engine
+    from dbugbuild.logs import BuildLog
 
 REMOVED = "Podman removes the failed build container"
 
@@ -37,6 +40,8 @@ class PodmanBackend:
         )
 
     def log_parser(self) -> logs.LogParser:
+        from dbugbuild import logs
+
         return logs.parser("buildah")
 
     def parent_image(self, log: BuildLog, engine: Engine) -> str | None:
@@ -67,6 +72,9 @@ class PodmanBackend:
         self, engine: Engine, site: FailureSite, labels: Mapping[str, str]
     ) -> DebugLayer:
         """Reconstructed in the last good layer, with the Dockerfile's SHELL (see the module)."""
+        from dbugbuild.backends.base import DebugLayer
+        from dbugbuild.backends.reconstruct import reconstructed
+
         del labels  # Buildah's layers exist already: nothing to make
         ins = site.instruction
         written = _written(ins, site)

@@ -2,12 +2,43 @@
 
 It translates every SDK and CLI failure into a DbugbuildError with one actionable
 sentence (failures.py), so nothing above it ever sees a docker-py exception.
+
+Importing the package costs nothing: each name below is imported from its module when
+first asked for (PEP 562), so a build's CLI starts before the engine's modules load, and
+docker-py loads only when the API is first called (sdk.py).
 """
 
-from dbugbuild.engine.build import BuildCommand, OutputSink, StreamFilter
-from dbugbuild.engine.containers import ContainerSpec, Mount
-from dbugbuild.engine.daemon import LABEL, Engine
-from dbugbuild.engine.probe import ProbeResult
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dbugbuild.engine.build import BuildCommand, OutputSink, StreamFilter
+    from dbugbuild.engine.containers import ContainerSpec, Mount
+    from dbugbuild.engine.daemon import LABEL, Engine
+    from dbugbuild.engine.probe import ProbeResult
+
+_WHERE = {
+    "BuildCommand": "build",
+    "OutputSink": "build",
+    "StreamFilter": "build",
+    "ContainerSpec": "containers",
+    "Mount": "containers",
+    "LABEL": "daemon",
+    "Engine": "daemon",
+    "ProbeResult": "probe",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:  # a submodule (`from dbugbuild.engine import reach`) is found as usual
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "LABEL",

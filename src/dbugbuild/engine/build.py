@@ -52,8 +52,32 @@ class BuildCommand:
 _NO_BUILDX = "BuildKit is enabled but the buildx component is missing or broken"
 
 
+# Where the docker CLI looks for its plugins (docker/cli cli-plugins/manager: the user's
+# $DOCKER_CONFIG/cli-plugins first, then these), besides config.json's cliPluginsExtraDirs.
+_SYSTEM_PLUGIN_DIRS = (
+    "/usr/local/lib/docker/cli-plugins",
+    "/usr/local/libexec/docker/cli-plugins",
+    "/usr/lib/docker/cli-plugins",
+    "/usr/libexec/docker/cli-plugins",
+)
+
+
+def _plugin_file(name: str, env: Mapping[str, str]) -> bool:
+    """Whether an executable docker-NAME is where the CLI looks for plugins (a file found is
+    the plugin, as good as asking the CLI; none found: the CLI is asked)."""
+    config = env.get("DOCKER_CONFIG") or os.path.join(env.get("HOME") or "~", ".docker")
+    for folder in (os.path.join(os.path.expanduser(config), "cli-plugins"), *_SYSTEM_PLUGIN_DIRS):
+        candidate = os.path.join(folder, f"docker-{name}")
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return True
+    return False
+
+
 def has_plugin(path: str, name: str, env: Mapping[str, str]) -> bool:
-    """Whether the docker CLI at `path` has the CLI plugin `name` (`docker NAME version`)."""
+    """Whether the docker CLI at `path` has the CLI plugin `name`: its file where the CLI looks
+    for plugins, else `docker NAME version` (a process start: before a build, only if need be)."""
+    if _plugin_file(name, env):
+        return True
     try:
         done = subprocess.run(
             [path, name, "version"],
@@ -82,8 +106,15 @@ def said_no_buildx(stderr: str) -> bool:
     return _NO_BUILDX in stderr
 
 
-def run_build(path: str, command: BuildCommand, env: Mapping[str, str], sink: OutputSink) -> int:
-    """Run the CLI at `path` for `command`, its output to `sink`; returns its exit status."""
+def run_build(
+    path: str,
+    command: BuildCommand,
+    env: Mapping[str, str],
+    sink: OutputSink,
+    started: Callable[[], None] | None = None,
+) -> int:
+    """Run the CLI at `path` for `command`, its output to `sink`; returns its exit status.
+    `started` is called once the CLI runs (what can wait for the build is done meanwhile)."""
     try:
         proc = subprocess.Popen(
             [path, *command.argv],
@@ -104,6 +135,8 @@ def run_build(path: str, command: BuildCommand, env: Mapping[str, str], sink: Ou
             if command.stdin_data is not None and proc.stdin is not None:
                 proc.stdin.write(command.stdin_data)
                 proc.stdin.close()
+            if started is not None:
+                started()
             _relay(proc, sink, command.stderr_filter() if command.stderr_filter else None)
             return proc.wait()
         except BaseException:

@@ -13,32 +13,74 @@ import os
 import re
 import shutil
 import socket
-import ssl
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
-
-import docker
-import docker.errors
-import docker.tls
 
 from dbugbuild.engine.endpoint import Endpoint, resolve
 from dbugbuild.engine.failures import first_line, unavailable_hint
+from dbugbuild.engine.later import Later
+from dbugbuild.engine.podman import PodmanEndpoint, connect_podman
+from dbugbuild.engine.sdk import docker
 from dbugbuild.engine.tunnel import StdioTunnel
 from dbugbuild.errors import EngineUnavailableError
 
 
-@dataclass
 class Connection:
-    client: Any  # docker.DockerClient
-    cli: str | None  # the docker CLI's path
-    endpoint: Endpoint
-    tunnel: StdioTunnel | None
+    """The API client of an endpoint, with the docker CLI's path and the endpoint.
+
+    The client is made at once, or (a local socket that answers, a local Podman service) in
+    a thread that soon() starts while a build runs; `client` waits for it there. A Podman
+    service sought that way comes with the client (`podman`), and is stopped by close() if
+    dbugbuild started it.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        cli: str | None,
+        endpoint: Endpoint,
+        tunnel: StdioTunnel | None,
+        later: Later[tuple[Any, PodmanEndpoint | None]] | None = None,
+    ) -> None:
+        self._later = later if later is not None else Later.ready((client, None))
+        self.cli = cli  # the docker CLI's path
+        self.endpoint = endpoint
+        self.tunnel = tunnel
+
+    @property
+    def client(self) -> Any:
+        """The docker.DockerClient (made now if it was not started: see soon())."""
+        return self._later.get()[0]
+
+    @property
+    def podman(self) -> PodmanEndpoint | None:
+        """The Podman service the client was made for, when it was sought (waits for it)."""
+        return self._later.get()[1]
+
+    @property
+    def made(self) -> bool:
+        """Whether the client is made or being made (False: nothing asked the daemon yet)."""
+        return self._later.started
+
+    def soon(self) -> None:
+        """Start making the client in a thread (docker-py's imports, a ping, the version)."""
+        self._later.start()
 
     def close(self) -> None:
-        self.client.close()
-        if self.tunnel is not None:
-            self.tunnel.close()
+        try:
+            self._later.close(_close)
+        finally:
+            if self.tunnel is not None:
+                self.tunnel.close()
+
+
+def _close(made: tuple[Any, PodmanEndpoint | None]) -> None:
+    client, podman = made
+    try:
+        client.close()
+    finally:
+        if podman is not None and podman.service is not None:
+            podman.service.stop()
 
 
 def connect(env: Mapping[str, str]) -> Connection:
@@ -47,12 +89,29 @@ def connect(env: Mapping[str, str]) -> Connection:
     The CLI is not required for a unix or tcp endpoint: with DOCKER_HOST set, a `--log`
     run needs only the API, and a missing CLI is reported when a build or `:shell` needs
     it. An ssh:// endpoint is dialled by the CLI, as its builds are.
+
+    A local socket is only knocked on here (no daemon there: the error, now); its client
+    is made when first used, or in a thread once soon() is called: a build starts without
+    waiting for docker-py and the daemon's version. Other endpoints are reached at once,
+    so that a TLS or ssh failure is one sentence before any build starts.
     """
     cli = shutil.which("docker", path=env.get("PATH"))
     endpoint = resolve(cli, env)
+    if endpoint.scheme == "unix" and endpoint.tls is None:
+        try:
+            _probe_unix_socket(endpoint.host)
+        except OSError as exc:
+            raise EngineUnavailableError(
+                f"no Docker daemon is reachable at {endpoint.described} "
+                f"({endpoint.host.split('://', 1)[1]}: {exc.strerror or exc})",
+                unavailable_hint(),
+            ) from exc
+        later: Later[tuple[Any, PodmanEndpoint | None]] = Later(
+            lambda: (_client(endpoint, None), None), "dbugbuild-connect"
+        )
+        return Connection(None, cli, endpoint, None, later)
     tunnel = None
     try:
-        base_url, tls = endpoint.host, _tls_config(endpoint)
         if endpoint.scheme == "ssh":
             if cli is None:
                 raise EngineUnavailableError(
@@ -60,9 +119,36 @@ def connect(env: Mapping[str, str]) -> Connection:
                     "Install the Docker CLI (Debian: 'apt-get install docker.io')",
                 )
             tunnel = StdioTunnel(cli, env)
+        client = _client(endpoint, tunnel)
+    except BaseException:
+        if tunnel is not None:
+            tunnel.close()
+        raise
+    return Connection(client, cli, endpoint, tunnel)
+
+
+def podman_later(env: Mapping[str, str]) -> Connection:
+    """A local Podman service (a default socket, or dbugbuild's own: podman.py), sought when
+    the API is first used or in the thread soon() starts: `podman build` needs none."""
+    cli = shutil.which("docker", path=env.get("PATH"))
+
+    def found() -> tuple[Any, PodmanEndpoint | None]:
+        client, _, podman = connect_podman(env)
+        return client, podman
+
+    return Connection(None, cli, Endpoint(LOCAL_PODMAN, "local"), None, Later(found))
+
+
+LOCAL_PODMAN = "unix://(a local Podman service)"  # the endpoint until it is found
+
+
+def _client(endpoint: Endpoint, tunnel: StdioTunnel | None) -> Any:
+    """A docker-py client of the endpoint (through the tunnel, for ssh://), its API version
+    the daemon's; every failure as one sentence (EngineUnavailableError)."""
+    try:
+        base_url, tls = endpoint.host, _tls_config(endpoint)
+        if tunnel is not None:
             base_url = tunnel.url
-        else:
-            _probe_unix_socket(base_url)
         # Probe with a fixed API version first: version="auto" makes docker-py's
         # constructor call the daemon, before the CA could be set, and a failure there
         # leaks its socket.
@@ -77,16 +163,11 @@ def connect(env: Mapping[str, str]) -> Connection:
         _endpoint_ca_wins(client.api)
         if tunnel is not None:
             _one_pool(client.api)
+        return client
     except EngineUnavailableError:
-        if tunnel is not None:
-            tunnel.close()
         raise
     except Exception as exc:  # docker-py's errors, and requests' that escape its wrapping
-        error = _unreachable(endpoint, exc, tunnel)
-        if tunnel is not None:
-            tunnel.close()
-        raise error from exc
-    return Connection(client, cli, endpoint, tunnel)
+        raise _unreachable(endpoint, exc, tunnel) from exc
 
 
 def _tls_config(endpoint: Endpoint) -> docker.tls.TLSConfig | None:
@@ -133,17 +214,36 @@ def _one_pool(session: Any) -> None:
     adapter.get_connection = shared
 
 
+def local_version(url: str) -> dict[str, Any] | None:
+    """The /version answer of the daemon on a unix socket, by one plain HTTP/1.0 request (no
+    docker-py: this is asked before a build starts); None when it cannot be had."""
+    import json
+
+    path = url.split("://", 1)[1]
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(5)
+            sock.connect(path)
+            sock.sendall(b"GET /version HTTP/1.0\r\nHost: docker\r\n\r\n")
+            parts = []
+            while chunk := sock.recv(65536):
+                parts.append(chunk)
+        head, _, body = b"".join(parts).partition(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.") or head.split(b" ", 2)[1:2] != [b"200"]:
+            return None
+        answer = json.loads(body)
+    except (OSError, ValueError, IndexError):
+        return None
+    return answer if isinstance(answer, dict) else None
+
+
 def _probe_unix_socket(url: str) -> None:
-    """Fail fast, and without leaking a socket (docker-py does on a refused connect)."""
-    if not url.startswith(("unix://", "http+unix://")):
-        return
+    """Fail fast (OSError), and without leaking a socket (docker-py does on a refused
+    connect)."""
     path = url.split("://", 1)[1]
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(5)
-        try:
-            sock.connect(path)
-        except OSError as exc:
-            raise docker.errors.DockerException(f"{path}: {exc.strerror or exc}") from exc
+        sock.connect(path)
 
 
 # -- why it could not be reached ----------------------------------------------------------
@@ -198,6 +298,8 @@ def _ssl_error(exc: BaseException) -> tuple[str, str] | None:
     """The TLS failure inside a requests/urllib3 error chain: (OpenSSL's words, "verify" when
     the daemon's certificate was not trusted, "alert" when the daemon refused the client's),
     or None when it was no TLS failure."""
+    import ssl  # a failure's question: a connection that works never imports it here
+
     seen: set[int] = set()
     stack: list[object] = [exc]
     closed = False

@@ -8,10 +8,8 @@ from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import docker.errors
-import docker.types
-
 from dbugbuild.engine.failures import api_error, start_error, unless_missing
+from dbugbuild.engine.sdk import docker
 from dbugbuild.errors import EngineError
 
 

@@ -9,8 +9,7 @@ import socket
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
-
-import docker.errors
+from typing import Any
 
 from dbugbuild.engine.build import (
     BuildCommand,
@@ -20,7 +19,13 @@ from dbugbuild.engine.build import (
     run_build,
     said_no_buildx,
 )
-from dbugbuild.engine.connect import Connection, connect
+from dbugbuild.engine.connect import (
+    LOCAL_PODMAN,
+    Connection,
+    connect,
+    local_version,
+    podman_later,
+)
 from dbugbuild.engine.containers import ContainersMixin, ContainerSpec
 from dbugbuild.engine.endpoint import Endpoint
 from dbugbuild.engine.failures import api_error
@@ -36,6 +41,7 @@ from dbugbuild.engine.podman import (
     without_mount_noise,
 )
 from dbugbuild.engine.probe import ProbeResult, run_probe
+from dbugbuild.engine.sdk import docker
 from dbugbuild.engine.terminal import run_terminal
 from dbugbuild.engine.volumes import VolumesMixin
 from dbugbuild.errors import EngineUnavailableError
@@ -61,19 +67,36 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
         podman: PodmanEndpoint | None = None,
     ) -> None:
         self._connection = connection
-        self._client = connection.client
         self._docker_cli = connection.cli
         self._env = dict(env)
         self._labels = dict(labels or {})
         self._is_local: bool | None = None
         self._plugins: dict[str, bool] = {}
-        self._podman = podman
+        self._podman_given = podman
+        # A local Podman service sought in the connection's thread (connect_podman).
+        self._seeks_podman = connection.endpoint.host == LOCAL_PODMAN
         # What classic builds printed of their step containers, removed by close()
         # (leftovers.py): the failed one is the debug phase's until then; --keep's for good.
         self._traces: list[StepTrace] = []
         # Makes a section no signal cuts in two (a container being created, the clean-up): app
         # sets debug.signals.deferred, which the engine cannot import (dependencies point down).
         self.deferred: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext
+
+    @property
+    def _client(self) -> Any:
+        """The docker-py client; the first use waits for it (connect.py: made in a thread while
+        a build runs, or now)."""
+        return self._connection.client
+
+    @property
+    def _podman(self) -> PodmanEndpoint | None:
+        """The Podman service this engine is (waits for it to be found), None on Docker."""
+        return self._connection.podman if self._seeks_podman else self._podman_given
+
+    def connect_soon(self) -> None:
+        """Start reaching the API in a thread, if that waits (a build has started: see
+        connect.Connection)."""
+        self._connection.soon()
 
     @classmethod
     def connect(cls, env: Mapping[str, str]) -> Engine:
@@ -83,8 +106,14 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
 
     @classmethod
     def connect_podman(cls, env: Mapping[str, str]) -> Engine:
-        """Reach a Podman service (podman.py's order), starting a private one if none listens."""
+        """Reach a Podman service (podman.py's order), starting a private one if none listens.
+
+        Without CONTAINER_HOST and DOCKER_HOST the service is a local one (a default socket,
+        or dbugbuild's own), found or started when the API is first used or, once
+        connect_soon() is called, in a thread: a `podman build` needs no service."""
         labels = run_labels(env)
+        if not (env.get("CONTAINER_HOST") or env.get("DOCKER_HOST")):
+            return cls(podman_later(env), env, labels)
         client, _, podman = connect_podman(env)
         docker_cli = shutil.which("docker", path=env.get("PATH"))
         connection = Connection(client, docker_cli, Endpoint(podman.url, podman.source), None)
@@ -94,7 +123,8 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
 
     def close(self) -> None:
         """Remove what this engine's builds left (the failed step's container, unless kept),
-        then let go of the daemon (and stop a Podman service started for the run)."""
+        then let go of the daemon (and stop a Podman service started for the run: one it
+        sought is stopped with the connection)."""
         with self.deferred():
             try:
                 try:
@@ -105,14 +135,15 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
                     self._traces = []
                     self._connection.close()
             finally:
-                if self._podman is not None and self._podman.service is not None:
-                    self._podman.service.stop()
+                if self._podman_given is not None and self._podman_given.service is not None:
+                    self._podman_given.service.stop()
 
     @property
     def endpoint(self) -> Endpoint:
         """Where the daemon is and how it was found: `.described` names it in messages,
         `.warning` is the one sentence to print for an unprotected (plain TCP) endpoint."""
-        return self._connection.endpoint
+        podman = self._podman if self._seeks_podman else None
+        return Endpoint(podman.url, podman.source) if podman else self._connection.endpoint
 
     @property
     def is_local(self) -> bool:
@@ -134,9 +165,17 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
 
     @property
     def is_podman(self) -> bool:
-        """Whether this is a Podman service (also one found at DOCKER_HOST by Engine.connect)."""
-        if self._podman is not None:
+        """Whether this is a Podman service (also one found at DOCKER_HOST by Engine.connect).
+
+        A local socket not connected yet is asked with one plain request (reach.py's
+        question before a build: no docker-py needed)."""
+        if self._seeks_podman or self._podman_given is not None:
             return True
+        connection = self._connection
+        if not connection.made and connection.endpoint.scheme == "unix":
+            version = local_version(connection.endpoint.host)
+            if version is not None:
+                return is_podman(version)
         try:
             return is_podman(self._client.api.version())
         except docker.errors.DockerException:
@@ -178,8 +217,15 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
 
     # -- builds, and the terminal --------------------------------------------------------
 
-    def build(self, command: BuildCommand, sink: OutputSink, keep: bool = False) -> int:
-        """Run a build with its CLI, passing its output to `sink` as it comes.
+    def build(
+        self,
+        command: BuildCommand,
+        sink: OutputSink,
+        started: Callable[[], None] | None = None,
+        keep: bool = False,
+    ) -> int:
+        """Run a build with its CLI, passing its output to `sink` as it comes; once it runs,
+        the API is reached in a thread (connect_soon) and `started` is called.
 
         The step containers a classic build prints are removed by close() from the moment
         they are printed (the failed one too, unless `keep`), and at once when the build is
@@ -211,8 +257,13 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
                 trace.seen(text)
             sink(text, from_stderr)
 
+        def running() -> None:
+            self.connect_soon()
+            if started is not None:
+                started()
+
         try:
-            status = run_build(path, command, self._cli_env, relay)
+            status = run_build(path, command, self._cli_env, relay, running)
         except BaseException:
             if watch is not None:
                 watch.clean()  # a cancelled podman build leaves its Buildah containers
@@ -246,8 +297,11 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
 
     @property
     def _cli_env(self) -> dict[str, str]:
-        """The environment of the engine's CLI: on Podman, what reaches the same storage."""
-        return {**self._env, **(self._podman.cli_env if self._podman is not None else {})}
+        """The environment of the engine's CLI: on Podman, what reaches the same storage (a
+        service still sought is a local one: the CLI's default storage)."""
+        # A local service still sought needs nothing: the CLI's default storage is its own.
+        podman = self._podman_given
+        return {**self._env, **(podman.cli_env if podman is not None else {})}
 
     def image_format(self, image: str) -> str | None:
         """The format Podman stored a local image in, "oci" or "docker" (Buildah ignores SHELL

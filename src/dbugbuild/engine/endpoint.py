@@ -5,14 +5,12 @@ with its TLS material; else the default socket. Nothing is connected here (conne
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 
@@ -60,6 +58,8 @@ class Endpoint:
         """The machine named by a tcp:// or ssh:// address; None for a socket."""
         if self.scheme not in ("tcp", "ssh"):
             return None
+        from urllib.parse import urlsplit
+
         url = self.host if "://" in self.host else f"tcp://{self.host}"
         return urlsplit(url).hostname
 
@@ -74,6 +74,8 @@ class Endpoint:
             return False
         if name == "localhost":
             return True
+        import ipaddress
+
         try:
             return ipaddress.ip_address(name).is_loopback
         except ValueError:
@@ -96,6 +98,8 @@ def resolve(cli: str | None, env: Mapping[str, str]) -> Endpoint:
     host = env.get("DOCKER_HOST", "")
     if host:
         return Endpoint(host, "DOCKER_HOST", _env_tls(host, env))
+    if _default_context(env):
+        return Endpoint(DEFAULT_HOST, "default")
     context = _current_context(cli, env)
     return context if context is not None else Endpoint(DEFAULT_HOST, "default")
 
@@ -119,6 +123,24 @@ def _env_tls(host: str, env: Mapping[str, str]) -> TLSMaterial | None:
         verify=verify,
         folder=folder,
     )
+
+
+def _default_context(env: Mapping[str, str]) -> bool:
+    """Whether the CLI's context is surely the default one: DOCKER_CONTEXT unset (or
+    "default") and no currentContext in its config.json (docker/cli
+    cli/command/cli.go resolveContextName), so that `docker context inspect` need not be
+    asked (a process start, before a build)."""
+    if env.get("DOCKER_CONTEXT", "default") != "default":
+        return False
+    path = os.path.join(os.path.expanduser(_config_dir(env)), "config.json")
+    try:
+        with open(path, encoding="utf-8") as config:
+            current = json.load(config).get("currentContext")
+    except FileNotFoundError:
+        return True
+    except (OSError, ValueError, AttributeError):
+        return False  # the CLI reads it its own way: ask it
+    return current in (None, "", "default")
 
 
 def _config_dir(env: Mapping[str, str]) -> str:

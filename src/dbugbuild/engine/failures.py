@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import docker.errors
-
+from dbugbuild.engine.sdk import docker
 from dbugbuild.errors import EngineError, NoShellError
 
 

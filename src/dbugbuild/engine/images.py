@@ -8,9 +8,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import docker.errors
-
 from dbugbuild.engine.failures import api_error, unless_missing
+from dbugbuild.engine.sdk import docker
 
 _KINDS = {0: "C", 1: "A", 2: "D"}  # docker diff's Kind -> its letter
 

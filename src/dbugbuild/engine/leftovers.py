@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import docker.errors
+from dbugbuild.engine.sdk import docker
 
 # moby builder/dockerfile/internals.go (`Running in %s`) and dispatchers.go (` ---> %s`).
 _RUNNING = re.compile(r"^ ---> Running in ([0-9a-f]{12,64})\s*$")

@@ -25,11 +25,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-import docker
-import docker.errors
-from docker.utils import kwargs_from_env
-
 from dbugbuild.engine.failures import first_line
+from dbugbuild.engine.sdk import docker
 from dbugbuild.errors import EngineUnavailableError
 
 ROOTFUL_SOCKET = "/run/podman/podman.sock"
@@ -76,7 +73,7 @@ def connect_podman(env: Mapping[str, str]) -> tuple[Any, str | None, PodmanEndpo
             ) from exc
     docker_host = env.get("DOCKER_HOST")
     if docker_host:
-        client = _podman_at(docker_host, kwargs_from_env(environment=dict(env)))
+        client = _podman_at(docker_host, docker.utils.kwargs_from_env(environment=dict(env)))
         if client is not None:
             remote = {} if docker_host.startswith("unix://") else {"CONTAINER_HOST": docker_host}
             return client, cli, PodmanEndpoint(docker_host, cli_env=remote, source="DOCKER_HOST")

@@ -9,8 +9,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
-import docker.errors
-
+from dbugbuild.engine.sdk import docker
 from dbugbuild.errors import EngineError
 
 

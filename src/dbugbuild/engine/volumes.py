@@ -11,10 +11,8 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import docker.errors
-import docker.types
-
 from dbugbuild.engine.failures import api_error, unless_missing
+from dbugbuild.engine.sdk import docker
 from dbugbuild.errors import EngineError
 
 

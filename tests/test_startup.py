@@ -1,0 +1,142 @@
+"""Start-up costs nothing that is not needed: `--version`, `--help` and a mistyped option load
+none of the heavy modules, and a build's CLI starts before docker-py (or the parsers, the
+report, the diagnosis tables) is imported. Read from a fresh interpreter's sys.modules: no
+timing here (benchmarks/ measures the time)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import note_build_output, own_label, remove_build
+from dbugbuild.engine import Engine
+
+# What must wait until it is needed: the API client and its transport, the terminal, the
+# test-only schema validator, and dbugbuild's own heavy parts.
+HEAVY = (
+    "docker",
+    "requests",
+    "urllib3",
+    "prompt_toolkit",
+    "pexpect",
+    "jsonschema",
+    "dbugbuild.diagnosis",
+    "dbugbuild.engine",
+    "dbugbuild.logs",
+    "dbugbuild.report",
+    "dbugbuild.app",
+)
+
+# Runs main(argv) in a fresh interpreter and writes the modules it had loaded, as JSON, to the
+# file LOADED_TO names.
+_LOADED = """
+import json, os, sys
+from dbugbuild.cli import main
+try:
+    code = main(sys.argv[1:])
+finally:
+    with open(os.environ["LOADED_TO"], "w") as out:
+        json.dump(sorted(sys.modules), out)
+sys.exit(code)
+"""
+
+# Records the modules loaded when the first process is started (the build's CLI), then runs main.
+_AT_SPAWN = """
+import json, os, subprocess, sys
+seen = []
+real = subprocess.Popen.__init__
+def spy(self, *args, **kwargs):
+    if not seen:
+        seen.append(sorted(sys.modules))
+    return real(self, *args, **kwargs)
+subprocess.Popen.__init__ = spy
+from dbugbuild.cli import main
+try:
+    code = main(sys.argv[1:])
+finally:
+    with open(os.environ["LOADED_TO"], "w") as out:
+        json.dump({"at_spawn": seen[0] if seen else None}, out)
+sys.exit(code)
+"""
+
+
+def _heavy(modules: list[str]) -> list[str]:
+    return sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY))
+
+
+def _run(script: str, args: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess[str], str]:
+    loaded = cwd / "loaded.json"
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "LOADED_TO": str(loaded)},
+        check=False,
+    )
+    return done, loaded.read_text()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--version"],
+        [".", "--version"],
+        ["--help"],
+        ["bisect", "--help"],
+        ["compose", "--help"],
+        ["clean", "--help"],
+        ["--no-such-option"],
+        ["--format", "yaml"],
+        ["bisect", "."],  # no --check
+    ],
+    ids=lambda a: " ".join(a),
+)
+def test_startup_loads_nothing_heavy(tmp_path: Path, args: list[str]) -> None:
+    done, loaded = _run(_LOADED, args, tmp_path)
+    assert done.returncode in (0, 2), done.stderr
+    assert _heavy(json.loads(loaded)) == []
+
+
+def test_startup_version_without_argparse_is_argparse_s_answer(tmp_path: Path) -> None:
+    """`--version` alone skips argparse; its answer is the one argparse gives after a PATH."""
+    fast, loaded = _run(_LOADED, ["--version"], tmp_path)
+    slow, _ = _run(_LOADED, [".", "--version"], tmp_path)
+    assert (fast.returncode, fast.stdout, fast.stderr) == (0, slow.stdout, "")
+    assert "argparse" not in json.loads(loaded)
+
+
+def test_startup_argument_error_is_one_line(tmp_path: Path) -> None:
+    done, _ = _run(_LOADED, ["--no-such-option"], tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == (
+        "dbugbuild: error: unknown option --no-such-option. See 'dbugbuild --help'\n"
+    )
+
+
+@pytest.mark.docker
+def test_startup_build_starts_before_docker_py_loads(engine: Engine, tmp_path: Path) -> None:
+    """The build's CLI is the first process dbugbuild starts, and docker-py, the parsers, the
+    report and the diagnosis are not loaded yet: they load while it runs."""
+    (tmp_path / "Dockerfile").write_text(f"FROM busybox\nRUN echo {own_label()} && exit 3\n")
+    done, loaded = _run(_AT_SPAWN, ["--no-shell", "--format", "json", "."], tmp_path)
+    note_build_output(done.stdout + done.stderr)
+    report = json.loads(done.stdout)
+    try:
+        assert done.returncode == 3, done.stderr
+        assert report["failed_step"]["exit_code"] == 3
+        at_spawn = json.loads(loaded)["at_spawn"]
+        assert at_spawn is not None
+        # The engine's modules are there (they run the build), docker-py's and the rest not.
+        loaded = [
+            m for m in _heavy(at_spawn) if not m.startswith(("dbugbuild.engine", "dbugbuild.app"))
+        ]
+        assert loaded == []
+        assert "dbugbuild.engine.build" in at_spawn  # the engine runs it, without docker-py
+    finally:
+        remove_build(engine, report)
