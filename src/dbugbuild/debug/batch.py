@@ -9,7 +9,7 @@ from dbugbuild import report
 from dbugbuild.console import Console
 from dbugbuild.debug.failed import Failed, writeback_for
 from dbugbuild.debug.workspace import Workspace
-from dbugbuild.errors import ExitCode, NoShellError
+from dbugbuild.errors import ExitCode, NoShellError, WriteRefusedError
 from dbugbuild.options import Options
 
 
@@ -57,6 +57,7 @@ def run_batch(
     for line in env.emulated:  # what the debug container emulates of the step (its mounts)
         console.write(f"dbugbuild: {line}\n", err=True)
     notes: tuple[str, ...] = ()
+    refused: WriteRefusedError | None = None  # raised once the report is out
     try:
         if options.retry:
             if env.argv is None:
@@ -69,7 +70,11 @@ def run_batch(
             run(cmd, env.argv_for(cmd), execs)
         if options.apply is not None:
             applied = run(options.apply, env.argv_for(options.apply), execs)
-            notes = (*notes, _apply(failed, applied, env.shell, options, console))
+            try:
+                notes = (*notes, _apply(failed, applied, env.shell, options, console))
+            except WriteRefusedError as exc:
+                refused = exc
+                notes = (*notes, f"--apply: not written: {exc.message}")
     except _Interrupted:
         status = int(ExitCode.INTERRUPTED)
         notes = (*notes, "interrupted (Ctrl-C): the commands after it did not run")
@@ -87,6 +92,8 @@ def run_batch(
                 notes=notes,
             )
         )
+    if refused is not None:
+        raise refused  # the error boundary's one line, and its exit code
     return status
 
 
