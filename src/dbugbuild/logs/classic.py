@@ -152,6 +152,7 @@ class _StepState:
     cached: bool = False
     container: str | None = None
     triggers: int = 0
+    lines: int = 0  # output lines seen (the tail keeps the last ones)
 
     def freeze(self, offset: int) -> Step:
         return Step(
@@ -164,6 +165,7 @@ class _StepState:
             container=self.container,
             triggers=self.triggers,
             output_tail=tuple(self.tail),
+            output_lines=self.lines,
         )
 
 
@@ -285,6 +287,7 @@ class ClassicParser:
         if current.instruction in _PULLING_STEPS and _PULL_PROGRESS.match(body):
             return
         current.tail.append(line.rstrip())
+        current.lines += 1
 
     def _clear_weak_failure(self) -> None:
         """Forget a weak failure that turned out to be step output; keep its line as such."""
@@ -293,6 +296,7 @@ class ClassicParser:
             return
         if build.steps:
             build.steps[-1].tail.append(build.failure_line)
+            build.steps[-1].lines += 1
         build.failure, build.failure_line = None, ""
 
     def _step(self, match: re.Match[str]) -> None:

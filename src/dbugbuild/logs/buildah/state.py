@@ -22,6 +22,7 @@ class StepState:
     tail: deque[str]
     image: str | None = None
     cached: bool = False
+    lines: int = 0  # program output lines seen, blank ones too (the tail keeps the last)
 
     def freeze(self) -> Step:
         return Step(
@@ -34,6 +35,7 @@ class StepState:
             image=self.image,
             cached=self.cached,
             output_tail=tuple(self.tail),
+            output_lines=self.lines,
         )
 
 
