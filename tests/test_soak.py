@@ -172,6 +172,14 @@ def _own_processes(project: Path) -> list[str]:
     return left
 
 
+def _progress(line: str) -> None:
+    """A line per session in DBUGBUILD_SOAK_REPORT + ".progress" (a long soak's figures
+    survive an interrupted run)."""
+    if os.environ.get("DBUGBUILD_SOAK_REPORT"):
+        with open(os.environ["DBUGBUILD_SOAK_REPORT"] + ".progress", "a") as out:
+            out.write(f"{time.strftime('%H:%M:%S')} {line}\n")
+
+
 def test_soak(engine: Engine, tmp_path: Path) -> None:
     count = int(os.environ.get("DBUGBUILD_SOAK", "4"))
     seed = int(os.environ.get("DBUGBUILD_SOAK_SEED", "1307"))
@@ -191,6 +199,7 @@ def test_soak(engine: Engine, tmp_path: Path) -> None:
         except pytest.fail.Exception as exc:  # it never reached the moment, or it hung
             failures.append(f"{where}: {exc}")
             outcomes[f"{trial.moment}/{trial.how}->FAILED"] += 1
+            _progress(f"#{number} {trial.moment}/{trial.how}/{trial.backend} -> FAILED")
             continue
         left = docker_leftovers(engine, marker) + _own_processes(project)
         screen = run.log.getvalue()
@@ -201,6 +210,7 @@ def test_soak(engine: Engine, tmp_path: Path) -> None:
         if "Traceback" in screen or "Unhandled exception" in screen:
             failures.append(f"{where}: an exception on screen\n{screen[-1500:]}")
         outcomes[f"{trial.moment}/{trial.how}->{code}"] += 1
+        _progress(f"#{number} {trial.moment}/{trial.how}/{trial.backend} -> {code} left={left}")
     figures = {
         "sessions": count,
         "seed": seed,
