@@ -27,7 +27,7 @@ import pexpect
 import pytest
 
 from dbugbuild.engine import Engine
-from endings import CTRL_D, CTRL_U, ENTER, PROMPT, PtyRun, docker_leftovers
+from endings import CTRL_D, CTRL_U, ENTER, PROMPT, PtyRun, docker_leftovers, processes_naming
 
 pytestmark = pytest.mark.docker
 
@@ -156,22 +156,6 @@ def _ended_within(run: PtyRun, seconds: float) -> bool:
     return not run.child.ptyproc.isalive()
 
 
-def _own_processes(project: Path) -> list[str]:
-    """Processes naming the session's folder (the build CLI it ran) still alive."""
-    left = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if str(project) in argv and state != "Z":
-            left.append(f"{entry.name}: {argv[:120]}")
-    return left
-
-
 def _progress(line: str) -> None:
     """A line per session in DBUGBUILD_SOAK_REPORT + ".progress" (a long soak's figures
     survive an interrupted run)."""
@@ -201,7 +185,7 @@ def test_soak(engine: Engine, tmp_path: Path) -> None:
             outcomes[f"{trial.moment}/{trial.how}->FAILED"] += 1
             _progress(f"#{number} {trial.moment}/{trial.how}/{trial.backend} -> FAILED")
             continue
-        left = docker_leftovers(engine, marker) + _own_processes(project)
+        left = docker_leftovers(engine, marker) + processes_naming(str(project))
         screen = run.log.getvalue()
         if code not in trial.expected():
             failures.append(f"{where}: exit {code}\n{screen[-1500:]}")
