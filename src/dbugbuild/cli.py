@@ -69,8 +69,8 @@ def _main(args: list[str], console: Console | None) -> int:
         if show_traceback:
             import traceback
 
-            _stderr(given, traceback.format_exc())
-        _stderr(
+            _quiet(given, traceback.format_exc())
+        _quiet(  # (no terminal any more: the exit status still says it)
             given,
             f"dbugbuild: error: internal error: {type(exc).__name__}: {exc}. This is a bug in "
             "dbugbuild; please report it with the output of --traceback\n",

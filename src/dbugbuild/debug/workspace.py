@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import errno
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -186,6 +187,11 @@ class Workspace:
         ended = True  # by the shell's exit, not from outside (then nothing is committed)
         try:
             return self._engine.terminal(spec, pretype, self._echo)
+        except OSError as exc:
+            ended = False
+            if exc.errno == errno.EIO:  # the terminal closed under :shell: its hang-up (129)
+                raise signals.terminal_gone() from None
+            raise
         except BaseException:
             ended = False
             raise
