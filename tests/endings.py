@@ -209,19 +209,30 @@ def podman_leftovers(marker: str) -> list[str]:
     return podman_harness.labelled(own_label()) + podman_marked(marker) + podman_harness.services()
 
 
-def child_processes(pid: int) -> list[int]:
-    """The live processes whose parent is `pid` (the build CLI dbugbuild runs)."""
+def _live_processes() -> list[tuple[int, int, str]]:
+    """(pid, parent pid, command line) of every process not yet a zombie."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            argv = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            found.append(int(entry.name))
+        if fields[0] != "Z":
+            found.append((int(entry.name), int(fields[1]), argv))
     return found
+
+
+def child_processes(pid: int) -> list[int]:
+    """The live processes whose parent is `pid` (the build CLI dbugbuild runs)."""
+    return [child for child, parent, _ in _live_processes() if parent == pid]
+
+
+def processes_naming(text: str) -> list[str]:
+    """The live processes whose command line holds `text` (a run's own folder)."""
+    return [f"{pid}: {argv[:120]}" for pid, _, argv in _live_processes() if text in argv]
 
 
 def alive(pids: Sequence[int]) -> list[int]:

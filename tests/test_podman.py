@@ -455,7 +455,7 @@ def test_podman_error_after_the_service_started_stops_it(
 ) -> None:
     """podman refuses the build before its first step: one error line, the service stopped."""
     _project(tmp_path, "FROM busybox\nRUN true\n")
-    run = run_cli([*PODMAN, "--platform", "a/b/c/d", "."], tmp_path)  # not OS/ARCH[/VARIANT]
+    run = run_cli([*PODMAN, "--secret", "id=a,src=/nonexistent-dbugbuild", "."], tmp_path)
     assert run.code == 2, run.stderr
     assert run.stderr.splitlines()[-1].startswith(
         "dbugbuild: error: podman build failed before the build started"

@@ -92,6 +92,23 @@ def test_closed_terminal_while_typing_is_a_hang_up(
     assert run.wait() == 128 + signal.SIGHUP
 
 
+@pytest.mark.parametrize("backend", BACKEND_PARAMS)
+def test_closed_terminal_in_shell_is_a_hang_up(
+    backend: str, marker: str, leaves_nothing: None, tmp_path: Path
+) -> None:
+    """The terminal closes under :shell: 129 (it exited 1: pexpect's restoring the gone
+    terminal raised termios.error over the hang-up, and the internal error's own message
+    failed on the terminal too; the soak found it)."""
+    run = PtyRun([*BACKENDS[backend], "."], _project(tmp_path, marker), _state(tmp_path))
+    run.expect(PROMPT)
+    run.send(CTRL_U + ":shell\r")
+    run.expect(r"/ # \S*cat /missing-")  # busybox's prompt, the failed command pre-typed
+    run.send(CTRL_U + "echo in-$((6*7))-shell\r")
+    run.expect("in-42-shell")
+    run.end("close")
+    assert run.wait() == 128 + signal.SIGHUP
+
+
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGHUP"])
 @pytest.mark.parametrize("backend", BACKEND_PARAMS)
 def test_signal_during_the_build_stops_it_and_leaves_nothing(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from dbugbuild import __version__
-from dbugbuild.choices import BACKEND_CHOICES
+from dbugbuild.choices import BACKEND_CHOICES, UNSUPPORTED_DOCKER_OPTIONS
 from dbugbuild.errors import UsageError
 
 # Not `typing.TYPE_CHECKING`: importing typing is start-up time (cli.py's docstring).
@@ -20,54 +20,11 @@ if TYPE_CHECKING:
 
     from dbugbuild.options import BisectOptions, BuildOptions, CleanOptions, Options
 
-# docker build options that dbugbuild refuses by name rather than passing on: some
-# would defeat the debugger (--force-rm removes the failed container, -q hides the
-# step output, --progress the plain output it reads, --rm=false, --squash merges the
-# layers we debug in, --push/--output/--load send the image elsewhere than the daemon),
-# others are not passed on yet.
-UNSUPPORTED_DOCKER_OPTIONS = frozenset(
-    [
-        "--allow",
-        "--annotation",
-        "--attest",
-        "--cache-to",
-        "--call",
-        "--cgroup-parent",
-        "--check",
-        "--compress",
-        "--cpu-period",
-        "--cpu-quota",
-        "-c",
-        "--cpu-shares",
-        "--cpuset-cpus",
-        "--cpuset-mems",
-        "--disable-content-trust",
-        "--force-rm",
-        "--iidfile",
-        "--isolation",
-        "--load",
-        "-m",
-        "--memory",
-        "--memory-swap",
-        "--metadata-file",
-        "--no-cache-filter",
-        "-o",
-        "--output",
-        "--progress",
-        "--provenance",
-        "--push",
-        "-q",
-        "--quiet",
-        "--rm",
-        "--sbom",
-        "--security-opt",
-        "--squash",
-        "--ulimit",
-    ]
-)
 
+class Parser(argparse.ArgumentParser):
+    """argparse's parser whose errors are our UsageError (one line, exit 2), for every
+    command line (compose_cli's too)."""
 
-class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(message, f"See '{self.prog} --help'")
 
@@ -82,7 +39,7 @@ def is_compose(args: Sequence[str]) -> bool:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = Parser(
         prog="dbugbuild",
         description=(
             "Run a docker build (the classic builder, or BuildKit when the build needs it), or a "
@@ -189,9 +146,9 @@ def _add_build_options(p: argparse.ArgumentParser) -> None:
 
 
 def _build_options(ns: argparse.Namespace, context: str) -> BuildOptions:
-    from dbugbuild.options import BuildOptions  # after parsing: --help need not pay for it
+    from dbugbuild.options import BuildOptions, check_build_flags  # after parsing (--help)
 
-    return BuildOptions(
+    build = BuildOptions(
         context=context,
         file=ns.file,
         tags=tuple(ns.tag),
@@ -211,6 +168,8 @@ def _build_options(ns: argparse.Namespace, context: str) -> BuildOptions:
         shm_size=ns.shm_size,
         cache_from=tuple(ns.cache_from),
     )
+    check_build_flags(build)  # before anything runs: our line, not the builder's usage text
+    return build
 
 
 def _refuse(rest: Sequence[str], prog: str) -> None:
@@ -232,12 +191,23 @@ def parse_args(argv: Sequence[str]) -> Options:
     parser = _parser()
     ns, rest = parser.parse_known_args(list(argv))
     _refuse(rest, "dbugbuild")
+    build = _build_options(ns, ns.path if ns.path is not None else ".")
+    return run_options(ns, build, log=ns.log, context_given=ns.path is not None or ns.log is None)
+
+
+def run_options(
+    ns: argparse.Namespace,
+    build: BuildOptions,
+    *,
+    log: str | None = None,
+    context_given: bool = True,
+) -> Options:
+    """The run options of a parsed command line (`dbugbuild`'s, or `compose`'s)."""
     from dbugbuild.options import Options
 
-    build = _build_options(ns, ns.path if ns.path is not None else ".")
     return Options(
         build=build,
-        log=ns.log,
+        log=log,
         no_shell=ns.no_shell,
         exec=tuple(ns.exec),
         retry=ns.retry,
@@ -247,11 +217,12 @@ def parse_args(argv: Sequence[str]) -> Options:
         format=ns.format,
         color=ns.color,
         traceback=ns.traceback,
-        context_given=ns.path is not None or ns.log is None,
+        context_given=context_given,
     )
 
 
-def _seconds(text: str) -> float:
+def positive_seconds(text: str) -> float:
+    """argparse's type for a number of seconds above 0 (a probe's timeout)."""
     try:
         value = float(text)
     except ValueError:
@@ -262,7 +233,7 @@ def _seconds(text: str) -> float:
 
 
 def _bisect_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = Parser(
         prog="dbugbuild bisect",
         description=(
             "Build as dbugbuild does (or take --image), then find the Dockerfile step that made "
@@ -302,7 +273,7 @@ def _bisect_parser() -> argparse.ArgumentParser:
     )
     o.add_argument(
         "--probe-timeout",
-        type=_seconds,
+        type=positive_seconds,
         default=60.0,
         metavar="SECONDS",
         help="kill a probe after this long; it counts as failing (default: 60)",
@@ -328,15 +299,31 @@ def parse_bisect_args(argv: Sequence[str]) -> BisectOptions:
                     f"{name} has no meaning with --image (no build runs)",
                     "Drop it, or bisect a build: 'dbugbuild bisect PATH --check CMD'",
                 )
+    return bisect_options(
+        ns,
+        _build_options(ns, ns.path if ns.path is not None else "."),
+        image=ns.image,
+        dockerfile_given=ns.path is not None or ns.file is not None,
+    )
+
+
+def bisect_options(
+    ns: argparse.Namespace,
+    build: BuildOptions,
+    *,
+    image: str | None = None,
+    dockerfile_given: bool = False,
+) -> BisectOptions:
+    """The bisect options of a parsed command line (`bisect`'s, or `bisect --service`'s)."""
     if not ns.check.strip():
         raise UsageError("--check is empty", "Give the command to run in each layer")
     from dbugbuild.options import BisectOptions
 
     return BisectOptions(
-        build=_build_options(ns, ns.path if ns.path is not None else "."),
+        build=build,
         check=ns.check,
-        image=ns.image,
-        dockerfile_given=ns.path is not None or ns.file is not None,
+        image=image,
+        dockerfile_given=dockerfile_given,
         stage=ns.stage,
         until_pass=ns.until_pass,
         probe_timeout=ns.probe_timeout,
@@ -347,7 +334,7 @@ def parse_bisect_args(argv: Sequence[str]) -> BisectOptions:
 
 
 def _clean_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = Parser(
         prog="dbugbuild clean",
         description=(
             "Remove the containers and images that dbugbuild runs left (a crash, a kill -9): "

@@ -69,8 +69,8 @@ def _main(args: list[str], console: Console | None) -> int:
         if show_traceback:
             import traceback
 
-            _stderr(given, traceback.format_exc())
-        _stderr(
+            _quiet(given, traceback.format_exc())
+        _quiet(  # (no terminal any more: the exit status still says it)
             given,
             f"dbugbuild: error: internal error: {type(exc).__name__}: {exc}. This is a bug in "
             "dbugbuild; please report it with the output of --traceback\n",
@@ -107,14 +107,18 @@ def _dispatch(args: list[str], given: Console | None) -> int:
 
 
 def _console(given: Console | None) -> Console:
-    """The console given (tests), else the process's own, made when first needed."""
-    if given is not None:
-        return given
-    from dbugbuild.console import Console
-    from dbugbuild.debug import signals
+    """The console given (tests), else the process's own, made when first needed (after the
+    arguments parsed); DBUGBUILD_LABELS checked with it, before anything runs."""
+    from dbugbuild.options import run_labels
 
-    con = Console.real()
-    con.hang_up = signals.hang_up  # a terminal answering EIO has hung up
+    con = given
+    if con is None:
+        from dbugbuild.console import Console
+        from dbugbuild.debug import signals
+
+        con = Console.real()
+        con.hang_up = signals.hang_up  # a terminal answering EIO has hung up
+    run_labels(con.env)  # a malformed one: our line (exit 2), not a run that fails later
     return con
 
 

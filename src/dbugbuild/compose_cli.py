@@ -10,29 +10,28 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
-from dbugbuild.arguments import is_compose
+from dbugbuild.arguments import (
+    Parser,
+    bisect_options,
+    is_compose,
+    positive_seconds,
+    run_options,
+)
 from dbugbuild.errors import UsageError
 from dbugbuild.options import (
     BACKEND_CHOICES,
-    BisectOptions,
     BuildOptions,
     ComposeBisectOptions,
     ComposeOptions,
     ComposeProject,
-    Options,
 )
 
 if TYPE_CHECKING:
     from dbugbuild.console import Console
 
 _BACKENDS = BACKEND_CHOICES
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message, f"See '{self.prog} --help'")
 
 
 handles = is_compose  # whether argv is this module's (cli.py asks arguments.py, cheaper)
@@ -102,7 +101,7 @@ def _refuse(rest: Sequence[str], prog: str) -> None:
 
 
 def _compose_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = Parser(
         prog="dbugbuild compose",
         description=(
             "Build the services of a Compose project as 'docker compose build' does, one "
@@ -147,33 +146,12 @@ def parse_compose_args(argv: Sequence[str]) -> ComposeOptions:
     return ComposeOptions(
         project=_project(ns),
         services=tuple(dict.fromkeys(ns.services)),
-        run=Options(
-            build=build,
-            no_shell=ns.no_shell,
-            exec=tuple(ns.exec),
-            retry=ns.retry,
-            keep=ns.keep,
-            apply=ns.apply,
-            yes=ns.yes,
-            format=ns.format,
-            color=ns.color,
-            traceback=ns.traceback,
-        ),
+        run=run_options(ns, build),
     )
 
 
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, got '{text}'")
-    return value
-
-
 def _bisect_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = Parser(
         prog="dbugbuild bisect --service",
         description=(
             "Build a Compose service as 'dbugbuild compose' does, then find the Dockerfile "
@@ -187,7 +165,7 @@ def _bisect_parser() -> argparse.ArgumentParser:
     p.add_argument("--stage", metavar="NAME", help="the stage to bisect")
     p.add_argument("--until-pass", action="store_true", help="find the step that made CMD pass")
     p.add_argument(
-        "--probe-timeout", type=_positive, default=60.0, metavar="SECONDS",
+        "--probe-timeout", type=positive_seconds, default=60.0, metavar="SECONDS",
         help="kill a probe after this long; it counts as failing (default: 60)",
     )  # fmt: skip
     _project_options(p)
@@ -200,19 +178,7 @@ def parse_bisect_args(argv: Sequence[str]) -> ComposeBisectOptions:
     """`dbugbuild bisect --service NAME` argv (after `bisect`) -> ComposeBisectOptions."""
     ns, rest = _bisect_parser().parse_known_args(list(argv))
     _refuse(rest, "bisect --service")
-    if not ns.check.strip():
-        raise UsageError("--check is empty", "Give the command to run in each layer")
+    build = BuildOptions(no_cache=ns.no_cache, pull=ns.pull, backend=ns.backend)
     return ComposeBisectOptions(
-        project=_project(ns),
-        service=ns.service,
-        bisect=BisectOptions(
-            build=BuildOptions(no_cache=ns.no_cache, pull=ns.pull, backend=ns.backend),
-            check=ns.check,
-            stage=ns.stage,
-            until_pass=ns.until_pass,
-            probe_timeout=ns.probe_timeout,
-            format=ns.format,
-            color=ns.color,
-            traceback=ns.traceback,
-        ),
+        project=_project(ns), service=ns.service, bisect=bisect_options(ns, build)
     )

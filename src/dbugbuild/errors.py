@@ -22,6 +22,7 @@ class ExitCode(enum.IntEnum):
     BAD_INPUT = 65  # input we cannot use: a garbage log, a Dockerfile that changed under us
     NO_INPUT = 66  # a path, Dockerfile or log that does not exist or cannot be read
     UNAVAILABLE = 69  # no Docker daemon, or no docker CLI
+    CANNOT_WRITE = 73  # a write-back the Dockerfile or its folder refused (sysexits' CANTCREAT)
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -49,6 +50,13 @@ class BadInputError(DbugbuildError):
 
 class NoInputError(DbugbuildError):
     exit_code = ExitCode.NO_INPUT
+
+
+class WriteRefusedError(DbugbuildError):
+    """The Dockerfile, its folder or the backups' folder refuses a write-back (read-only,
+    immutable): a session goes on; --apply ends with this code after its report."""
+
+    exit_code = ExitCode.CANNOT_WRITE
 
 
 class EngineUnavailableError(DbugbuildError):

@@ -165,3 +165,44 @@ def run_labels(env: Mapping[str, str]) -> dict[str, str]:
             )
         labels[key] = value
     return labels
+
+
+# The syntax of the build flags dbugbuild passes on, checked before anything runs: a bad one
+# is our one line (exit 2), not the builder's usage text after a connection and a build start.
+# The forms are the builders' (buildx and podman for --secret/--ssh/--build-context, the
+# platform specifier's components as containerd's parser takes them); what a value means (a
+# file that exists, a stage that exists) stays the builder's to say.
+_PLATFORM = re.compile(r"[A-Za-z0-9_-]+(\([A-Za-z0-9_.-]*\))?(/[A-Za-z0-9_-]+){0,2}")
+_SECRET_KEYS = frozenset({"type", "id", "src", "source", "env", "required"})
+
+
+def check_build_flags(build: BuildOptions) -> None:
+    """UsageError naming the first malformed --build-arg, --label, --secret, --ssh,
+    --build-context or --platform value."""
+    for flag, items in (("--build-arg", build.build_args), ("--label", build.labels)):
+        for item in items:
+            if not item.partition("=")[0].strip():
+                _bad(flag, item, "KEY=VALUE (or KEY) with a KEY")
+    for item in build.secrets:
+        fields = item.split(",")
+        for f in fields:
+            key, eq, value = f.partition("=")
+            if not eq or key.strip().lower() not in _SECRET_KEYS:
+                _bad("--secret", item, "id=ID[,src=PATH|env=VAR][,type=file|env]")
+            if key.strip().lower() == "type" and value not in ("file", "env"):
+                _bad("--secret", item, "type=file or type=env")
+    for item in build.ssh:
+        name, eq, paths = item.partition("=")
+        if not name or "," in name or (eq and not all(paths.split(","))):
+            _bad("--ssh", item, "default or ID[=PATH[,PATH...]]")
+    for item in build.build_contexts:
+        name, eq, value = item.partition("=")
+        if not name.strip() or not eq or not value.strip():
+            _bad("--build-context", item, "NAME=VALUE (a folder, docker-image://, a URL)")
+    platforms = build.platform  # several joined with ","
+    if platforms is not None and not all(_PLATFORM.fullmatch(p) for p in platforms.split(",")):
+        _bad("--platform", platforms, "OS/ARCH[/VARIANT], e.g. linux/amd64")
+
+
+def _bad(flag: str, value: str, form: str) -> None:
+    raise UsageError(f"{flag} '{value}' is malformed: expected {form}", f"Fix {flag}")

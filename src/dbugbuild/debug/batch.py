@@ -9,8 +9,12 @@ from dbugbuild import report
 from dbugbuild.console import Console
 from dbugbuild.debug.failed import Failed, writeback_for
 from dbugbuild.debug.workspace import Workspace
-from dbugbuild.errors import NoShellError
+from dbugbuild.errors import ExitCode, NoShellError, WriteRefusedError
 from dbugbuild.options import Options
+
+
+class _Interrupted(Exception):
+    """Ctrl-C stopped a command of the batch: the rest must not run (a cancelled CI job)."""
 
 
 def run_batch(
@@ -20,43 +24,61 @@ def run_batch(
     console: Console,
     emit: Callable[[report.Report], None],
 ) -> int:
-    """--retry and --exec: run, print (live, or into the json report), exit with the last."""
+    """--retry and --exec: run, print (live, or into the json report), exit with the last;
+    Ctrl-C stops the batch (exit 130), the commands run so far reported."""
     live = options.format == "text"
     env = workspace.env
     status = failed.report.exit_code
+    retried: list[report.ExecResult] = []
+    execs: list[report.ExecResult] = []
 
-    def run(text: str, argv: tuple[str, ...]) -> report.ExecResult:
+    def run(text: str, argv: tuple[str, ...], into: list[report.ExecResult]) -> report.ExecResult:
         nonlocal status
-        if live:
-            console.write(f"$ {text}\n")
-        else:
-            console.write(f"$ {text}\n", err=True)
+        console.write(f"$ {text}\n", err=not live)
         try:
             result = workspace.run(argv, lambda t: console.write(t, err=not live))
         except NoShellError as exc:
             console.warn(str(exc))
             status = 127
-            return report.ExecResult(text, 127, "")
-        console.write(f"-- exit code {result.exit_code} ({result.seconds:.1f}s)\n", err=not live)
+            into.append(report.ExecResult(text, 127, ""))
+            return into[-1]
+        note = " (interrupted)" if result.interrupted else ""
+        console.write(
+            f"-- exit code {result.exit_code}{note} ({result.seconds:.1f}s)\n", err=not live
+        )
         status = result.exit_code
-        return report.ExecResult(text, result.exit_code, result.output)
+        into.append(report.ExecResult(text, result.exit_code, result.output, result.cut or None))
+        if result.interrupted:
+            raise _Interrupted
+        return into[-1]
 
     if live:
         emit(failed.report)
     for line in env.emulated:  # what the debug container emulates of the step (its mounts)
         console.write(f"dbugbuild: {line}\n", err=True)
-    retry = None
-    if options.retry:
-        if env.argv is None:
-            console.warn("--retry: the failed step ran no command (not a RUN); nothing to retry")
-        else:
-            retry = run(env.command or " ".join(env.argv), env.argv)
-    execs = tuple(run(cmd, env.argv_for(cmd)) for cmd in options.exec)
     notes: tuple[str, ...] = ()
-    if options.apply is not None:
-        applied = run(options.apply, env.argv_for(options.apply))
-        execs = (*execs, applied)
-        notes = (*notes, _apply(failed, applied, env.shell, options, console))
+    refused: WriteRefusedError | None = None  # raised once the report is out
+    try:
+        if options.retry:
+            if env.argv is None:
+                console.warn(
+                    "--retry: the failed step ran no command (not a RUN); nothing to retry"
+                )
+            else:
+                run(env.command or " ".join(env.argv), env.argv, retried)
+        for cmd in options.exec:
+            run(cmd, env.argv_for(cmd), execs)
+        if options.apply is not None:
+            applied = run(options.apply, env.argv_for(options.apply), execs)
+            try:
+                notes = (*notes, _apply(failed, applied, env.shell, options, console))
+            except WriteRefusedError as exc:
+                refused = exc
+                notes = (*notes, f"--apply: not written: {exc.message}")
+    except _Interrupted:
+        status = int(ExitCode.INTERRUPTED)
+        notes = (*notes, "interrupted (Ctrl-C): the commands after it did not run")
+        console.write("dbugbuild: interrupted; the commands after it did not run\n", err=True)
     if failed.report.failed_container and not options.keep:
         notes = (
             *notes,
@@ -65,11 +87,13 @@ def run_batch(
     if not live:
         emit(
             failed.report.with_commands(
-                exec=execs if options.exec or options.apply is not None else None,
-                retry=retry,
+                exec=tuple(execs) if options.exec or options.apply is not None else None,
+                retry=retried[0] if retried else None,
                 notes=notes,
             )
         )
+    if refused is not None:
+        raise refused  # the error boundary's one line, and its exit code
     return status
 
 

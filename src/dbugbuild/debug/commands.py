@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from dbugbuild.debug.layer import Change, CommandResult, Layer
-from dbugbuild.errors import BadInputError, EngineError, NoShellError, UsageError
+from dbugbuild.errors import (
+    BadInputError,
+    EngineError,
+    NoShellError,
+    UsageError,
+    WriteRefusedError,
+)
 from dbugbuild.report.style import short_id
 
 HELP = """\
@@ -174,7 +180,12 @@ class Commands:
                 self.write(f"-- shell exited with {status}; back at the dbugbuild prompt\n")
             elif name == ":failed":
                 self._failed(arg or "diff")
-        except (EngineError, BadInputError, UsageError) as exc:  # NoShellError among them
+        except (
+            EngineError,
+            BadInputError,
+            UsageError,
+            WriteRefusedError,
+        ) as exc:  # NoShellError too
             self.write(f"dbugbuild: {exc}\n")
         return None
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import errno
 import threading
 import time
 from collections.abc import Callable, Sequence
 
 from dbugbuild.debug import signals
-from dbugbuild.debug.layer import Change, CommandResult
+from dbugbuild.debug.layer import Change, CommandResult, OutputTail
 from dbugbuild.debug.stepenv import StepEnv
 from dbugbuild.engine import LABEL, ContainerSpec, Engine, Mount
 from dbugbuild.errors import EngineError
@@ -88,7 +89,7 @@ class Workspace:
             shield.close()
             raise
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        captured: list[str] = []
+        captured = OutputTail()  # the output is the sink's; the result keeps its tail
         interrupted = False
         expired = threading.Event()
         timer: threading.Timer | None = None
@@ -104,7 +105,7 @@ class Workspace:
                 with contextlib.closing(engine.output(cid)) as chunks:  # its stream, closed
                     for chunk in chunks:
                         text = decoder.decode(chunk)
-                        captured.append(text)
+                        captured.add(text)
                         if sink is not None and text:
                             sink(text)
             except KeyboardInterrupt:
@@ -121,8 +122,9 @@ class Workspace:
                 self._commit(cid)
         finally:
             engine.remove_container(cid)
+        seconds = time.monotonic() - started
         return CommandResult(
-            code, "".join(captured), time.monotonic() - started, interrupted, expired.is_set()
+            code, captured.text, seconds, interrupted, expired.is_set(), captured.cut
         )
 
     def _expire(self, cid: str, expired: threading.Event) -> None:
@@ -185,6 +187,11 @@ class Workspace:
         ended = True  # by the shell's exit, not from outside (then nothing is committed)
         try:
             return self._engine.terminal(spec, pretype, self._echo)
+        except OSError as exc:
+            ended = False
+            if exc.errno == errno.EIO:  # the terminal closed under :shell: its hang-up (129)
+                raise signals.terminal_gone() from None
+            raise
         except BaseException:
             ended = False
             raise

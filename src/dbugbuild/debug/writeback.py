@@ -10,6 +10,7 @@ read it is never overwritten.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import tempfile
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from dbugbuild import dockerfile
 from dbugbuild.dockerfile import rewrite
-from dbugbuild.errors import BadInputError, UsageError
+from dbugbuild.errors import BadInputError, UsageError, WriteRefusedError
 from dbugbuild.inputs import digest, read_text
 
 
@@ -61,25 +62,50 @@ class DockerfileFile:
             )
 
     def write(self, new_text: str) -> Path:
-        """Replace the file atomically, keeping its mode; returns the backup of the old text."""
+        """Replace the file atomically, keeping its mode; returns the backup of the old text.
+
+        The new text is written beside it first and the backup made only then: a folder or
+        file that refuses the write (read-only, immutable) leaves no backup of a write that
+        never happened, and the Dockerfile as it was (WriteRefusedError)."""
         self.check_unchanged()
-        backup = self._backup()
         folder = os.path.dirname(self.path)
-        mode = os.stat(self.path).st_mode & 0o7777
-        fd, tmp = tempfile.mkstemp(prefix=".dbugbuild-", dir=folder)
+        try:
+            mode = os.stat(self.path).st_mode & 0o7777
+            fd, tmp = tempfile.mkstemp(prefix=".dbugbuild-", dir=folder)
+        except OSError as exc:
+            raise self._refused(exc, f"its folder {folder}") from exc
+        backup: Path | None = None
         try:
             with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape", newline="") as fh:
                 fh.write(new_text)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.chmod(tmp, mode)
-            os.replace(tmp, self.path)
+            try:
+                backup = self._backup()
+            except OSError as exc:
+                raise self._refused(exc, f"the backup folder {self.backups}") from exc
+            try:
+                os.replace(tmp, self.path)
+            except OSError as exc:
+                raise self._refused(exc, self.shown) from exc
         except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+            for made in (tmp, backup):
+                if made is not None and os.path.exists(made):
+                    os.unlink(made)
             raise
         self.text = new_text
+        assert backup is not None
         return backup
+
+    def _refused(self, exc: OSError, what: str) -> WriteRefusedError:
+        reason = exc.strerror or type(exc).__name__
+        if exc.errno == errno.EPERM and what == self.shown:
+            reason += ": is it immutable (lsattr)?"
+        return WriteRefusedError(
+            f"cannot write {self.shown}: {what} refuses the write ({reason}); nothing was written",
+            "Make it writable and :apply again, or copy the fix from the diff above",
+        )
 
     def _backup(self) -> Path:
         """A new numbered backup (Dockerfile.~1~, ~2~, ...): an older one is never overwritten."""

@@ -24,6 +24,9 @@ _RUN_MESSAGE = re.compile(
 )
 
 
+LINE_END = 4096  # the characters of an output line the rules read: its last ones
+
+
 @dataclass(frozen=True)
 class Case:
     """The failed step as the rules read it: its output lines, then the builder's message."""
@@ -35,7 +38,11 @@ class Case:
     @classmethod
     def of(cls, step: FailedStep, facts: Facts) -> Case:
         message = () if _RUN_MESSAGE.match(step.message) else (step.message,)
-        return cls(step, facts, (*step.output_tail, *message))
+        # Each line's end: what a rule looks for ends a line, and an unanchored pattern
+        # searched in a line of a megabyte (a progress bar without newlines) takes time
+        # quadratic in its length (300 KB: 10 minutes).
+        lines = (*step.output_tail, *message)
+        return cls(step, facts, tuple(line[-LINE_END:] for line in lines))
 
     def with_layer(self, layer: LayerFacts | None) -> Case:
         return replace(self, facts=replace(self.facts, layer=layer))

@@ -21,6 +21,8 @@ def run_terminal(
 ) -> int:
     """Run `spec` with a TTY, `pretype` at its prompt; the shell's exit status. The start-up
     output before the prompt goes to `echo`; after it, the terminal is the shell's."""
+    import termios
+
     import pexpect  # only :shell needs it
 
     args = ["run", "-it"]
@@ -54,7 +56,10 @@ def run_terminal(
         if pretype:
             _type_at_prompt(child, pretype, echo)
         if child.isalive():
-            child.interact(escape_character=None)
+            try:
+                child.interact(escape_character=None)
+            except termios.error as exc:  # restoring a terminal that has gone: an OSError (EIO)
+                raise OSError(*exc.args) from None
     except BaseException:
         # Ended from outside (a signal, the terminal gone): the CLI goes first, so that the
         # container it made (or is making) is there to be removed when it is looked up.

@@ -10,7 +10,7 @@ Never does I/O, never prints, never reads the environment or the clock.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class LogFormatError(ValueError):
@@ -53,6 +53,9 @@ class Step:
     vertex: int | None = None  # N of BuildKit's `#N`
     onbuild: bool = False  # an ONBUILD trigger of the base image (BuildKit's `ONBUILD RUN`)
     platform: str | None = None  # `linux/arm64` in a multi-platform build
+    # How many output lines the step printed (output_tail is their last ones); None when
+    # the parser does not count them. Not compared: a count, not what the step said.
+    output_lines: int | None = field(default=None, compare=False)
 
     @property
     def per_stage(self) -> bool:

@@ -69,6 +69,7 @@ class StepBuilder:
     tail: deque[str]
     image: str | None = None
     cached: bool = False
+    lines: int = 0  # output lines seen (the tail keeps the last ones)
 
     def fields(self) -> dict[str, Any]:
         """The fields every frozen Step has, as read so far."""
@@ -80,6 +81,7 @@ class StepBuilder:
             "image": self.image,
             "cached": self.cached,
             "output_tail": tuple(self.tail),
+            "output_lines": self.lines,
         }
 
 

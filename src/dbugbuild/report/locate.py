@@ -226,6 +226,7 @@ def _failed_step(
             exit_code=failure.exit_code,
             message=failure.message,
             output_tail=step.output_tail,
+            output_lines=step.output_lines,
             instruction_model=ins,
             stage_model=place.stage if place and ins else None,
         ),

@@ -47,6 +47,8 @@ class FailedStep:
     exit_code: int | None
     message: str
     output_tail: tuple[str, ...]
+    # How many output lines the step printed (output_tail: their last); None when unknown.
+    output_lines: int | None = field(default=None, compare=False, metadata={"omit_none": True})
     # The failing instruction and its stage as parsed, when mapped (not serialised): what
     # the diagnosis, the debug layer and write-back read, so none has to look them up again.
     instruction_model: Instruction | None = field(
@@ -59,7 +61,9 @@ class FailedStep:
 class ExecResult:
     command: str
     exit_code: int
-    output: str
+    output: str  # its last characters (debug.layer.OUTPUT_TAIL)
+    # Characters cut from the front of `output` (None: nothing was cut, and JSON omits it).
+    output_cut: int | None = field(default=None, metadata={"omit_none": True})
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,7 @@ def _plain(value: Any) -> Any:
             json_name(f): _plain(getattr(value, f.name))
             for f in fields(value)
             if f.metadata.get("json", True)
+            and not (getattr(value, f.name) is None and f.metadata.get("omit_none"))
         }
     if isinstance(value, tuple):
         return [_plain(v) for v in value]
@@ -61,6 +62,25 @@ def render_json(report: Report, one_line: bool = False) -> str:
     if one_line:
         return json.dumps(to_dict(report)) + "\n"
     return json.dumps(to_dict(report), indent=2) + "\n"
+
+
+# The widest output line the text report shows whole: a line can be a megabyte (a progress
+# bar without newlines, a minified file): its end is shown, and how much was cut.
+LINE_WIDTH = 1000
+
+
+def _bounded(line: str, width: int = LINE_WIDTH) -> str:
+    if len(line) <= width:
+        return line
+    return f"[{len(line) - width:,} characters cut] ...{line[-width:]}"
+
+
+def _output_heading(step: FailedStep) -> str:
+    """'output (last lines)', with how many were not shown when the parser counted them."""
+    shown, printed = len(step.output_tail), step.output_lines
+    if printed is None or printed <= shown:
+        return "output (last lines)"
+    return f"output (last {shown} of {printed:,} lines; {printed - shown:,} not shown)"
 
 
 def headline(step: FailedStep) -> str:
@@ -76,7 +96,7 @@ def headline(step: FailedStep) -> str:
 def _telling_line(tail: Sequence[str]) -> str:
     for line in reversed(tail):
         if line.strip():
-            return line.strip()
+            return _bounded(line.strip(), 300)
     return ""
 
 
@@ -145,8 +165,8 @@ def render_text(report: Report, color: bool = False) -> str:
     if step.message != headline(step):
         lines.append(f"  {paint('2', 'builder')}: {step.message}")
     if step.output_tail:
-        lines.append(f"  {paint('2', 'output (last lines)')}:")
-        lines += [f"    | {line}" for line in step.output_tail]
+        lines.append(f"  {paint('2', _output_heading(step))}:")
+        lines += [f"    | {_bounded(line)}" for line in step.output_tail]
     if report.diagnosis is not None:
         d = report.diagnosis
         lines.append(f"  {paint('1;33', 'diagnosis')}: {d.class_}: {d.summary}")

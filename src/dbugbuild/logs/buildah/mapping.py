@@ -59,6 +59,7 @@ def _step(step: Step, printed: int, ids: list[str]) -> model.Step:
         container=None,  # Podman removes the failed build container (docs/podman-notes.md)
         triggers=0,
         output_tail=step.output_tail,
+        output_lines=step.output_lines,
         stage=(step.stage or 1) if per_stage else step.stage,
         stages=(step.stages or 1) if per_stage else step.stages,
     )

@@ -4,7 +4,7 @@ commits, and how it ended. logs.buildah.mapping maps it onto the common logs.mod
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dbugbuild.logs.model import LogFormatError
 
@@ -26,6 +26,8 @@ class Step:
     image: str | None  # the step's last `--> <id>` (as printed: 11, 12 or 64 hex digits)
     cached: bool  # `--> Using cache <id>` seen for this step
     output_tail: tuple[str, ...]  # last lines the step printed, without Buildah's bookkeeping
+    # How many output lines it printed, blank ones too (not compared: a count, not content).
+    output_lines: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

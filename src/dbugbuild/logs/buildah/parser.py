@@ -202,6 +202,7 @@ class BuildahLogParser:
                 build.final = final.group(1)
         if current is None or build.strong or build.committed:
             return
+        current.lines += block.count("\n", start, end)
         kept: list[str] = []
         limit = end
         want = max(self._tail, 1)
@@ -356,6 +357,7 @@ class BuildahLogParser:
             return
         if build.steps and not build.committed:
             build.steps[-1].tail.append(build.weak_line)
+            build.steps[-1].lines += 1
         build.failure, build.weak_line = None, ""
 
 

@@ -41,6 +41,7 @@ def _step(step: BuildKitStep) -> Step:
         vertex=step.vertex,
         onbuild=step.onbuild,
         platform=step.platform,
+        output_lines=step.output_lines,
     )
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from dbugbuild.logs.classic.shapes import (
     ANYWHERE,
     AUX_ID,
+    BLANK_LINE,
     BOOKKEEPING,
     BUILDKIT,
     BUILT,
@@ -167,6 +168,9 @@ class ClassicParser(BlockReader):
     def _output(self, text: str, start: int, stop: int) -> None:
         """Lines text[start:stop] are the current step's output: keep the last `tail`."""
         build = self._build
+        if not build.failure_strong and stop > start:  # its lines with text in them, as _line
+            blank = len(BLANK_LINE.findall(text, start, stop - 1))
+            build.steps[-1].lines += text.count("\n", start, stop) - blank
         kept: list[str] = []
         limit, want = stop, max(self._tail, 1)
         while limit > start and len(kept) < want:
@@ -225,6 +229,7 @@ class ClassicParser(BlockReader):
         if current.instruction in PULLING_STEPS and PULL_PROGRESS.match(body):
             return
         current.tail.append(line.rstrip())
+        current.lines += 1
 
     def _clear_weak_failure(self) -> None:
         """Forget a weak failure that turned out to be step output; keep its line as such."""
@@ -233,6 +238,7 @@ class ClassicParser(BlockReader):
             return
         if build.steps:
             build.steps[-1].tail.append(build.failure_line)
+            build.steps[-1].lines += 1
         build.failure, build.failure_line = None, ""
 
     def _step(self, match: re.Match[str]) -> None:

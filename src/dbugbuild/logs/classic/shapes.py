@@ -26,6 +26,8 @@ BOOKKEEPING = re.compile(
     r"|BuildKit is currently disabled; enable it by removing"
     r"|environment-variable\.\s*$"
 )
+# A line of a step's output with no text in it: blanks and colour codes only (not counted).
+BLANK_LINE = re.compile(r"^(?:[ \t\r]|\x1b\[[0-9;]*[A-Za-z])*$", re.MULTILINE)
 SENDING_CONTEXT = re.compile(r"Sending build context to Docker daemon")
 # The daemon's own pull inside a FROM (or COPY --from) step: v1 and v2 registries.
 PULL_PROGRESS = re.compile(
