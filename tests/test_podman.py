@@ -328,8 +328,8 @@ def test_podman_clean_removes_what_a_crashed_run_left(
 
 def test_podman_workspace_on_the_service(podman_no_leaks: None) -> None:
     """The debug layer through Podman's compat API: a command's changes (without Podman's own
-    `C /etc`), its commit (an id Podman's calls then accept), and close() removing it all;
-    the private service stopped with the engine."""
+    `C /etc`) in the session's container, a commit of it (an id Podman's calls then accept),
+    and close() removing it all; the private service stopped with the engine."""
     engine = Engine.connect_podman(dict(os.environ))
     try:
         base = engine.image_id("busybox")
@@ -344,9 +344,12 @@ def test_podman_workspace_on_the_service(podman_no_leaks: None) -> None:
             0,
             [("A", "/made")],
         )
-        assert workspace.current != base  # committed: the next command sees /made
+        assert workspace.current == base  # nothing committed: the session's container has it
         assert workspace.run(("cat", "/made")).output == "podman\n"
-        assert len(podman_harness.labelled(own_label())) == 1  # the session's image
+        assert len(podman_harness.labelled(own_label())) == 1  # the session's container
+        image = workspace.image()  # committed when something needs an image: an id Podman takes
+        assert image != base and engine.image_id(image) == image
+        assert len(podman_harness.labelled(own_label())) == 2
         workspace.close()
         assert podman_harness.labelled(own_label()) == []
         assert len(podman_harness.services()) == 1

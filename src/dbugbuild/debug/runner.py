@@ -92,6 +92,7 @@ def _open(
         mounts=layer.mounts,
         secret_env=layer.secret_env,
     )
+    workspace.prepare()  # the session's container starts while the banner and prompt come up
     return workspace, layer
 
 

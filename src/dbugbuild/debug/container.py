@@ -1,0 +1,167 @@
+"""The session's container: one long-lived container per session, each command one exec in it.
+
+A command runs as a RUN line would, in a new process with the step's Env, User and
+WorkingDir (the container's), and its files stay in the container for the next one; shell
+state does not carry over (each is a new process). What a RUN's end does to the processes
+it leaves, the wrapper does: every process the command started is killed when it ends
+(`kill -9 -1` spares only the container's first process and the caller). Ctrl-C kills the
+command and everything it started, from a second exec as root; the container goes on.
+
+The container's first process is a keep-alive that needs nothing from the layer but
+/bin/sh: `sleep` in a loop that reaps what is killed, or, without `sleep`, `read` on a
+stdin that stays open. A layer without /bin/sh (FROM scratch, distroless) gets no such
+container: workspace.py then runs one container per command, as before.
+"""
+
+from __future__ import annotations
+
+import codecs
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from dbugbuild.engine import ContainerSpec, Engine
+from dbugbuild.errors import EngineError, NoShellError
+
+SHELL = "/bin/sh"
+# The first process: sleeps in the shell's `wait` (which reaps the orphans a killed command
+# leaves; restarted when a clean-up's `kill -9 -1` hits the sleep), or, when the layer has no
+# `sleep` (the shell says 127), reads a stdin that is open and never written.
+KEEP_ALIVE = (
+    "while :; do sleep 2147483647 & wait $!; [ $? -eq 127 ] && break; done; "
+    "while :; do read _ || exit 1; done"
+)
+# Each command, under /bin/sh -c WRAPPER MARK ARGV...: a missing program is said by MARK alone
+# on stderr (NoShellError), the command runs as a child, then whatever it left running goes.
+WRAPPER = (
+    'command -v "$1" >/dev/null 2>&1 || { echo "$0" >&2; exit 127; }; '
+    '"$@"; s=$?; kill -9 -1 2>/dev/null; exit $s'
+)
+KILL_ALL = "kill -9 -1"  # from a root exec: every process but the container's first (and itself)
+
+
+@dataclass(frozen=True)
+class Ran:
+    exit_code: int
+    output: str
+    interrupted: bool
+    timed_out: bool
+
+
+class SessionContainer:
+    """A running container of the session's current image; commands are execs in it."""
+
+    def __init__(self, engine: Engine, container_id: str, mark: str) -> None:
+        self._engine = engine
+        self.id = container_id
+        self._mark = mark  # $0 of the wrapper: said alone when the program is missing
+
+    @classmethod
+    def start(cls, engine: Engine, spec: ContainerSpec, mark: str) -> SessionContainer | None:
+        """Create and start the keep-alive container of `spec` (its image, Env, User,
+        WorkingDir, network, mounts, labels); None when the layer has no /bin/sh."""
+        keep = ContainerSpec(
+            image=spec.image,
+            argv=(SHELL, "-c", KEEP_ALIVE),
+            env=spec.env,
+            user=spec.user,
+            workdir=spec.workdir,
+            network=spec.network,
+            labels=spec.labels,
+            name=spec.name,
+            mounts=spec.mounts,
+            secret_env=spec.secret_env,
+            open_stdin=True,
+        )
+        cid = engine.create_container(keep)
+        try:
+            engine.start(cid, keep.argv)
+        except NoShellError:
+            engine.remove_container(cid)
+            return None
+        except BaseException:
+            engine.remove_container(cid)
+            raise
+        return cls(engine, cid, mark)
+
+    def run(
+        self, argv: Sequence[str], sink: Callable[[str], None] | None, timeout: float | None
+    ) -> Ran:
+        """Run argv as a command (see the module); its output streamed to `sink`. Ctrl-C (or
+        `timeout` seconds) kills it and all it started; the container goes on."""
+        engine = self._engine
+        exec_id, chunks = engine.exec_start(self.id, (SHELL, "-c", WRAPPER, self._mark, *argv))
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        captured: list[str] = []
+        interrupted = False
+        expired = threading.Event()
+        timer = None
+        if timeout is not None:
+            timer = threading.Timer(timeout, self._expire, (expired,))
+            timer.daemon = True
+            timer.start()
+        try:
+            while True:
+                try:
+                    for chunk in chunks:
+                        text = decoder.decode(chunk)
+                        captured.append(text)
+                        if sink is not None and text:
+                            sink(text)
+                    break
+                except KeyboardInterrupt:
+                    # Ctrl-C stops the command, as it would stop a RUN: it and all it started
+                    # are killed; its output ends, and is read to its end.
+                    if interrupted:
+                        continue  # a second Ctrl-C while it dies
+                    interrupted = True
+                    self.kill_all()
+        finally:
+            if timer is not None:
+                timer.cancel()
+                if timer.ident is not None:
+                    timer.join()
+        code = engine.exec_code(exec_id)
+        output = "".join(captured) + decoder.decode(b"", final=True)
+        if code == 127 and output == self._mark + "\n":
+            raise NoShellError(
+                f"this layer has no {argv[0]} to run the command with",
+                "It has no such program: give its path, or type the command in exec form, "
+                'e.g. ["/app/server", "--check"]',
+            )
+        return Ran(code, output, interrupted, expired.is_set())
+
+    def _expire(self, expired: threading.Event) -> None:
+        expired.set()
+        try:
+            self.kill_all()
+        except EngineError:
+            pass  # the command ended meanwhile, or the container did: nothing to kill
+
+    def kill_all(self) -> None:
+        """Kill every process but the keep-alive: a command's, and all it left running."""
+        exec_id, chunks = self._engine.exec_start(self.id, (SHELL, "-c", KILL_ALL), user="0")
+        for _ in chunks:
+            pass
+        self._engine.exec_code(exec_id)
+
+    def terminal(self, argv: Sequence[str], pretype: str, echo: Callable[[str], None]) -> int:
+        """An interactive shell in the container (`docker exec -it`); what it leaves running
+        is killed when it exits, as after a command."""
+        try:
+            return self._engine.exec_terminal(self.id, argv, pretype, echo)
+        finally:
+            self.kill_all()
+
+    def changes(self) -> list[tuple[str, str]]:
+        """(kind, path) of what the session changed in the container's image."""
+        changes = self._engine.diff(self.id)
+        if changes is None:
+            raise EngineError(
+                f"the session's container {self.id[:12]} is gone (removed or stopped)",
+                "Its changes are lost: run the command again to start from the last good layer",
+            )
+        return changes
+
+    def remove(self) -> None:
+        self._engine.remove_container(self.id)
