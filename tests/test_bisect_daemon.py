@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from conftest import Run, docker_api, note_build_output, remove_build, run_cli
-from dbugbuild.engine import LABEL, Engine
+from conftest import Run, docker_api, note_build_output, own_label, remove_build, run_cli
+from dbugbuild.engine import Engine
 
 pytestmark = pytest.mark.docker
 
@@ -36,9 +36,9 @@ def _assert_nothing_left(engine: Engine, out: dict[str, Any]) -> None:
     """No labelled container or image grew from the bisected layers: probes commit nothing."""
     api = docker_api()
     layers = {engine.image_id(p["image"]) for p in out["probe_log"]}
-    labelled = api.images(all=True, filters={"label": LABEL})
+    labelled = api.images(all=True, filters={"label": own_label()})
     assert not [i["Id"] for i in labelled if i.get("ParentId") in layers]
-    containers = api.containers(all=True, filters={"label": LABEL})
+    containers = api.containers(all=True, filters={"label": own_label()})
     assert not [c["Id"] for c in containers if c["ImageID"] in layers]
 
 
@@ -240,8 +240,11 @@ def test_bisect_build_failing_partway(engine: Engine, no_leaks: None, tmp_path: 
         assert out["build"]["status"] == "failed"
         assert out["build"]["failed_step"]["exit_code"] == 3
         assert any(n.startswith("the build failed at step 5 (Dockerfile:5") for n in out["notes"])
-        # The build's failed container is left as docker build leaves it; remove_build takes it.
-        assert engine.container_exists(out["build"]["failed_container"])
+        # The build's failed container is removed: bisect keeps nothing of the build it made
+        # but docker build's own cache.
+        assert not engine.container_exists(out["build"]["failed_container"])
+        cid = out["build"]["failed_container"]
+        assert f"the build's failed container {cid} is removed" in out["notes"]
     finally:
         remove_build(engine, out["build"])
 

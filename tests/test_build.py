@@ -130,11 +130,18 @@ def test_build_failure_report(
         else:
             assert report["last_good_image"] == _stage_base_image(report, failed["index"])
             assert report["last_good_image"] is not None
+        removed = f"the failed container {report['failed_container']} is removed (--keep keeps it)"
         if expected["container"]:
+            # The report names the builder's failed container; a report-only run removes it
+            # (dbugbuild chose the classic builder, which keeps it; docker's own build never
+            # left it), and says so.
             assert report["failed_container"] is not None
-            assert engine.container_exists(report["failed_container"])
+            assert not engine.container_exists(report["failed_container"])
+            assert report["notes"][-1] == removed
+            report["notes"].remove(removed)  # the saved log's report has no such note
         else:
             assert report["failed_container"] is None
+            assert removed not in report["notes"]
 
         # The same build output, saved and read back, gives the same report.
         log = tmp_path / "build.log"

@@ -44,7 +44,7 @@ def _ours(engine: Engine, report: dict[str, Any]) -> tuple[set[str], set[str]]:
     found = {engine.image_id(r) for r in roots if r}
     layers = {i for i in found if i is not None}
     images = {
-        i["Id"]: i.get("ParentId", "") for i in api.images(all=True, filters={"label": LABEL})
+        i["Id"]: i.get("ParentId", "") for i in api.images(all=True, filters={"label": own_label()})
     }
     grown: set[str] = set()
     while True:
@@ -54,7 +54,7 @@ def _ours(engine: Engine, report: dict[str, Any]) -> tuple[set[str], set[str]]:
         grown |= more
     containers = {
         c["Id"]
-        for c in api.containers(all=True, filters={"label": LABEL})
+        for c in api.containers(all=True, filters={"label": own_label()})
         if c["ImageID"] in layers | grown
     }
     return containers, grown
@@ -200,7 +200,7 @@ def test_fidelity_from_log_container_gone(engine: Engine, no_leaks: None, tmp_pa
     options = ["--build-arg", "A=from-cli"]
     debug = ["--retry", "--exec", "false | true", "--exec", _PROBE]
     expected_exec = [(1, ""), (0, "1234 /some/dir from-cli|b-default|meta-default|some value\n")]
-    build, report = _dbugbuild(tmp_path, *options, "--no-shell")
+    build, report = _dbugbuild(tmp_path, *options, "--no-shell", "--keep")
     try:
         assert build.code == 1
         cid = report["failed_container"]
@@ -285,7 +285,7 @@ def test_fidelity_onbuild_trigger(engine: Engine, no_leaks: None, tmp_path: Path
         parent = engine.image_id(PARENT)
         assert parent is not None
         _dockerfile(tmp_path, f"FROM {PARENT}\nRUN true\n")
-        build, report = _dbugbuild(tmp_path, "--no-shell")
+        build, report = _dbugbuild(tmp_path, "--no-shell", "--keep")
         assert build.code == 5
         assert report["failed_step"]["instruction"] == "FROM"
         assert report["last_good_image"] == parent.removeprefix("sha256:")[:12]

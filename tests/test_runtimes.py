@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from conftest import own_label, run_cli
+from daemons import Endpoint, containerd_daemon, crun_daemon
 from dbugbuild.debug import stepenv
 from dbugbuild.debug.workspace import Workspace
 from dbugbuild.engine import Engine
 from dbugbuild.options import RUN_LABELS
-from daemons import Endpoint, containerd_daemon, crun_daemon
 from scenarios import CTRL_U, ENTER, Scenario, expect, play_in_process, send
 
 pytestmark = pytest.mark.docker

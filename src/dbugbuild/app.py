@@ -55,15 +55,18 @@ def _run(options: Options, console: Console, show: Emit) -> int:
     backend = outcome.backend
     try:
         result = outcome.report
+        # --exec, --retry and --apply run their batch, in a terminal too (README: no session).
+        batch = bool(options.exec or options.retry or options.apply is not None)
         interactive = (
-            not options.no_shell
+            not batch
+            and not options.no_shell
             and options.format == "text"
             and console.stdin_isatty
             and console.stdout_isatty
         )
-        wants_debug = bool(options.exec or options.retry or options.apply) or interactive
+        wants_debug = batch or interactive
         if result.failed_step is None or not wants_debug:
-            show(result)
+            show(_removal_noted(result, options))
             return result.exit_code
         if outcome.engine is None:
             outcome.engine = connect(console, backend.name)[0]
@@ -90,6 +93,16 @@ def _run(options: Options, console: Console, show: Emit) -> int:
     finally:
         if outcome.engine is not None:
             outcome.engine.close()
+
+
+def _removal_noted(result: report.Report, options: Options) -> report.Report:
+    """A report-only run's report, saying that the build's failed container goes (engine.close
+    removes it: the classic builder was dbugbuild's choice, and a user's own build never left
+    it behind, since BuildKit keeps nothing), unless --keep keeps it."""
+    if options.log is not None or options.keep or not result.failed_container:
+        return result
+    note = f"the failed container {result.failed_container} is removed (--keep keeps it)"
+    return replace(result, notes=(*result.notes, note))
 
 
 def _failed(outcome: Outcome, console: Console, options: Options) -> Failed:

@@ -20,7 +20,10 @@ if TYPE_CHECKING:
 
 
 def main(argv: Sequence[str] | None = None, console: Console | None = None) -> int:
-    """Entry point: run dbugbuild, return the exit status. The one error boundary."""
+    """Entry point: run dbugbuild, return the exit status. The one error boundary.
+
+    SIGTERM and SIGHUP unwind like Ctrl-C from here on (debug/signals.py), whatever the
+    phase: a build is stopped and what it left removed, a session cleaned up."""
     import sys
 
     args = list(sys.argv[1:] if argv is None else argv)
@@ -30,7 +33,20 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
         sys.stdout.write(f"dbugbuild {__version__}\n")
         sys.stdout.flush()
         return 0
+    from dbugbuild.debug import signals
+
+    with signals.ending_signals():
+        return _main(args, console)
+
+
+def _main(args: list[str], console: Console | None) -> int:
+    import signal
+
+    from dbugbuild.debug import signals
     from dbugbuild.errors import DbugbuildError, ExitCode, Terminated
+
+    if console is not None and console.hang_up is None:
+        console.hang_up = signals.hang_up  # a terminal answering EIO has hung up
 
     show_traceback = "--traceback" in args
     given = console
@@ -46,6 +62,8 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
         return int(ExitCode.INTERRUPTED)
     except Terminated as exc:
         _quiet(given, f"\ndbugbuild: ended by signal {exc.signum}; cleaned up\n")
+        if exc.signum == signal.SIGHUP and console is None:
+            _detach()
         return 128 + exc.signum
     except Exception as exc:
         if show_traceback:
@@ -93,8 +111,11 @@ def _console(given: Console | None) -> Console:
     if given is not None:
         return given
     from dbugbuild.console import Console
+    from dbugbuild.debug import signals
 
-    return Console.real()
+    con = Console.real()
+    con.hang_up = signals.hang_up  # a terminal answering EIO has hung up
+    return con
 
 
 def _stderr(given: Console | None, text: str) -> None:
@@ -107,6 +128,19 @@ def _stderr(given: Console | None, text: str) -> None:
 
     sys.stderr.write(text)
     sys.stderr.flush()
+
+
+def _detach() -> None:
+    """The terminal hung up: the process's last flush of its streams must not fail on it
+    (Python would exit 120 instead of 129), so they go to /dev/null."""
+    import contextlib
+    import os
+
+    with contextlib.suppress(OSError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        for fd in (1, 2):
+            os.dup2(null, fd)
+        os.close(null)
 
 
 def _quiet(given: Console | None, text: str) -> None:

@@ -6,6 +6,7 @@ exact output (after httpie's Environment). Colour policy lives here.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -29,6 +30,9 @@ class Console:
     # Tests pass a pipe input and an output writing to a buffer.
     prompt_input: Any = None
     prompt_output: Any = None
+    # Called when a write finds the terminal gone (EIO): the run ends as SIGHUP ends it
+    # (cli.main sets debug.signals.hang_up); the text is dropped.
+    hang_up: Callable[[], None] | None = None
 
     @classmethod
     def real(cls) -> Console:
@@ -55,8 +59,13 @@ class Console:
 
     def write(self, text: str, err: bool = False) -> None:
         stream = self.stderr if err else self.stdout
-        stream.write(text)
-        stream.flush()
+        try:
+            stream.write(text)
+            stream.flush()
+        except OSError as exc:
+            if exc.errno != errno.EIO or self.hang_up is None:
+                raise
+            self.hang_up()  # raises Terminated(SIGHUP), unless the run is ending already
 
     def error(self, text: str) -> None:
         self.write(f"dbugbuild: error: {text}\n", err=True)

@@ -33,9 +33,12 @@ if TYPE_CHECKING:
 
 def connect(console: Console, backend: str) -> tuple[Engine, str | None]:
     """The engine for --backend `backend` (or the backend chosen), as engine/reach.py finds it."""
+    from dbugbuild.debug import signals
     from dbugbuild.engine import reach
 
-    return reach.reach(console.env, backend, console.warn)
+    engine, podman = reach.reach(console.env, backend, console.warn)
+    engine.deferred = signals.deferred  # what it creates and removes, no signal cuts in two
+    return engine, podman
 
 
 def _choose(
@@ -98,7 +101,7 @@ def from_build(
 
         piped = source.text.encode() if source.stdin and source.text is not None else None
         command = backend.build_command(opts, console.cwd, piped)
-        status = engine.build(command, sink, started)
+        status = engine.build(command, sink, started, keep=options.keep)
         preload.join()
         from dbugbuild import logs
 

@@ -67,10 +67,8 @@ def run_build(
             "bisected the layers made before it"
         )
         if build.failed_container:
-            notes.append(
-                f"the build's failed container {build.failed_container} is left, as docker "
-                "build leaves it"
-            )
+            # Engine.close removes it: the classic builder was dbugbuild's choice.
+            notes.append(f"the build's failed container {build.failed_container} is removed")
     return bisect_layers(engine, stage, options, console, source=source, build=build, notes=notes)
 
 

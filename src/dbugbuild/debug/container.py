@@ -8,7 +8,7 @@ it leaves, the wrapper does: every process the command started is killed when it
 command and everything it started, from a second exec as root; the container goes on.
 
 The container's first process is a keep-alive that needs nothing from the layer but
-/bin/sh: `sleep` in a loop that reaps what is killed, or, without `sleep`, `read` on a
+/bin/sh: `sleep` in a loop that reaps what is killed, or, without `sleep`, a `read` of a
 stdin that stays open. A layer without /bin/sh (FROM scratch, distroless) gets no such
 container: workspace.py then runs one container per command, as before.
 """
@@ -16,6 +16,7 @@ container: workspace.py then runs one container per command, as before.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,15 +27,19 @@ from dbugbuild.errors import EngineError, NoShellError
 SHELL = "/bin/sh"
 # The first process: sleeps in the shell's `wait` (which reaps the orphans a killed command
 # leaves; restarted when a clean-up's `kill -9 -1` hits the sleep), or, when the layer has no
-# `sleep` (the shell says 127), reads a stdin that is open and never written.
+# `sleep` (the shell says 127), waits the same way on a `read` of a stdin that is open and
+# never written (in the background, so that `wait` still reaps; its end of input ends it).
 KEEP_ALIVE = (
-    "while :; do sleep 2147483647 & wait $!; [ $? -eq 127 ] && break; done; "
-    "while :; do read _ || exit 1; done"
+    "while :; do sleep 2147483647 & wait $!; [ $? -eq 127 ] && break; done 2>/dev/null; "
+    "exec 3<&0; while :; do read _ <&3 & wait $!; [ $? -eq 1 ] && exit 1; done"
 )
-# Each command, under /bin/sh -c WRAPPER MARK ARGV...: a missing program is said by MARK alone
-# on stderr (NoShellError), the command runs as a child, then whatever it left running goes.
+# Each command, under /bin/sh -c WRAPPER MARK ARGV...: its stderr the same pipe as its stdout
+# (the order it wrote in is the order shown; one stream of the two may still close early), a
+# missing program said by MARK alone (NoShellError), the command run as a child, then
+# whatever it left running killed.
 WRAPPER = (
-    'command -v "$1" >/dev/null 2>&1 || { echo "$0" >&2; exit 127; }; '
+    "exec 2>&1; "
+    'command -v "$1" >/dev/null 2>&1 || { echo "$0"; exit 127; }; '
     '"$@"; s=$?; kill -9 -1 2>/dev/null; exit $s'
 )
 KILL_ALL = "kill -9 -1"  # from a root exec: every process but the container's first (and itself)
@@ -133,10 +138,8 @@ class SessionContainer:
 
     def _expire(self, expired: threading.Event) -> None:
         expired.set()
-        try:
+        with contextlib.suppress(EngineError):  # it ended meanwhile, or the container did
             self.kill_all()
-        except EngineError:
-            pass  # the command ended meanwhile, or the container did: nothing to kill
 
     def kill_all(self) -> None:
         """Kill every process but the keep-alive: a command's, and all it left running."""

@@ -13,7 +13,7 @@ from dataclasses import replace
 from dbugbuild import report
 from dbugbuild.backends import Backend, BuildInputs, DebugLayer, FailureSite
 from dbugbuild.console import Console
-from dbugbuild.debug import stepenv
+from dbugbuild.debug import signals, stepenv
 from dbugbuild.debug.batch import run_batch
 from dbugbuild.debug.commands import Commands, Leave, Subject
 from dbugbuild.debug.failed import Failed, Rebuild, state_home, writeback_for
@@ -47,6 +47,7 @@ def run_debug(
             return rep.exit_code
         workspace, layer = _open(engine, backend, failed, options, console)
         try:
+            workspace.prepare()  # the session's container starts; close() removes it
             return run_batch(workspace, _looked_again(failed, layer), options, console, emit)
         finally:
             _close(engine, workspace, layer, options, console)
@@ -81,8 +82,9 @@ def _open(
     try:
         layer = backend.debug_layer(engine, site, engine.labels(session))
     except BaseException:
-        engine.sweep(f"{LABEL}={session}")
-        engine.sweep_volumes(f"{LABEL}={session}")
+        with signals.deferred():
+            engine.sweep(f"{LABEL}={session}")
+            engine.sweep_volumes(f"{LABEL}={session}")
         raise
     workspace = Workspace(
         engine,
@@ -92,7 +94,6 @@ def _open(
         mounts=layer.mounts,
         secret_env=layer.secret_env,
     )
-    workspace.prepare()  # the session's container starts while the banner and prompt come up
     return workspace, layer
 
 
@@ -109,16 +110,19 @@ def _looked_again(failed: Failed, layer: DebugLayer) -> Failed:
 def _close(
     engine: Engine, workspace: Workspace, layer: DebugLayer, options: Options, console: Console
 ) -> None:
-    try:
-        workspace.close()
-    finally:
-        if layer.cleanup is not None:
-            layer.cleanup()
-    for container in layer.leftovers:
-        if options.keep:
-            _quiet_write(console, f"dbugbuild: kept failed container {container}\n")
-        else:
-            engine.remove_container(container)
+    """The session's clean-up, which no signal cuts short (a second one is ignored, and one
+    that comes during it is raised when it is done)."""
+    with signals.deferred():
+        try:
+            workspace.close()
+        finally:
+            if layer.cleanup is not None:
+                layer.cleanup()
+        for container in layer.leftovers:
+            if options.keep:
+                _quiet_write(console, f"dbugbuild: kept failed container {container}\n")
+            else:
+                engine.remove_container(container)
 
 
 def _sessions(
@@ -141,6 +145,7 @@ def _sessions(
             return rep.exit_code
         workspace, layer = _open(engine, backend, failed, options, console)
         try:
+            workspace.prepare()  # started while the banner and prompt come up; close() removes it
             leave = _interactive(workspace, _looked_again(failed, layer), console)
         finally:
             _close(engine, workspace, layer, options, console)

@@ -6,18 +6,21 @@ and output are injectable, so tests drive the loop with pipe input.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
 from pathlib import Path
 
 from prompt_toolkit import PromptSession
+from prompt_toolkit.application import Application
 from prompt_toolkit.completion import WordCompleter
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.input import Input
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.output import Output
 
+from dbugbuild.debug import signals
 from dbugbuild.debug.commands import COMMANDS, Commands, Leave
 
 
@@ -81,7 +84,7 @@ class Session:
         """A y/N question on the session's terminal (No unless the answer starts with y)."""
         confirm: PromptSession[str] = PromptSession(input=self._input, output=self._output)
         try:
-            answer = confirm.prompt(f"{question} [y/N] ")
+            answer = prompt(confirm, f"{question} [y/N] ")
         except (EOFError, KeyboardInterrupt):
             return False
         return answer.strip().lower().startswith("y")
@@ -93,7 +96,7 @@ class Session:
         default = commands.layer.env.command or ""
         while True:
             try:
-                text = self._prompt.prompt(default=default)
+                text = prompt(self._prompt, default=default)
             except KeyboardInterrupt:
                 default = ""
                 continue
@@ -112,6 +115,44 @@ class Session:
                 continue
             commands.execute(text)
             default = text
+
+
+def prompt(session: PromptSession[str], message: str | None = None, default: str = "") -> str:
+    """One prompt, SIGTERM and SIGHUP ending it as its event loop expects (signals.py): the
+    application exits with Terminated, which prompt() raises once the terminal is restored."""
+    app = session.app
+    with signals.redirected(lambda signum: _exit_loop(app)):
+        try:
+            if message is None:
+                return session.prompt(default=default)
+            return session.prompt(message, default=default)
+        except OSError as exc:
+            if exc.errno != errno.EIO:
+                raise
+            # The terminal is gone (prompt-toolkit's last redraw found it closed): a hang-up.
+            raise signals.terminal_gone() from None
+        finally:
+            signals.check()  # a signal that came as the prompt was returning anyway
+
+
+def _exit_loop(app: Application[str]) -> bool:
+    """From the signal handler: have the running loop end its application with Terminated."""
+    loop = app.loop
+    if loop is None:
+        return False  # no loop yet (or any more): raised where the main thread is, or by check()
+
+    def end() -> None:
+        if app.future is None:  # the application has not started yet: soon
+            loop.call_later(0.01, end)
+        elif not app.future.done():
+            app.exit(exception=signals.terminated())
+        # else: it is ending with its own result; prompt()'s check() raises the signal
+
+    try:
+        loop.call_soon_threadsafe(end)
+    except RuntimeError:  # the loop has closed: the prompt is returning
+        return False
+    return True
 
 
 def make_history(state_home: str | None, dockerfile: str) -> History:

@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from dbugbuild.debug import signals
 from dbugbuild.debug.container import SessionContainer
 from dbugbuild.debug.layer import Change, CommandResult
 from dbugbuild.debug.stepenv import StepEnv
@@ -144,7 +145,13 @@ class Workspace:
     ) -> CommandResult:
         """A command in a container of its own, committed afterwards when `keep`."""
         engine = self._engine
-        cid = engine.create_container(self._spec(self.current, argv))
+        shield = contextlib.ExitStack()
+        shield.enter_context(signals.deferred())  # created and in the try below, or not at all
+        try:
+            cid = engine.create_container(self._spec(self.current, argv))
+        except BaseException:
+            shield.close()
+            raise
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         captured: list[str] = []
         interrupted = False
@@ -154,6 +161,7 @@ class Workspace:
             timer = threading.Timer(timeout, self._expire, (cid, expired))
             timer.daemon = True
         try:
+            shield.close()  # a signal that came while it was created: raised here, removed below
             try:
                 engine.start(cid, argv)
                 if timer is not None:
@@ -199,11 +207,13 @@ class Workspace:
         for kind, path in changes:
             self._note_change(self._changes, Change(kind, path))
         secrets = [item.split("=", 1)[0] for item in self._secret_env]
-        image = self._engine.commit(cid, self.labels, blank_env=secrets)
+        with signals.deferred():  # committed and known to close(), or not committed
+            image = self._engine.commit(cid, self.labels, blank_env=secrets)
+            if image is not None:
+                self._images.append(image)
         if image is None:
             raise _vanished(cid)
         self.current = image
-        self._images.append(image)
         return image
 
     @staticmethod
@@ -233,10 +243,12 @@ class Workspace:
         if box is None or not box.changes():
             return self.current
         secrets = [item.split("=", 1)[0] for item in self._secret_env]
-        image = self._engine.commit(box.id, self.labels, blank_env=secrets)
+        with signals.deferred():  # committed and known to close(), or not committed
+            image = self._engine.commit(box.id, self.labels, blank_env=secrets)
+            if image is not None:
+                self._images.append(image)
         if image is None:
             raise _vanished(box.id)
-        self._images.append(image)
         return image
 
     def reset(self) -> None:
@@ -257,23 +269,34 @@ class Workspace:
             return box.terminal(argv, pretype, self._echo)
         spec = self._spec(image or self.current, argv)
         assert spec.name is not None
+        ended = True  # by the shell's exit, not from outside (then nothing is committed)
         try:
             return self._engine.terminal(spec, pretype, self._echo)
+        except BaseException:
+            ended = False
+            raise
         finally:
             cid = self._engine.container_by_name(spec.name)
+            for _ in range(0 if ended else 10):  # an interrupted `docker run`: a create in flight
+                if cid is not None:
+                    break
+                time.sleep(0.1)
+                cid = self._engine.container_by_name(spec.name)
             if cid is not None:
                 try:
-                    if image is None:
+                    if image is None and ended:
                         self._commit(cid)
                 finally:
                     self._engine.remove_container(cid)
 
     def snapshot(self, container_id: str) -> str:
         """Commit another container (the builder's failed one) to a labelled temporary image."""
-        image = self._engine.commit(container_id, self.labels)
+        with signals.deferred():  # committed and known to close(), or not committed
+            image = self._engine.commit(container_id, self.labels)
+            if image is not None:
+                self._images.append(image)
         if image is None:
             raise _gone(container_id)
-        self._images.append(image)
         return image
 
     def container_changes(self, container_id: str) -> list[Change]:
@@ -289,12 +312,13 @@ class Workspace:
 
     def close(self) -> None:
         """Remove every container, image and volume of this session (also ones a crash left)."""
-        try:
-            self._drop_box()
-        finally:
-            self._drop_images()
-            self._engine.sweep(f"{LABEL}={self.session_id}")
-            self._engine.sweep_volumes(f"{LABEL}={self.session_id}")
+        with signals.deferred():
+            try:
+                self._drop_box()
+            finally:
+                self._drop_images()
+                self._engine.sweep(f"{LABEL}={self.session_id}")
+                self._engine.sweep_volumes(f"{LABEL}={self.session_id}")
 
 
 def _vanished(cid: str) -> EngineError:

@@ -191,8 +191,7 @@ class ContainersMixin:
             if exc.status_code == 409:  # "container ... is not running"
                 raise EngineError(
                     f"the session's container {container_id[:12]} has stopped",
-                    "Its changes are lost: run the command again to start from the last good "
-                    "layer",
+                    "Its changes are lost: run the command again to start from the last good layer",
                 ) from exc
             raise api_error("starting a debug command", exc) from exc
 

@@ -3,9 +3,11 @@ through the Engine API; every object dbugbuild makes labelled, and removable by 
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import Any
 
@@ -28,6 +30,7 @@ from dbugbuild.engine.containers import ContainersMixin, ContainerSpec
 from dbugbuild.engine.endpoint import Endpoint
 from dbugbuild.engine.failures import api_error
 from dbugbuild.engine.images import ImagesMixin
+from dbugbuild.engine.leftovers import StepTrace, remove_left, strays
 from dbugbuild.engine.podman import (
     BuildWatch,
     PodmanEndpoint,
@@ -72,6 +75,12 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
         self._podman_given = podman
         # A local Podman service sought in the connection's thread (connect_podman).
         self._seeks_podman = connection.endpoint.host == LOCAL_PODMAN
+        # What classic builds printed of their step containers, removed by close()
+        # (leftovers.py): the failed one is the debug phase's until then; --keep's for good.
+        self._traces: list[StepTrace] = []
+        # Makes a section no signal cuts in two (a container being created, the clean-up): app
+        # sets debug.signals.deferred, which the engine cannot import (dependencies point down).
+        self.deferred: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext
 
     @property
     def _client(self) -> Any:
@@ -113,11 +122,21 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
     remove_stale_service_folders = staticmethod(remove_stale_service_folders)
 
     def close(self) -> None:
-        try:
-            self._connection.close()  # a Podman service it sought is stopped with it
-        finally:
-            if self._podman_given is not None and self._podman_given.service is not None:
-                self._podman_given.service.stop()
+        """Remove what this engine's builds left (the failed step's container, unless kept),
+        then let go of the daemon (and stop a Podman service started for the run: one it
+        sought is stopped with the connection)."""
+        with self.deferred():
+            try:
+                try:
+                    left = [c for trace in self._traces for c in trace.containers]
+                    if left:
+                        remove_left(self._client.api, left)
+                finally:
+                    self._traces = []
+                    self._connection.close()
+            finally:
+                if self._podman_given is not None and self._podman_given.service is not None:
+                    self._podman_given.service.stop()
 
     @property
     def endpoint(self) -> Endpoint:
@@ -169,7 +188,9 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
         endpoint = self.endpoint
         remote = {} if endpoint.scheme == "unix" else {"CONTAINER_HOST": endpoint.host}
         podman = PodmanEndpoint(endpoint.host, cli_env=remote)
-        return Engine(self._connection, self._env, self._labels, podman)
+        engine = Engine(self._connection, self._env, self._labels, podman)
+        engine.deferred = self.deferred
+        return engine
 
     def labels(self, session_id: str) -> dict[str, str]:
         """The labels of everything this run creates for a session: dbugbuild's own, with the
@@ -197,10 +218,18 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
     # -- builds, and the terminal --------------------------------------------------------
 
     def build(
-        self, command: BuildCommand, sink: OutputSink, started: Callable[[], None] | None = None
+        self,
+        command: BuildCommand,
+        sink: OutputSink,
+        started: Callable[[], None] | None = None,
+        keep: bool = False,
     ) -> int:
         """Run a build with its CLI, passing its output to `sink` as it comes; once it runs,
         the API is reached in a thread (connect_soon) and `started` is called.
+
+        The step containers a classic build prints are removed by close() from the moment
+        they are printed (the failed one too, unless `keep`), and at once when the build is
+        interrupted (leftovers.py); a cancelled podman build's Buildah containers too.
 
         The CLI, not the API, runs the build because it owns the build context
         semantics users expect of `docker build` (.dockerignore, -f outside the
@@ -215,12 +244,17 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
         stderr: list[str] = []
         podman = command.program == "podman"
         watch = BuildWatch(path, {**self._cli_env, **command.env}) if podman else None
+        trace = StepTrace()
+        if not keep:  # armed before the first line: the failed container exists before a report
+            self._traces.append(trace)
 
         def relay(text: str, from_stderr: bool) -> None:
             if from_stderr and len(stderr) < 64:
                 stderr.append(text)
             if watch is not None:
                 watch.seen(text)
+            if not podman:
+                trace.seen(text)
             sink(text, from_stderr)
 
         def running() -> None:
@@ -233,6 +267,10 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
         except BaseException:
             if watch is not None:
                 watch.clean()  # a cancelled podman build leaves its Buildah containers
+            if not podman:  # the CLI is stopped; the daemon may still hold the step's container
+                with self.deferred():
+                    api = self._client.api
+                    remove_left(api, [*trace.containers, *strays(api, trace)])
             raise
         if status != 0 and command.plugin is None and said_no_buildx("".join(stderr)):
             # A CLI without BuildKit built in (23+) refused `DOCKER_BUILDKIT=1 docker build`.
@@ -290,7 +328,13 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
     ) -> ProbeResult | None:
         """A short read-only look inside an image (probe.py), labelled for the session."""
         return run_probe(
-            self._client.api, image, argv, self.labels(session_id), timeout, self.remove_container
+            self._client.api,
+            image,
+            argv,
+            self.labels(session_id),
+            timeout,
+            self.remove_container,
+            self.deferred,
         )
 
     def labelled(self, *selectors: str) -> tuple[list[str], list[str]]:

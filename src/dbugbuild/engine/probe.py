@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,16 +29,20 @@ def run_probe(
     labels: Mapping[str, str],
     timeout: float,
     remove: Callable[[str], bool],
+    deferred: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext,
 ) -> ProbeResult | None:
     """Run a short read-only look inside an image: a container that is removed, never committed.
 
     The container has a read-only root file system and no network, runs as root (to
     stat anything), carries the dbugbuild label (so `dbugbuild clean` finds a leftover),
     and is killed after `timeout` seconds. None when it could not run at all (no such
-    image, no /bin/sh in the layer); the output is cut at 64 KiB.
+    image, no /bin/sh in the layer); the output is cut at 64 KiB. No signal comes between
+    its creation and the `finally` that removes it (`deferred`: debug.signals').
     """
     import requests.exceptions  # docker-py's transport: its timeouts surface as these
 
+    shield = contextlib.ExitStack()
+    shield.enter_context(deferred())
     try:
         cid = str(
             api.create_container(
@@ -51,8 +56,13 @@ def run_probe(
             )["Id"]
         )
     except docker.errors.APIError:
+        shield.close()
         return None
+    except BaseException:
+        shield.close()
+        raise
     try:
+        shield.close()  # a signal that came while it was created is raised here: removed below
         try:
             api.start(cid)
         except docker.errors.APIError:
@@ -71,5 +81,5 @@ def run_probe(
     except (requests.exceptions.RequestException, docker.errors.APIError):
         return None
     finally:
-        with contextlib.suppress(EngineError):
+        with deferred(), contextlib.suppress(EngineError):
             remove(cid)

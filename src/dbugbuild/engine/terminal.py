@@ -69,10 +69,16 @@ def _interact(
         encoding="utf-8",
         dimensions=(size.lines, size.columns),
     )
-    if pretype:
-        _type_at_prompt(child, pretype, echo)
-    if child.isalive():
-        child.interact(escape_character=None)
+    try:
+        if pretype:
+            _type_at_prompt(child, pretype, echo)
+        if child.isalive():
+            child.interact(escape_character=None)
+    except BaseException:
+        # Ended from outside (a signal, the terminal gone): the CLI goes first, so that the
+        # container it made (or is making) is there to be removed when it is looked up.
+        child.terminate(force=True)
+        raise
     child.close()
     status = child.exitstatus if child.exitstatus is not None else 128 + (child.signalstatus or 0)
     return int(status)
