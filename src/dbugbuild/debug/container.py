@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from dbugbuild.engine import ContainerSpec, Engine
+from dbugbuild.engine.containers import session_gone
 from dbugbuild.errors import EngineError, NoShellError
 
 SHELL = "/bin/sh"
@@ -160,10 +161,7 @@ class SessionContainer:
         """(kind, path) of what the session changed in the container's image."""
         changes = self._engine.diff(self.id)
         if changes is None:
-            raise EngineError(
-                f"the session's container {self.id[:12]} is gone (removed or stopped)",
-                "Its changes are lost: run the command again to start from the last good layer",
-            )
+            raise session_gone(self.id)
         return changes
 
     def remove(self) -> None:

@@ -154,12 +154,7 @@ class ContainersMixin:
             )
         except docker.errors.APIError as exc:
             raise api_error("reading a debug command's output", exc) from exc
-        try:
-            yield from stream
-        except docker.errors.APIError as exc:
-            raise api_error("reading a debug command's output", exc) from exc
-        finally:
-            stream.close()
+        yield from _relayed(stream)
 
     def wait(self, container_id: str) -> int:
         """Wait for a container to end; its exit code."""
@@ -183,32 +178,13 @@ class ContainersMixin:
             exec_id = str(api.exec_create(container_id, list(argv), user=user or "")["Id"])
             stream = api.exec_start(exec_id, stream=True)
         except docker.errors.NotFound as exc:
-            raise EngineError(
-                f"the session's container {container_id[:12]} is gone (removed or stopped)",
-                "Its changes are lost: run the command again to start from the last good layer",
-            ) from exc
+            raise session_gone(container_id) from exc
         except docker.errors.APIError as exc:
             if exc.status_code == 409:  # "container ... is not running"
-                raise EngineError(
-                    f"the session's container {container_id[:12]} has stopped",
-                    "Its changes are lost: run the command again to start from the last good layer",
-                ) from exc
+                raise session_gone(container_id, "has stopped") from exc
             raise api_error("starting a debug command", exc) from exc
 
-        def chunks() -> Generator[bytes, None, None]:
-            try:
-                yield from stream
-            except docker.errors.APIError as exc:
-                raise api_error("reading a debug command's output", exc) from exc
-            finally:
-                stream.close()
-                # docker-py's close shuts the hijacked socket but leaves the HTTP response
-                # holding it (a ResourceWarning when collected): close that too.
-                response = getattr(stream, "_response", None)
-                if response is not None:
-                    response.close()
-
-        return exec_id, chunks()
+        return exec_id, _relayed(stream)
 
     def exec_code(self, exec_id: str, patience: float = 10.0) -> int:
         """An exec's exit code once it has ended (its output may end a moment before the daemon
@@ -228,3 +204,26 @@ class ContainersMixin:
                 return -1
             time.sleep(pause)
             pause = min(pause * 2, 0.05)
+
+
+def _relayed(stream: Any) -> Generator[bytes, None, None]:
+    """A docker-py output stream's chunks, its errors ours, closed when done or abandoned."""
+    try:
+        yield from stream
+    except docker.errors.APIError as exc:
+        raise api_error("reading a debug command's output", exc) from exc
+    finally:
+        stream.close()
+        # docker-py's close shuts the hijacked socket but leaves the HTTP response holding
+        # it (a ResourceWarning when collected): close that too.
+        response = getattr(stream, "_response", None)
+        if response is not None:
+            response.close()
+
+
+def session_gone(container_id: str, state: str = "is gone (removed or stopped)") -> EngineError:
+    """The session's container went away under it (removed, stopped, the daemon restarted)."""
+    return EngineError(
+        f"the session's container {container_id[:12]} {state}",
+        "Its changes are lost: run the command again to start from the last good layer",
+    )
