@@ -61,13 +61,13 @@ def sh(workspace: Workspace, text: str, sink: Callable[[str], None] | None = Non
 
 
 def ctrl_c_after(go: threading.Event) -> None:
-    """The terminal's Ctrl-C (SIGINT to the process) a moment after `go`: as a person's, not
-    in the instant the main thread hands the GIL over on its way into the socket's poll(), where
-    the signal would be taken before the poll starts and the poll not interrupted by it."""
+    """The terminal's Ctrl-C (SIGINT to the process) the moment `go` is set: the main thread is
+    then on its way into a wait for the next output, the instant a SIGINT is taken without
+    interrupting a blocking read begun just after it (a Ctrl-C lost until the command ended,
+    before the output was handed over from a reader thread)."""
 
     def interrupt() -> None:
         if go.wait(60):
-            time.sleep(0.3)
             os.kill(os.getpid(), signal.SIGINT)
 
     threading.Thread(target=interrupt, daemon=True).start()

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import queue
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from dbugbuild.engine import ContainerSpec, Engine
@@ -44,6 +45,69 @@ WRAPPER = (
     '"$@"; s=$?; kill -9 -1 2>/dev/null; exit $s'
 )
 KILL_ALL = "kill -9 -1"  # from a root exec: every process but the container's first (and itself)
+
+
+WAKE = 0.1  # seconds: how long a Ctrl-C may wait to be taken, at most
+
+
+def relay(
+    chunks: Iterator[bytes], sink: Callable[[str], None] | None, stop: Callable[[], None]
+) -> tuple[str, bool]:
+    """A command's output streamed to `sink` until it ends, and whether Ctrl-C came: the
+    first one calls `stop` (the command, as a RUN, is killed), its output is still read to
+    its end; a second one while it dies does nothing.
+
+    The output is read in a thread and handed over: the main thread waits on a queue in
+    short slices, so a Ctrl-C is taken within one even when it lands in the instant
+    before a blocking read of the socket begins (which it would not interrupt)."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    captured: list[str] = []
+    handed: queue.SimpleQueue[bytes | BaseException | None] = queue.SimpleQueue()
+    threading.Thread(target=_pump, args=(chunks, handed), daemon=True).start()
+    interrupted = ended = False
+    while not ended:
+        try:
+            while not ended:  # a SIGINT the queue's wait took is raised on this edge
+                ended = _take(handed, decoder, captured, sink)
+        except KeyboardInterrupt:
+            if not interrupted:
+                stop()
+            interrupted = True
+    return "".join(captured) + decoder.decode(b"", final=True), interrupted
+
+
+def _pump(chunks: Iterator[bytes], into: queue.SimpleQueue[bytes | BaseException | None]) -> None:
+    """The reader thread: every chunk, then what ended the stream (an error) and None."""
+    try:
+        for chunk in chunks:
+            into.put(chunk)
+    except BaseException as exc:  # handed to the main thread, which raises it
+        into.put(exc)
+    finally:
+        into.put(None)
+
+
+def _take(
+    handed: queue.SimpleQueue[bytes | BaseException | None],
+    decoder: codecs.IncrementalDecoder,
+    captured: list[str],
+    sink: Callable[[str], None] | None,
+) -> bool:
+    """Take what the reader handed over, if anything within WAKE seconds, to `captured` and
+    `sink`; True once the output has ended."""
+    try:
+        item = handed.get(timeout=WAKE)
+    except queue.Empty:
+        return False
+    if item is None:
+        return True
+    if isinstance(item, BaseException):
+        raise item
+    text = decoder.decode(item)
+    captured.append(text)
+    if sink is not None and text:
+        sink(text)
+    return False
 
 
 @dataclass(frozen=True)
@@ -97,9 +161,6 @@ class SessionContainer:
         `timeout` seconds) kills it and all it started; the container goes on."""
         engine = self._engine
         exec_id, chunks = engine.exec_start(self.id, (SHELL, "-c", WRAPPER, self._mark, *argv))
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        captured: list[str] = []
-        interrupted = False
         expired = threading.Event()
         timer = None
         if timeout is not None:
@@ -107,28 +168,13 @@ class SessionContainer:
             timer.daemon = True
             timer.start()
         try:
-            while True:
-                try:
-                    for chunk in chunks:
-                        text = decoder.decode(chunk)
-                        captured.append(text)
-                        if sink is not None and text:
-                            sink(text)
-                    break
-                except KeyboardInterrupt:
-                    # Ctrl-C stops the command, as it would stop a RUN: it and all it started
-                    # are killed; its output ends, and is read to its end.
-                    if interrupted:
-                        continue  # a second Ctrl-C while it dies
-                    interrupted = True
-                    self.kill_all()
+            output, interrupted = relay(chunks, sink, self.kill_all)
         finally:
             if timer is not None:
                 timer.cancel()
                 if timer.ident is not None:
                     timer.join()
         code = engine.exec_code(exec_id)
-        output = "".join(captured) + decoder.decode(b"", final=True)
         if code == 127 and output == self._mark + "\n":
             raise NoShellError(
                 f"this layer has no {argv[0]} to run the command with",

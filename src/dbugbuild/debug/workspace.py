@@ -18,14 +18,13 @@ nothing itself: output goes to the sinks it is given.
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import threading
 import time
 from collections.abc import Callable, Sequence
 
 from dbugbuild.debug import signals
-from dbugbuild.debug.container import SessionContainer
+from dbugbuild.debug.container import SessionContainer, relay
 from dbugbuild.debug.layer import Change, CommandResult
 from dbugbuild.debug.stepenv import StepEnv
 from dbugbuild.engine import LABEL, ContainerSpec, Engine, Mount
@@ -152,9 +151,7 @@ class Workspace:
         except BaseException:
             shield.close()
             raise
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        captured: list[str] = []
-        interrupted = False
+        output, interrupted = "", False
         expired = threading.Event()
         timer: threading.Timer | None = None
         if timeout is not None:
@@ -166,14 +163,9 @@ class Workspace:
                 engine.start(cid, argv)
                 if timer is not None:
                     timer.start()
-                with contextlib.closing(engine.output(cid)) as chunks:  # its stream, closed
-                    for chunk in chunks:
-                        text = decoder.decode(chunk)
-                        captured.append(text)
-                        if sink is not None and text:
-                            sink(text)
-            except KeyboardInterrupt:
                 # Ctrl-C stops the command, as it would stop a RUN: kill its container.
+                output, interrupted = relay(engine.output(cid), sink, lambda: engine.kill(cid))
+            except KeyboardInterrupt:  # while it was starting
                 interrupted = True
                 engine.kill(cid)
             finally:
@@ -187,7 +179,7 @@ class Workspace:
         finally:
             engine.remove_container(cid)
         return CommandResult(
-            code, "".join(captured), time.monotonic() - started, interrupted, expired.is_set()
+            code, output, time.monotonic() - started, interrupted, expired.is_set()
         )
 
     def _expire(self, cid: str, expired: threading.Event) -> None:
