@@ -47,7 +47,7 @@ WRAPPER = (
 KILL_ALL = "kill -9 -1"  # from a root exec: every process but the container's first (and itself)
 
 
-WAKE = 0.1  # seconds: how long a Ctrl-C may wait to be taken, at most
+WAKE = 0.05  # seconds: how long a Ctrl-C may wait to be taken, at most
 
 
 def relay(
