@@ -20,7 +20,7 @@ import contextlib
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from dbugbuild.engine import ContainerSpec, Engine
 from dbugbuild.engine.containers import session_gone
@@ -130,19 +130,7 @@ class SessionContainer:
     def start(cls, engine: Engine, spec: ContainerSpec, mark: str) -> SessionContainer | None:
         """Create and start the keep-alive container of `spec` (its image, Env, User,
         WorkingDir, network, mounts, labels); None when the layer has no /bin/sh."""
-        keep = ContainerSpec(
-            image=spec.image,
-            argv=(SHELL, "-c", KEEP_ALIVE),
-            env=spec.env,
-            user=spec.user,
-            workdir=spec.workdir,
-            network=spec.network,
-            labels=spec.labels,
-            name=spec.name,
-            mounts=spec.mounts,
-            secret_env=spec.secret_env,
-            open_stdin=True,
-        )
+        keep = replace(spec, argv=(SHELL, "-c", KEEP_ALIVE), open_stdin=True)
         cid = engine.create_container(keep)
         try:
             engine.start(cid, keep.argv)
