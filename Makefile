@@ -43,9 +43,10 @@ lint: venv
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 
-bench: setup
+bench: setup podman
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/bisection.py
+	test ! -f benchmarks/parsing.py || $(BIN)/python benchmarks/parsing.py
 
 clean:
 	-$(BIN)/dbugbuild clean

@@ -30,7 +30,7 @@ try:
     from dbugbuild.bisect import Layer, driver
     from dbugbuild.cli import main as dbugbuild_main
     from dbugbuild.console import Console
-    from dbugbuild.engine import Engine
+    from dbugbuild.engine import LABEL, Engine
     from dbugbuild.errors import DbugbuildError
     from dbugbuild.report.style import short_id
 except ImportError as _exc:
@@ -126,6 +126,7 @@ def scan_every_layer(engine: Engine, layers: Sequence[Layer], culprit: int) -> t
             network=None,
         )
         passed.append(probe.passed)
+    engine.sweep(f"{LABEL}={session}")  # as the bisection does once its probes are done
     seconds = time.perf_counter() - started
     latest = max(i for i, ok in enumerate(passed) if ok)
     return layers[latest + 1].index, seconds

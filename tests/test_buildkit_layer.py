@@ -171,8 +171,10 @@ def test_prefix_layer_mounts_emulated_and_removed(daemon: Engine, tmp_path: Path
         assert code == 0, out
         assert out.split() == ["1000", "750", "s3cr3t", "t0k", "kept.txt", "kept.txt"]
         assert not (tmp_path / "src" / "new").exists()  # a rw bind never writes the context
-        # The commit keeps the command's files but no secret in its Env.
-        committed = docker_api().inspect_image(ws.current)["Config"]["Env"]
+        # Nothing is committed for a command; an image of the session's state (what needs
+        # one) keeps the command's files but no secret in its Env.
+        assert ws.current == layer.env.image
+        committed = docker_api().inspect_image(ws.image())["Config"]["Env"]
         assert not any("t0k" in e for e in committed)
         code, out = _run(ws, "cat f; ls /cache")
         assert out.split() == ["made", "c"]  # the cache volume is kept for the session

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from dbugbuild.debug.stepenv import StepEnv
 from dbugbuild.debug.workspace import Workspace
 from dbugbuild.engine import Engine
 from scenarios import CTRL_U, ENTER, Scenario, expect, play_in_pty, send
+from test_workspace import PODMAN_CASES, workspace_of
 
 pytestmark = pytest.mark.podman
 
@@ -328,8 +330,8 @@ def test_podman_clean_removes_what_a_crashed_run_left(
 
 def test_podman_workspace_on_the_service(podman_no_leaks: None) -> None:
     """The debug layer through Podman's compat API: a command's changes (without Podman's own
-    `C /etc`), its commit (an id Podman's calls then accept), and close() removing it all;
-    the private service stopped with the engine."""
+    `C /etc`) in the session's container, a commit of it (an id Podman's calls then accept),
+    and close() removing it all; the private service stopped with the engine."""
     engine = Engine.connect_podman(dict(os.environ))
     try:
         base = engine.image_id("busybox")
@@ -344,15 +346,36 @@ def test_podman_workspace_on_the_service(podman_no_leaks: None) -> None:
             0,
             [("A", "/made")],
         )
-        assert workspace.current != base  # committed: the next command sees /made
+        assert workspace.current == base  # nothing committed: the session's container has it
         assert workspace.run(("cat", "/made")).output == "podman\n"
-        assert len(podman_harness.labelled(own_label())) == 1  # the session's image
+        assert len(podman_harness.labelled(own_label())) == 1  # the session's container
+        image = workspace.image()  # committed when something needs an image: an id Podman takes
+        assert image != base and engine.image_id(image) == image
+        assert len(podman_harness.labelled(own_label())) == 2
         workspace.close()
         assert podman_harness.labelled(own_label()) == []
         assert len(podman_harness.services()) == 1
     finally:
         engine.close()
     assert podman_harness.services() == []
+
+
+@pytest.mark.parametrize("case", PODMAN_CASES, ids=lambda c: c.__name__.removeprefix("case_"))
+def test_podman_workspace_case(podman_no_leaks: None, case: Callable[[Workspace], None]) -> None:
+    """The session's execution model (test_workspace.py's cases) on Podman's compat API: its
+    execs, the kill of what a command leaves and of an interrupted one, exact exit codes."""
+    engine = Engine.connect_podman(dict(os.environ))
+    try:
+        base = engine.image_id("busybox")
+        assert base is not None
+        workspace = workspace_of(engine, base)
+        try:
+            case(workspace)
+        finally:
+            workspace.close()
+        assert podman_harness.labelled(own_label()) == []
+    finally:
+        engine.close()
 
 
 FAILING = "FROM busybox\nRUN echo one > /one\nRUN cat /missing-file\n"

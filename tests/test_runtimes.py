@@ -1,6 +1,7 @@
 """The daemon's own storage and runtime, whatever they are: a dockerd with the containerd image
 store (Engine 29's default: every id is a manifest digest) and one whose default runtime is
-crun. Each gets a real failing build with --exec, and a debug session that commits.
+crun. Each gets a real failing build with --exec, and a debug session (its commands execs in
+its container, which a commit then turns into an image read back by its id).
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ import pytest
 
 from conftest import own_label, run_cli
 from daemons import Endpoint, containerd_daemon, crun_daemon
+from dbugbuild.debug import stepenv
+from dbugbuild.debug.workspace import Workspace
+from dbugbuild.engine import Engine
+from dbugbuild.options import RUN_LABELS
 from scenarios import CTRL_U, ENTER, Scenario, expect, play_in_process, send
 
 pytestmark = pytest.mark.docker
@@ -28,7 +33,7 @@ SESSION = Scenario(
         send(CTRL_U + "echo fixed > missing-file" + ENTER),
         expect(r"exit code 0 "),
         send(CTRL_U + ":diff" + ENTER),
-        expect(r"A /work/missing-file\n"),  # a commit per command, read back by its id
+        expect(r"A /work/missing-file\n"),  # the session container's diff
         send(CTRL_U + "cat missing-file made" + ENTER),
         expect(r"fixed\nmade\n"),
         send(CTRL_U + ":reset" + ENTER),
@@ -100,6 +105,27 @@ def test_runtime_containerd_store_session(containerd_daemon: Endpoint, tmp_path:
     assert _ours(containerd_daemon) == []
 
 
+def test_runtime_containerd_store_commits_by_id(containerd_daemon: Endpoint) -> None:
+    """What needs an image of a session's state gets a commit whose id (a manifest digest in
+    this store) the daemon's own calls take back; close() removes it."""
+    env = {**containerd_daemon.client_env(), RUN_LABELS: own_label()}
+    engine = Engine.connect(env)
+    try:
+        base = engine.image_id("busybox")
+        assert base is not None
+        config = engine.image_config(base) or {}
+        workspace = Workspace(engine, stepenv.reconstruct(base, config, None, (), None), "rt-ids")
+        assert workspace.run(("/bin/sh", "-c", "echo made > /made")).exit_code == 0
+        image = workspace.image()
+        assert image != base and engine.image_id(image) == image
+        shown = _docker(containerd_daemon, "run", "--rm", image, "cat", "/made")
+        assert shown == "made\n"
+        workspace.close()
+        assert _ours(containerd_daemon) == []
+    finally:
+        engine.close()
+
+
 # --- crun as the default runtime -----------------------------------------------------------
 
 
@@ -108,19 +134,30 @@ def _crun_created(endpoint: Endpoint) -> set[str]:
     return set(re.findall(r"\bcreate --bundle \S+ --pid-file \S+ ([0-9a-f]{64})$", calls, re.M))
 
 
+def _crun_execs(endpoint: Endpoint) -> list[str]:
+    """The container of every `crun exec` call, in order."""
+    calls = Path(endpoint.facts["runtime_log"]).read_text()
+    return re.findall(r"\sexec\s.*\s([0-9a-f]{64})$", calls, re.M)
+
+
 def test_runtime_crun_exec(crun_daemon: Endpoint, tmp_path: Path) -> None:
-    before = _crun_created(crun_daemon)
+    before, execs = _crun_created(crun_daemon), len(_crun_execs(crun_daemon))
     report = _exec_report(crun_daemon, tmp_path)
     created = _crun_created(crun_daemon) - before
-    # The build's steps and both --exec containers all ran on crun.
+    # The build's steps and the session's container ran on crun, both --exec commands as crun
+    # execs in that container.
     assert str(report["failed_container"]) in {c[:12] for c in created}
-    assert len(created) >= 2 + 2  # two RUN steps, two commands
+    assert len(created) >= 2 + 1  # two RUN steps, the session's container
+    ran_in = _crun_execs(crun_daemon)[execs:]
+    assert len(ran_in) >= 2 and set(ran_in) <= created
 
 
 def test_runtime_crun_session(crun_daemon: Endpoint, tmp_path: Path) -> None:
-    before = _crun_created(crun_daemon)
+    before, execs = _crun_created(crun_daemon), len(_crun_execs(crun_daemon))
     play_in_process(SESSION, _workdir(tmp_path), env=crun_daemon.client_env())
-    assert len(_crun_created(crun_daemon) - before) >= 2 + 3  # two RUN steps, three commands
+    # Two RUN steps, the session's container and its successor after :reset; three commands.
+    assert len(_crun_created(crun_daemon) - before) >= 2 + 2
+    assert len(_crun_execs(crun_daemon)[execs:]) >= 3
     assert _ours(crun_daemon) == []
     runtime = _docker(crun_daemon, "info", "--format", "{{.DefaultRuntime}}")
     assert runtime.strip() == "crun"

@@ -173,8 +173,9 @@ def bisect_layers(
         try:
             found = bisect.search(len(points), shows)
         finally:
-            if prepare is not None:
-                engine.sweep(f"{LABEL}={session}")
+            # Once for the whole search: what a prepared layer made, and anything a probe
+            # cut short left (each probe removes its own container).
+            engine.sweep(f"{LABEL}={session}")
     if prepare is not None:
         stage = _with_images(stage, points, probes)
     result = bisect.conclude(
@@ -225,7 +226,9 @@ def probe_layer(
     network: str | None,
 ) -> bisect.Probe:
     """Run the check in one layer as a session command would, committing nothing; Ctrl-C
-    stops it (its container is killed and removed) and ends the bisection."""
+    stops it (its container is killed and removed) and ends the bisection. Its container is
+    removed when it ends; the caller sweeps `session_id` once when all probes are done (a
+    sweep per probe, its label lists, was a third of a probe's time)."""
     config = engine.image_config(layer.image)
     if config is None:
         raise EngineError(
@@ -235,13 +238,10 @@ def probe_layer(
     env = stepenv.reconstruct(layer.image, config, None, layer.args_env, network)
     workspace = Workspace(engine, env, session_id)
     try:
-        try:
-            ran = workspace.run(env.argv_for(check), timeout=timeout, keep=False)
-        except NoShellError as exc:
-            # A layer without the step's shell (FROM scratch) cannot pass a shell check.
-            return bisect.Probe(layer, "fail", 127, f"{exc}\n", 0.0)
-    finally:
-        workspace.close()
+        ran = workspace.run(env.argv_for(check), timeout=timeout, keep=False)
+    except NoShellError as exc:
+        # A layer without the step's shell (FROM scratch) cannot pass a shell check.
+        return bisect.Probe(layer, "fail", 127, f"{exc}\n", 0.0)
     if ran.interrupted:
         raise KeyboardInterrupt
     outcome: bisect.Outcome = (

@@ -47,6 +47,7 @@ def run_debug(
             return rep.exit_code
         workspace, layer = _open(engine, backend, failed, options, console)
         try:
+            workspace.prepare()  # the session's container starts; close() removes it
             return run_batch(workspace, _looked_again(failed, layer), options, console, emit)
         finally:
             _close(engine, workspace, layer, options, console)
@@ -144,6 +145,7 @@ def _sessions(
             return rep.exit_code
         workspace, layer = _open(engine, backend, failed, options, console)
         try:
+            workspace.prepare()  # started while the banner and prompt come up; close() removes it
             leave = _interactive(workspace, _looked_again(failed, layer), console)
         finally:
             _close(engine, workspace, layer, options, console)

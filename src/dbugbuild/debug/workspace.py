@@ -1,16 +1,23 @@
 """The debug layer on the daemon: each command runs as a RUN would, its files carried to the next.
 
-Like the builder, every command is a fresh container from the current image; afterwards
-the container is committed and that image becomes current. So shell state does not carry
-over between commands, files do, a command can be stopped by stopping its container, and
-layers without a shell still run exec-form argv. Every container and image carries the
-session's labels and is removed by close(). It talks to the daemon only through the
-engine's public methods and writes nothing itself: output goes to the sinks it is given.
+One long-lived container per session (container.py), started in the background when the
+session opens, and each command one exec in it: a new process each time with the step's
+Env, User, WorkingDir, network and mounts, its files kept in the container, shell state
+not, whatever it left running killed when it ends, Ctrl-C killing it and only it. Nothing
+is committed: `:diff` is the container's diff, `:reset` a new container from the last good
+layer, `:shell` an exec with a TTY, the end of the session the container's removal; only
+what needs an image of the session's state makes one (image()).
+
+A layer without /bin/sh has no such container: each command is then a fresh container
+from the current image, committed afterwards (that image becomes current), so exec-form
+commands still run there. Bisect's probes (`keep=False`) are one container each, never
+committed. Every container and image carries the session's labels and is removed by
+close(). It talks to the daemon only through the engine's public methods and writes
+nothing itself: output goes to the sinks it is given.
 """
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import errno
 import threading
@@ -18,14 +25,16 @@ import time
 from collections.abc import Callable, Sequence
 
 from dbugbuild.debug import signals
+from dbugbuild.debug.container import SessionContainer, relay
 from dbugbuild.debug.layer import Change, CommandResult, OutputTail
 from dbugbuild.debug.stepenv import StepEnv
 from dbugbuild.engine import LABEL, ContainerSpec, Engine, Mount
+from dbugbuild.engine.later import Later
 from dbugbuild.errors import EngineError
 
 
 class Workspace:
-    """A session's layer (debug.layer.Layer): the current image, the changes, reset, commit."""
+    """A session's layer (debug.layer.Layer): the current state, the changes, reset."""
 
     def __init__(
         self,
@@ -44,11 +53,13 @@ class Workspace:
         self._mounts = tuple(mounts)
         self._secret_env = tuple(secret_env)
         self.session_id = session_id
-        self.current = env.image
+        self.current = env.image  # the image the session's container (or next command) runs
         self._echo = echo or (lambda _: None)  # a :shell's start-up output, before its prompt
         self._images: list[str] = []  # committed by us, oldest first
-        self._changes: dict[str, str] = {}
+        self._changes: dict[str, str] = {}  # of committed commands (a layer without /bin/sh)
         self._serial = 0
+        self._box: Later[SessionContainer | None] | None = None
+        self._no_shell = False  # the layer has no /bin/sh: a container per command
 
     @property
     def labels(self) -> dict[str, str]:
@@ -69,6 +80,39 @@ class Workspace:
             secret_env=self._secret_env,
         )
 
+    # -- the session's container ------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Start the session's container in the background (the prompt need not wait)."""
+        if self._no_shell:
+            return
+        if self._box is None:
+            spec = self._spec(self.current, ())
+            mark = f"dbugbuild-{self.session_id}"
+            self._box = Later(lambda: SessionContainer.start(self._engine, spec, mark))
+        self._box.start()
+
+    def _container(self) -> SessionContainer | None:
+        """The session's container, started if need be; None for a layer without /bin/sh."""
+        self.prepare()
+        if self._box is None:
+            return None
+        try:
+            box = self._box.get()
+        except EngineError:
+            self._drop_box()  # the next command tries again
+            raise
+        if box is None:
+            self._no_shell, self._box = True, None
+        return box
+
+    def _drop_box(self) -> None:
+        box, self._box = self._box, None
+        if box is not None:
+            box.close(lambda made: made.remove() if made is not None else None)
+
+    # -- commands -------------------------------------------------------------------------
+
     def run(
         self,
         argv: Sequence[str],
@@ -78,8 +122,30 @@ class Workspace:
         keep: bool = True,
     ) -> CommandResult:
         """Run argv in the current layer, streaming its output; the layer keeps its changes
-        (unless not `keep`: bisect probes). After `timeout` seconds its container is killed."""
+        (unless not `keep`: bisect probes). After `timeout` seconds it is killed."""
         started = time.monotonic()
+        box = self._container() if keep else None
+        if box is None:
+            return self._run_alone(argv, sink, timeout, keep, started)
+        try:
+            ran = box.run(argv, sink, timeout)
+        except EngineError:
+            self._drop_box()  # gone: the next command starts a new one, from self.current
+            raise
+        seconds = time.monotonic() - started
+        return CommandResult(
+            ran.exit_code, ran.output, seconds, ran.interrupted, ran.timed_out, ran.cut
+        )
+
+    def _run_alone(
+        self,
+        argv: Sequence[str],
+        sink: Callable[[str], None] | None,
+        timeout: float | None,
+        keep: bool,
+        started: float,
+    ) -> CommandResult:
+        """A command in a container of its own, committed afterwards when `keep`."""
         engine = self._engine
         shield = contextlib.ExitStack()
         shield.enter_context(signals.deferred())  # created and in the try below, or not at all
@@ -88,9 +154,7 @@ class Workspace:
         except BaseException:
             shield.close()
             raise
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        captured = OutputTail()  # the output is the sink's; the result keeps its tail
-        interrupted = False
+        captured, interrupted = OutputTail(), False  # the output is the sink's; its tail kept
         expired = threading.Event()
         timer: threading.Timer | None = None
         if timeout is not None:
@@ -102,14 +166,9 @@ class Workspace:
                 engine.start(cid, argv)
                 if timer is not None:
                     timer.start()
-                with contextlib.closing(engine.output(cid)) as chunks:  # its stream, closed
-                    for chunk in chunks:
-                        text = decoder.decode(chunk)
-                        captured.add(text)
-                        if sink is not None and text:
-                            sink(text)
-            except KeyboardInterrupt:
                 # Ctrl-C stops the command, as it would stop a RUN: kill its container.
+                captured, interrupted = relay(engine.output(cid), sink, lambda: engine.kill(cid))
+            except KeyboardInterrupt:  # while it was starting
                 interrupted = True
                 engine.kill(cid)
             finally:
@@ -132,56 +191,83 @@ class Workspace:
         expired.set()
         self._engine.kill(cid)  # it may have ended meanwhile: no error
 
-    def _commit(self, cid: str) -> None:
+    def _commit(self, cid: str) -> str | None:
+        """Commit a container's changes (none: no image); the new image becomes current."""
         changes = self._engine.diff(cid)
         if changes is None:
-            raise EngineError(
-                f"the debug container {cid[:12]} vanished before it was committed",
-                "Check the daemon's state ('docker info') and retry",
-            )
+            raise _vanished(cid)
         if not changes:
             # Nothing to carry forward: no layer, so read-only commands cost no commit and do
             # not deepen the image (overlay2 refuses images deeper than about 125 layers).
-            return
+            return None
         for kind, path in changes:
-            self._note_change(Change(kind, path))
+            self._note_change(self._changes, Change(kind, path))
         secrets = [item.split("=", 1)[0] for item in self._secret_env]
         with signals.deferred():  # committed and known to close(), or not committed
             image = self._engine.commit(cid, self.labels, blank_env=secrets)
             if image is not None:
                 self._images.append(image)
         if image is None:
-            raise EngineError(
-                f"the debug container {cid[:12]} vanished before it was committed",
-                "Check the daemon's state ('docker info') and retry",
-            )
+            raise _vanished(cid)
         self.current = image
+        return image
 
-    def _note_change(self, change: Change) -> None:
-        before = self._changes.get(change.path)
+    @staticmethod
+    def _note_change(into: dict[str, str], change: Change) -> None:
+        before = into.get(change.path)
         if change.kind == "D" and before == "A":
-            del self._changes[change.path]  # made and removed within the session
+            del into[change.path]  # made and removed within the session
         elif before == "A" and change.kind == "C":
             pass  # still new relative to the last good layer
         else:
-            self._changes[change.path] = change.kind
+            into[change.path] = change.kind
 
     def changes(self) -> list[Change]:
         """Files the session changed relative to the last good layer, by path."""
-        return [Change(k, p) for p, k in sorted(self._changes.items())]
+        changes = dict(self._changes)
+        box = self._box.get() if self._box is not None and self._box.started else None
+        if box is not None:
+            for kind, path in box.changes():
+                self._note_change(changes, Change(kind, path))
+        return [Change(k, p) for p, k in sorted(changes.items())]
+
+    def image(self) -> str:
+        """The session's state as an image, for what needs one: its container committed now
+        (secrets kept out of its Env; removed with the session), or the current image when
+        the container changed nothing (or there is none)."""
+        box = self._box.get() if self._box is not None and self._box.started else None
+        if box is None or not box.changes():
+            return self.current
+        secrets = [item.split("=", 1)[0] for item in self._secret_env]
+        with signals.deferred():  # committed and known to close(), or not committed
+            image = self._engine.commit(box.id, self.labels, blank_env=secrets)
+            if image is not None:
+                self._images.append(image)
+        if image is None:
+            raise _vanished(box.id)
+        return image
 
     def reset(self) -> None:
         """Discard every change: the next command starts from the last good layer again."""
+        self._drop_box()
         self._drop_images()
         self.current = self.env.image
         self._changes.clear()
+        self.prepare()
 
     def interactive(self, argv: Sequence[str], pretype: str = "", image: str | None = None) -> int:
-        """A TTY shell in the layer (through `docker run -it`), with `pretype` at its prompt.
-
-        The shell's changes are kept, as for a command, unless `image` names another
-        layer to look at (then nothing is kept).
-        """
+        """A TTY shell in the layer, with `pretype` at its prompt: an exec in the session's
+        container (its changes stay there, as a command's), or, for a layer without /bin/sh
+        or when `image` names another layer to look at, `docker run -it` (committed as a
+        command would be; nothing kept from `image`)."""
+        box = self._container() if image is None else None
+        if box is not None:
+            try:
+                return box.terminal(argv, pretype, self._echo)
+            except OSError as exc:
+                if exc.errno == errno.EIO:  # the terminal closed under :shell: a hang-up (129)
+                    raise signals.terminal_gone() from None
+                raise
         spec = self._spec(image or self.current, argv)
         assert spec.name is not None
         ended = True  # by the shell's exit, not from outside (then nothing is committed)
@@ -233,9 +319,19 @@ class Workspace:
     def close(self) -> None:
         """Remove every container, image and volume of this session (also ones a crash left)."""
         with signals.deferred():
-            self._drop_images()
-            self._engine.sweep(f"{LABEL}={self.session_id}")
-            self._engine.sweep_volumes(f"{LABEL}={self.session_id}")
+            try:
+                self._drop_box()
+            finally:
+                self._drop_images()
+                self._engine.sweep(f"{LABEL}={self.session_id}")
+                self._engine.sweep_volumes(f"{LABEL}={self.session_id}")
+
+
+def _vanished(cid: str) -> EngineError:
+    return EngineError(
+        f"the debug container {cid[:12]} vanished before it was committed",
+        "Check the daemon's state ('docker info') and retry",
+    )
 
 
 def _gone(container_id: str) -> EngineError:

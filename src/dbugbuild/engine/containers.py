@@ -1,9 +1,11 @@
 """I/O: the daemon's containers as dbugbuild needs them: create one as a RUN line would run,
-start it, follow its output, wait, kill, inspect, remove."""
+start it, follow its output, wait, kill, inspect, remove; run a process in a running one
+(exec), follow its output and read its exit code."""
 
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -69,6 +71,8 @@ class ContainerSpec:
     # KEY=VALUE passed to the container's environment but never written on a command line nor
     # into a committed image: a secret a RUN sees as a variable (`--mount=type=secret,env=`).
     secret_env: tuple[str, ...] = ()
+    # Its stdin kept open (and never written): a keep-alive's `read` blocks on it for ever.
+    open_stdin: bool = False
 
 
 class ContainersMixin:
@@ -121,6 +125,7 @@ class ContainersMixin:
                 working_dir=spec.workdir or None,
                 labels=dict(spec.labels),
                 name=spec.name,
+                stdin_open=spec.open_stdin,
                 host_config=api.create_host_config(
                     network_mode=spec.network, mounts=[m.docker() for m in spec.mounts] or None
                 ),
@@ -149,12 +154,7 @@ class ContainersMixin:
             )
         except docker.errors.APIError as exc:
             raise api_error("reading a debug command's output", exc) from exc
-        try:
-            yield from stream
-        except docker.errors.APIError as exc:
-            raise api_error("reading a debug command's output", exc) from exc
-        finally:
-            stream.close()
+        yield from _relayed(stream)
 
     def wait(self, container_id: str) -> int:
         """Wait for a container to end; its exit code."""
@@ -167,3 +167,63 @@ class ContainersMixin:
         """Kill a running container; nothing when it has ended (or is gone) meanwhile."""
         with contextlib.suppress(docker.errors.APIError):
             self._client.api.kill(container_id)
+
+    def exec_start(
+        self, container_id: str, argv: Sequence[str], user: str | None = None
+    ) -> tuple[str, Generator[bytes, None, None]]:
+        """Run argv in a running container (its Env, User and WorkingDir unless `user`): the
+        exec's id and its stdout and stderr as they come, until it ends."""
+        api = self._client.api
+        try:
+            exec_id = str(api.exec_create(container_id, list(argv), user=user or "")["Id"])
+            stream = api.exec_start(exec_id, stream=True)
+        except docker.errors.NotFound as exc:
+            raise session_gone(container_id) from exc
+        except docker.errors.APIError as exc:
+            if exc.status_code == 409:  # "container ... is not running"
+                raise session_gone(container_id, "has stopped") from exc
+            raise api_error("starting a debug command", exc) from exc
+
+        return exec_id, _relayed(stream)
+
+    def exec_code(self, exec_id: str, patience: float = 10.0) -> int:
+        """An exec's exit code once it has ended (its output may end a moment before the daemon
+        records the exit: asked again until then, for up to `patience` seconds)."""
+        api = self._client.api
+        deadline = time.monotonic() + patience
+        pause = 0.002
+        while True:
+            try:
+                info = api.exec_inspect(exec_id)
+            except docker.errors.APIError as exc:
+                raise api_error("finishing a debug command", exc) from exc
+            code = info.get("ExitCode")
+            if not info.get("Running") and code is not None:
+                return int(code)
+            if time.monotonic() > deadline:
+                return -1
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+
+
+def _relayed(stream: Any) -> Generator[bytes, None, None]:
+    """A docker-py output stream's chunks, its errors ours, closed when done or abandoned."""
+    try:
+        yield from stream
+    except docker.errors.APIError as exc:
+        raise api_error("reading a debug command's output", exc) from exc
+    finally:
+        stream.close()
+        # docker-py's close shuts the hijacked socket but leaves the HTTP response holding
+        # it (a ResourceWarning when collected): close that too.
+        response = getattr(stream, "_response", None)
+        if response is not None:
+            response.close()
+
+
+def session_gone(container_id: str, state: str = "is gone (removed or stopped)") -> EngineError:
+    """The session's container went away under it (removed, stopped, the daemon restarted)."""
+    return EngineError(
+        f"the session's container {container_id[:12]} {state}",
+        "Its changes are lost: run the command again to start from the last good layer",
+    )

@@ -42,7 +42,7 @@ from dbugbuild.engine.podman import (
 )
 from dbugbuild.engine.probe import ProbeResult, run_probe
 from dbugbuild.engine.sdk import docker
-from dbugbuild.engine.terminal import run_terminal
+from dbugbuild.engine.terminal import run_exec_terminal, run_terminal
 from dbugbuild.engine.volumes import VolumesMixin
 from dbugbuild.errors import EngineUnavailableError
 from dbugbuild.options import run_labels
@@ -288,6 +288,14 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
         -it`); its exit status."""
         cli = self._program("podman" if self._podman is not None else "docker")
         return run_terminal(cli, self._cli_env, spec, pretype, echo)
+
+    def exec_terminal(
+        self, container_id: str, argv: Sequence[str], pretype: str, echo: Callable[[str], None]
+    ) -> int:
+        """Run argv interactively in a running container on this terminal (`docker exec -it`,
+        on Podman `podman exec -it`); its exit status."""
+        cli = self._program("podman" if self._podman is not None else "docker")
+        return run_exec_terminal(cli, self._cli_env, container_id, tuple(argv), pretype, echo)
 
     def diff(self, container_id: str) -> list[tuple[str, str]] | None:
         """(kind, path) of what a container changed (images.py); on Podman without the `/etc`

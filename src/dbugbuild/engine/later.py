@@ -65,8 +65,7 @@ class Later(Generic[T]):
         self._done.wait()
         if self._error is not None:
             raise self._error
-        assert self._value is not None
-        return self._value
+        return self._value  # type: ignore[return-value]  # made: T (None when T allows it)
 
     def close(self, finish: Callable[[T], None]) -> None:
         """Wait for the value if it is being made, give it to `finish` (if it was made), and
@@ -79,7 +78,7 @@ class Later(Generic[T]):
         try:
             if started:
                 self._done.wait()
-                if self._error is None and self._value is not None:
-                    finish(self._value)
+                if self._error is None:
+                    finish(self._value)  # type: ignore[arg-type]  # made, as get() says
         finally:
             self._release.set()

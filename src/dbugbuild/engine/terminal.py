@@ -1,6 +1,6 @@
-"""I/O: an interactive shell in a layer for `:shell`: `docker run -it` under pexpect, the command
-typed at the shell's own prompt once its start-up output goes quiet, then the terminal
-handed over until the shell exits."""
+"""I/O: an interactive shell in a layer for `:shell`: `docker run -it` (or `docker exec -it` in
+a session's running container) under pexpect, the command typed at the shell's own prompt
+once its start-up output goes quiet, then the terminal handed over until the shell exits."""
 
 from __future__ import annotations
 
@@ -21,10 +21,6 @@ def run_terminal(
 ) -> int:
     """Run `spec` with a TTY, `pretype` at its prompt; the shell's exit status. The start-up
     output before the prompt goes to `echo`; after it, the terminal is the shell's."""
-    import termios
-
-    import pexpect  # only :shell needs it
-
     args = ["run", "-it"]
     if spec.name:
         args += ["--name", spec.name]
@@ -44,11 +40,34 @@ def run_terminal(
     for name in secrets:
         args += ["-e", name]  # the value comes from the CLI's environment, never its argv
     args += ["--entrypoint", spec.argv[0], spec.image, *spec.argv[1:]]
+    return _interact(cli, args, {**env, **secrets}, pretype, echo)
+
+
+def run_exec_terminal(
+    cli: str,
+    env: Mapping[str, str],
+    container_id: str,
+    argv: tuple[str, ...],
+    pretype: str,
+    echo: Callable[[str], None],
+) -> int:
+    """Run argv with a TTY in a running container (`docker exec -it`: its Env, User and
+    WorkingDir, secrets included, are the container's), `pretype` at its prompt."""
+    return _interact(cli, ["exec", "-it", container_id, *argv], env, pretype, echo)
+
+
+def _interact(
+    cli: str, args: list[str], env: Mapping[str, str], pretype: str, echo: Callable[[str], None]
+) -> int:
+    import termios
+
+    import pexpect  # only :shell needs it
+
     size = shutil.get_terminal_size((80, 24))
     child = pexpect.spawn(
         cli,
         args,
-        env={**env, **secrets},
+        env=dict(env),
         encoding="utf-8",
         dimensions=(size.lines, size.columns),
     )
