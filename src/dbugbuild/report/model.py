@@ -47,14 +47,15 @@ class FailedStep:
     exit_code: int | None
     message: str
     output_tail: tuple[str, ...]
-    # How many output lines the step printed (output_tail: their last); None when unknown.
-    output_lines: int | None = field(default=None, compare=False, metadata={"omit_none": True})
     # The failing instruction and its stage as parsed, when mapped (not serialised): what
     # the diagnosis, the debug layer and write-back read, so none has to look them up again.
     instruction_model: Instruction | None = field(
         default=None, compare=False, repr=False, metadata=_MODEL
     )
     stage_model: Stage | None = field(default=None, compare=False, repr=False, metadata=_MODEL)
+    # How many output lines the step printed (output_tail: their last); None when unknown.
+    # Last: FailedStep is also built positionally.
+    output_lines: int | None = field(default=None, compare=False, metadata={"omit_none": True})
 
 
 @dataclass(frozen=True)
