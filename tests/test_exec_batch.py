@@ -43,6 +43,13 @@ def _batch(backend: str, marker: str) -> list[str]:
     ]
 
 
+def _watch(request: pytest.FixtureRequest, backend: str) -> None:
+    """Before the build: the engine fixture notes the daemon's images now, so that those the
+    test's builds make are removed at its end (taken after the build, they were kept)."""
+    if backend != "podman":
+        request.getfixturevalue("engine")
+
+
 def _left(request: pytest.FixtureRequest, backend: str, marker: str) -> list[str]:
     if backend == "podman":
         return podman_leftovers(marker)
@@ -55,6 +62,7 @@ def test_ctrl_c_in_a_terminal_stops_the_batch(
     request: pytest.FixtureRequest, backend: str, marker: str, tmp_path: Path
 ) -> None:
     """Ctrl-C killed only the running command: the next one ran, and the exit was 0."""
+    _watch(request, backend)
     run = PtyRun(_batch(backend, marker), _project(tmp_path, marker))
     run.expect(f"\r\nfirst-{marker}")
     run.send("\x03")  # the terminal's Ctrl-C: SIGINT to its foreground process group
@@ -71,6 +79,7 @@ def test_sigint_without_a_terminal_stops_the_batch(
 ) -> None:
     """A cancelled CI job (SIGINT, no terminal): 130, and the JSON report says so."""
     args = ["--format", "json", *_batch(backend, marker)]
+    _watch(request, backend)
     run = PipeRun(args, _project(tmp_path, marker))
     run.wait_for(f"first-{marker}")
     run.end("SIGINT")
