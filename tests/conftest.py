@@ -219,16 +219,19 @@ def engine() -> Iterator[Engine]:
     eng = _daemon_or_fail()
     before = eng.image_ids()
     yield eng
-    ours = set()
+    parents: dict[str, str] = {}
     for image in eng.image_ids() - before:
         try:
-            info = docker_api().inspect_image(image)
+            parents[image] = str(docker_api().inspect_image(image).get("Parent") or "")
         except Exception:  # removed meanwhile (by the daemon's other clients too)
             continue
-        # An image a test build made, or one committed from a container it ran
-        # (ONBUILD triggers commit images no log line names).
-        if image[7:19] in BUILT or str(info.get("Container", ""))[:12] in BUILT:
-            ours.add(image)
+    # An image a test build made, or one committed on top of one (ONBUILD triggers commit
+    # images no log line names; API 1.45 no longer says which container they came from).
+    ours = {image for image in parents if image[7:19] in BUILT}
+    while more := {
+        i for i, p in parents.items() if i not in ours and p and (p in ours or p[7:19] in BUILT)
+    }:
+        ours |= more
     eng.remove_images(ours)
     eng.close()
     if _api:
