@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pexpect
 import pytest
@@ -76,6 +77,23 @@ def _fail(scenario: Scenario, step: Step, log: str, where: str) -> None:
         f"--- end of screen ---\n{screen[-1500:]}\n--- whole log ---\n{screen}",
         pytrace=False,
     )
+
+
+def session_in_pty(workdir: Path, timeout: float = 60) -> tuple[Any, io.StringIO]:
+    """`python -m dbugbuild .` in a pseudo-terminal at its first prompt: the child and the
+    log of its screen so far."""
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "dbugbuild", "."],
+        cwd=str(workdir),
+        env={**os.environ, "TERM": "xterm", "NO_COLOR": "1", "PROMPT_TOOLKIT_NO_CPR": "1"},
+        encoding="utf-8",
+        timeout=timeout,
+    )
+    log = io.StringIO()
+    child.logfile_read = log
+    child.expect("dbugbuild> ")
+    return child, log
 
 
 def play_in_pty(scenario: Scenario, workdir: Path, env: dict[str, str] | None = None) -> str:

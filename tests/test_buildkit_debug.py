@@ -4,13 +4,11 @@ then `:continue`, bisect's prefix builds, and nothing left behind (also after SI
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,7 +18,17 @@ import pytest
 from conftest import docker_api, note_build_output, own_label, own_leftovers, run_cli
 from dbugbuild.bisect import probe_budget
 from dbugbuild.engine import LABEL, Engine
-from scenarios import CTRL_C, CTRL_D, CTRL_U, ENTER, Scenario, expect, play_in_pty, send
+from scenarios import (
+    CTRL_C,
+    CTRL_D,
+    CTRL_U,
+    ENTER,
+    Scenario,
+    expect,
+    play_in_pty,
+    send,
+    session_in_pty,
+)
 
 pytestmark = pytest.mark.docker
 
@@ -260,17 +268,7 @@ def test_buildkit_bisect_probes_are_prefix_builds_within_the_bound(
 
 def test_buildkit_sigterm_in_the_session_leaves_nothing(engine: Engine, tmp_path: Path) -> None:
     _write(tmp_path, CACHE)
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "dbugbuild", "."],
-        cwd=str(tmp_path),
-        env={**os.environ, "TERM": "xterm", "NO_COLOR": "1", "PROMPT_TOOLKIT_NO_CPR": "1"},
-        encoding="utf-8",
-        timeout=60,
-    )
-    log = io.StringIO()
-    child.logfile_read = log
-    child.expect("dbugbuild> ")
+    child, log = session_in_pty(tmp_path)
     child.send(CTRL_U + "touch /var/cache/app/x /made" + ENTER)  # a commit and a volume's file
     child.expect("exit code 0 ")
     child.expect("dbugbuild>")

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import os
 import signal
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +23,7 @@ from scenarios import (
     play_in_process,
     play_in_pty,
     send,
+    session_in_pty,
 )
 
 PROMPT = r"dbugbuild>"  # no trailing space: with an empty buffer the cursor just moves there
@@ -201,17 +200,7 @@ def test_session_signal_leaves_no_trace(
     engine: Engine, tmp_path: Path, signum: signal.Signals
 ) -> None:
     (tmp_path / "Dockerfile").write_text(FAILING)
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "dbugbuild", "."],
-        cwd=str(tmp_path),
-        env={**os.environ, "TERM": "xterm", "NO_COLOR": "1", "PROMPT_TOOLKIT_NO_CPR": "1"},
-        encoding="utf-8",
-        timeout=60,
-    )
-    log = io.StringIO()
-    child.logfile_read = log
-    child.expect("dbugbuild> ")
+    child, log = session_in_pty(tmp_path)
     child.send(CTRL_U + "touch /x" + ENTER)  # make the session own an image
     child.expect("exit code 0 ")
     child.expect("dbugbuild>")
