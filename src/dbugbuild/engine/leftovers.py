@@ -21,11 +21,19 @@ from typing import Any
 
 from dbugbuild.engine.sdk import docker
 
-# moby builder/dockerfile/internals.go (`Running in %s`) and dispatchers.go (` ---> %s`).
-_RUNNING = re.compile(r"^ ---> Running in ([0-9a-f]{12,64})\s*$")
-_IMAGE = re.compile(r"^ ---> ([0-9a-f]{12,64})\s*$")
-_REMOVED = re.compile(r"^Removing intermediate container ([0-9a-f]{12,64})\s*$")
-_STEP = re.compile(r"^Step \d+/\d+ : (\S+)\s?(.*?)\s*$")
+# The lines a step's container shows in, as the classic CLI prints them: moby
+# builder/dockerfile/internals.go (`Running in %s`, `Removing intermediate container %s`) and
+# dispatchers.go (` ---> %s`, `Step %d/%d : %s`). One search over a chunk's whole lines finds
+# them: the step's own output between them costs no Python per line.
+_TRACE = re.compile(
+    r"^(?:"
+    r" ---> Running in (?P<running>[0-9a-f]{12,64})"
+    r"|Removing intermediate container (?P<removed>[0-9a-f]{12,64})"
+    r"| ---> (?P<image>[0-9a-f]{12,64})"
+    r"|Step \d+/\d+ : (?P<keyword>\S+)[ \t\r]?(?P<rest>.*?)"
+    r")[ \t\r\f\v]*$",
+    re.MULTILINE,
+)
 _MAX_LINE = 1 << 16  # a step's output line longer than this is not one of ours anyway
 
 LET_GO = 10.0  # seconds to wait for the daemon to finish removing what it started removing
@@ -44,22 +52,22 @@ class StepTrace:
 
     def seen(self, text: str) -> None:
         """A piece of the build's output (any chunking)."""
-        lines = (self._line + text).split("\n")
-        self._line = lines.pop()[-_MAX_LINE:]
-        for line in lines:
-            self._read(line.rstrip("\r"))
+        held = self._line + text
+        end = held.rfind("\n") + 1
+        self._line = held[end:][-_MAX_LINE:]
+        for found in _TRACE.finditer(held, 0, max(end - 1, 0)):
+            self._read(found)
 
-    def _read(self, line: str) -> None:
-        if (running := _RUNNING.match(line)) is not None:
-            self.containers.append(running.group(1))
+    def _read(self, found: re.Match[str]) -> None:
+        if (running := found.group("running")) is not None:
+            self.containers.append(running)
             self.pending = None
-        elif (removed := _REMOVED.match(line)) is not None:  # --rm's, after a step succeeded
-            gone = removed.group(1)
+        elif (gone := found.group("removed")) is not None:  # --rm's, after a step succeeded
             self.containers = [c for c in self.containers if not gone.startswith(c)]
-        elif (image := _IMAGE.match(line)) is not None:
-            self.parent, self.pending = image.group(1), None
-        elif (step := _STEP.match(line)) is not None:
-            keyword, rest = step.group(1).upper(), step.group(2)
+        elif (image := found.group("image")) is not None:
+            self.parent, self.pending = image, None
+        else:
+            keyword, rest = found.group("keyword").upper(), found.group("rest")
             self.pending = rest if keyword == "RUN" else None
             self.pending_since = time.time()
 
