@@ -236,7 +236,9 @@ def test_buildkit_apply_then_continue_rebuilds_with_buildkit(
         exit_code=0,
     )
     (tmp_path / "Dockerfile").write_text(scenario.dockerfile)
-    play_in_pty(scenario, tmp_path)
+    log = play_in_pty(scenario, tmp_path)
+    # The rebuilt image is the user's (docker build leaves it too): the test's, removed.
+    engine.remove_images(set(re.findall(r"writing image (sha256:[0-9a-f]{64})", log)))
     assert 'RUN test -n "$TARGETARCH"\n' in (tmp_path / "Dockerfile").read_text()
     _nothing_left(engine)
 
@@ -254,6 +256,8 @@ def test_buildkit_bisect_probes_are_prefix_builds_within_the_bound(
     )
     assert run.code == 0, run.stderr
     result = json.loads(run.stdout)
+    final = engine.image_id(result["build"]["image"])  # the build's image: the test's
+    engine.remove_images({final} if final else set())
     culprit = result["first_bad_step"]
     assert (culprit["line"], culprit["text"], culprit["index"]) == (8, "RUN rm /marker", 7)
     built = re.findall(
