@@ -45,6 +45,8 @@ from dbugbuild.logs.reading import BlockReader
 
 _NORMAL, _IN_BLOCK, _IN_EXCERPT, _IN_CHECKS = range(4)
 _MAY_BE_FINAL = re.compile("ERROR: |error: |failed to ")  # what every FINAL line holds
+_PREFIX_FIRST = frozenset("0123456789[")
+_END_FIRST = frozenset("DCE")  # what every END starts with (DONE, CACHED, CANCELED, ERROR)
 
 
 class BuildKitLogParser(BlockReader):
@@ -164,7 +166,8 @@ class BuildKitLogParser(BlockReader):
     # -- one line -----------------------------------------------------------------------
 
     def _line(self, raw: str) -> None:
-        prefix = PREFIX_RE.match(raw)
+        # Every CI prefix starts with a digit or `[`: most lines (`#N ...`) skip the match.
+        prefix = PREFIX_RE.match(raw) if raw[:1] in _PREFIX_FIRST else None
         line = raw[prefix.end() :] if prefix else raw
         if self._indent is None and VERTEX.fullmatch(line):  # settled on the first `#N`
             self._indent = line[: len(line) - len(line.lstrip(" \t"))]
@@ -225,7 +228,7 @@ class BuildKitLogParser(BlockReader):
             self._current = None
             return
         known = build.vertices.get(number)
-        end = END.fullmatch(rest)
+        end = END.fullmatch(rest) if rest[:1] in _END_FIRST else None
         if end:  # a vertex whose header the log does not hold (it starts mid-build) gets no name
             vertex = known or self._vertex(number)
             if end.group("error") is not None:
@@ -241,7 +244,7 @@ class BuildKitLogParser(BlockReader):
         if rest == "...":
             self._current = None  # another vertex takes over; this one goes on later
             return
-        timed = TIMED.fullmatch(rest)
+        timed = TIMED.fullmatch(rest) if rest[:1].isdigit() else None
         if timed:  # output met one line at a time (after an error block, in a fallback)
             vertex = known or self._vertex(number)
             vertex.lines += 1
