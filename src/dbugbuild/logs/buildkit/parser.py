@@ -46,6 +46,7 @@ from dbugbuild.logs.reading import BlockReader
 _NORMAL, _IN_BLOCK, _IN_EXCERPT, _IN_CHECKS = range(4)
 _MAY_BE_FINAL = re.compile("ERROR: |error: |failed to ")  # what every FINAL line holds
 _PREFIX_FIRST = frozenset("0123456789[")
+_STATUS_FIRST = frozenset("wne")  # writing image, naming to, exporting manifest (list)
 _END_FIRST = frozenset("DCE")  # what every END starts with (DONE, CACHED, CANCELED, ERROR)
 
 
@@ -271,6 +272,8 @@ class BuildKitLogParser(BlockReader):
         self._current = number
 
     def _status(self, rest: str) -> None:
+        if rest[:1] not in _STATUS_FIRST:  # `transferring ...`, `sha256:...`: most statuses
+            return
         build = self._build
         writing = WRITING_IMAGE.match(rest)
         if writing:
