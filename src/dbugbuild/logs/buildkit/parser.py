@@ -46,6 +46,7 @@ from dbugbuild.logs.reading import BlockReader
 _NORMAL, _IN_BLOCK, _IN_EXCERPT, _IN_CHECKS = range(4)
 _MAY_BE_FINAL = re.compile("ERROR: |error: |failed to ")  # what every FINAL line holds
 _PREFIX_FIRST = frozenset("0123456789[")
+_BARE_VERTEX = re.compile(r"#(\d+)(?: ([^\n]*))?\n")  # what VERTEX takes, at a line's start
 _STATUS_FIRST = frozenset("wne")  # writing image, naming to, exporting manifest (list)
 _END_FIRST = frozenset("DCE")  # what every END starts with (DONE, CACHED, CANCELED, ERROR)
 
@@ -118,6 +119,14 @@ class BuildKitLogParser(BlockReader):
                 stop = end.start() + 1 if end else size
                 self._output_run(text, pos, stop)
                 pos = stop
+                continue
+            # A bare `#N ...` line (no stamp, no indent), read as _line would read it without
+            # its prefix, indent, mode and blank tests: most lines of a many-builds log.
+            bare = _BARE_VERTEX.match(text, pos) if normal and self._indent == "" else None
+            if bare is not None and self._pending_excerpt is None:
+                self._seen_text = True
+                self._vertex_line(int(bare.group(1)), bare.group(2) or "")
+                pos = bare.end()
             else:
                 newline = text.index("\n", pos)
                 self._line(text[pos:newline])
