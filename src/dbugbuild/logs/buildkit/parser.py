@@ -112,6 +112,10 @@ class BuildKitLogParser(BlockReader):
         others one by one."""
         pos, size = 0, len(text)
         while pos < size:
+            if text[pos] == "\n" and self._mode in (_NORMAL, _IN_CHECKS):
+                self._blank()  # the empty line between vertices: half the lines of a build
+                pos += 1
+                continue
             normal = self._mode == _NORMAL and not self._pending_block
             start = OUTPUT_START.match(text, pos) if normal else None
             if start is not None and self._pending_excerpt is None:
@@ -190,11 +194,7 @@ class BuildKitLogParser(BlockReader):
             self._block_line(line)
             return
         if not line.strip():
-            self._current = None
-            self._pending_block = False
-            self._pending_excerpt = None
-            if self._mode == _IN_CHECKS:
-                self._mode = _NORMAL
+            self._blank()
             return
         self._seen_text = True
         if self._pending_block:
@@ -225,6 +225,13 @@ class BuildKitLogParser(BlockReader):
             return
         self._current = None
         self._top_line(line)
+
+    def _blank(self) -> None:
+        self._current = None
+        self._pending_block = False
+        self._pending_excerpt = None
+        if self._mode == _IN_CHECKS:
+            self._mode = _NORMAL
 
     def _vertex_line(self, number: int, rest: str) -> None:
         build = self._build
