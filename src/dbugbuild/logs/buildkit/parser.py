@@ -46,7 +46,8 @@ from dbugbuild.logs.reading import BlockReader
 _NORMAL, _IN_BLOCK, _IN_EXCERPT, _IN_CHECKS = range(4)
 _MAY_BE_FINAL = re.compile("ERROR: |error: |failed to ")  # what every FINAL line holds
 _PREFIX_FIRST = frozenset("0123456789[")
-_BARE_VERTEX = re.compile(r"#(\d+)(?: ([^\n]*))?\n")  # what VERTEX takes, at a line's start
+_BARE_VERTEX = re.compile(r"#([0-9]+)(?: ([^\n]*))?\n")  # what VERTEX takes, at a line's start
+_DIGITS = frozenset("0123456789")  # what OUTPUT_START takes after `#N `
 _STATUS_FIRST = frozenset("wne")  # writing image, naming to, exporting manifest (list)
 _END_FIRST = frozenset("DCE")  # what every END starts with (DONE, CACHED, CANCELED, ERROR)
 
@@ -117,17 +118,24 @@ class BuildKitLogParser(BlockReader):
                 pos += 1
                 continue
             normal = self._mode == _NORMAL and not self._pending_block
-            start = OUTPUT_START.match(text, pos) if normal else None
+            # A bare `#N ...` line (no stamp, no indent), read as _line would read it without
+            # its prefix, indent, mode and blank tests: most lines of a many-builds log.
+            bare = (
+                _BARE_VERTEX.match(text, pos)
+                if normal and self._indent == "" and text[pos] == "#"
+                else None
+            )
+            if bare is not None:
+                start = bare if (bare.group(2) or "")[:1] in _DIGITS else None
+            else:
+                start = OUTPUT_START.match(text, pos) if normal else None
             if start is not None and self._pending_excerpt is None:
-                end = run_end(start.group(1), start.group(2)).search(text, pos)
+                vertex = start.group(2) if bare is None else bare.group(1)
+                end = run_end(None if bare else start.group(1), vertex).search(text, pos)
                 stop = end.start() + 1 if end else size
                 self._output_run(text, pos, stop)
                 pos = stop
-                continue
-            # A bare `#N ...` line (no stamp, no indent), read as _line would read it without
-            # its prefix, indent, mode and blank tests: most lines of a many-builds log.
-            bare = _BARE_VERTEX.match(text, pos) if normal and self._indent == "" else None
-            if bare is not None and self._pending_excerpt is None:
+            elif bare is not None and self._pending_excerpt is None:
                 self._seen_text = True
                 self._vertex_line(int(bare.group(1)), bare.group(2) or "")
                 pos = bare.end()
