@@ -223,9 +223,11 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
         sink: OutputSink,
         started: Callable[[], None] | None = None,
         keep: bool = False,
+        api_soon: bool = True,
     ) -> int:
         """Run a build with its CLI, passing its output to `sink` as it comes; once it runs,
-        the API is reached in a thread (connect_soon) and `started` is called.
+        the API is reached in a thread (connect_soon; not with `api_soon` False: when it is
+        first used, if ever) and `started` is called.
 
         The step containers a classic build prints are removed by close() from the moment
         they are printed (the failed one too, unless `keep`), and at once when the build is
@@ -258,7 +260,8 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
             sink(text, from_stderr)
 
         def running() -> None:
-            self.connect_soon()
+            if api_soon:
+                self.connect_soon()
             if started is not None:
                 started()
 
