@@ -107,6 +107,8 @@ def from_build(
         command = backend.build_command(opts, console.cwd, piped)
         api_soon = debug_follows or backend.report_uses_api
         status = engine.build(command, sink, started, keep=options.keep, api_soon=api_soon)
+        if not debug_follows and not options.keep:
+            engine.let_go_soon()  # the failed container goes while the report is made
         preload.join()
         from dbugbuild import logs
 
