@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import dbugbuild
 from conftest import note_build_output, own_label, remove_build
 from dbugbuild.engine import Engine
 
@@ -140,3 +141,50 @@ def test_startup_build_starts_before_docker_py_loads(engine: Engine, tmp_path: P
         assert "dbugbuild.engine.build" in at_spawn  # the engine runs it, without docker-py
     finally:
         remove_build(engine, report)
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize(
+    ("backend", "uses_api"), [("buildkit", False), ("classic", True)], ids=["buildkit", "classic"]
+)
+def test_startup_report_only_reaches_the_api_when_the_report_uses_it(
+    engine: Engine, tmp_path: Path, backend: str, uses_api: bool
+) -> None:
+    """A BuildKit build's report needs nothing from the Engine API (no image per step to look
+    in, no failed container to remove): docker-py is never imported for it. The classic
+    builder's report removes the failed container, so the API is reached while it builds."""
+    (tmp_path / "Dockerfile").write_text(f"FROM busybox\nRUN echo {own_label()} && exit 3\n")
+    done, loaded = _run(
+        _LOADED, ["--no-shell", "--format", "json", "--backend", backend, "."], tmp_path
+    )
+    note_build_output(done.stdout + done.stderr)
+    report = json.loads(done.stdout)
+    try:
+        assert (done.returncode, report["builder"]) == (3, backend), done.stderr
+        assert ("docker" in json.loads(loaded)) == uses_api
+    finally:
+        remove_build(engine, report)
+
+
+def test_startup_the_process_entry_freezes_what_the_run_made(tmp_path: Path) -> None:
+    """The `dbugbuild` script and `python -m dbugbuild` end with gc.freeze(), so that the
+    interpreter's exit does not walk the run's objects once more (benchmarks/README.md); an
+    in-process main() (tests) leaves the collector alone."""
+    script = (
+        "import gc, sys\n"
+        "from dbugbuild.cli import main, process_main\n"
+        "sys.argv = ['dbugbuild', '--version']\n"
+        "main(['--version'])\n"
+        "print(gc.get_freeze_count())\n"
+        "code = process_main()\n"
+        "print(gc.get_freeze_count() > 0, code)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    version = f"dbugbuild {dbugbuild.__version__}"
+    assert done.stdout.splitlines()[1:] == ["0", version, "True 0"], done.stderr
+    entry = (Path(__file__).parent.parent / "pyproject.toml").read_text()
+    assert 'dbugbuild = "dbugbuild.cli:process_main"' in entry
+    main_module = Path(__file__).parent.parent / "src" / "dbugbuild" / "__main__.py"
+    assert "process_main()" in main_module.read_text()

@@ -1,3 +1,3 @@
-from dbugbuild.cli import main
+from dbugbuild.cli import process_main
 
-raise SystemExit(main())
+raise SystemExit(process_main())

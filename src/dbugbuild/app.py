@@ -48,23 +48,28 @@ def run(options: Options, console: Console, emit: Emit | None = None) -> int:
 
 
 def _run(options: Options, console: Console, show: Emit) -> int:
+    # --exec, --retry and --apply run their batch, in a terminal too (README: no session).
+    batch = bool(options.exec or options.retry or options.apply is not None)
+    interactive = (
+        not batch
+        and not options.no_shell
+        and options.format == "text"
+        and console.stdin_isatty
+        and console.stdout_isatty
+    )
+    wants_debug = batch or interactive
     if options.log is not None:
         outcome = from_log(options, console)
     else:
-        outcome = from_build(options, console, lambda: connect(console, options.build.backend))
+        outcome = from_build(
+            options,
+            console,
+            lambda: connect(console, options.build.backend),
+            debug_follows=wants_debug,
+        )
     backend = outcome.backend
     try:
         result = outcome.report
-        # --exec, --retry and --apply run their batch, in a terminal too (README: no session).
-        batch = bool(options.exec or options.retry or options.apply is not None)
-        interactive = (
-            not batch
-            and not options.no_shell
-            and options.format == "text"
-            and console.stdin_isatty
-            and console.stdout_isatty
-        )
-        wants_debug = batch or interactive
         if result.failed_step is None or not wants_debug:
             show(_removal_noted(result, options))
             return result.exit_code

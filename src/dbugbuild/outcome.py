@@ -68,11 +68,15 @@ def from_build(
     console: Console,
     connect: Connect,
     choice: backends.Choice | None = None,
+    *,
+    debug_follows: bool = True,
 ) -> Outcome:
     """Build with the chosen backend (`choice`, else chosen here), its output relayed; the
     engine is connected once the inputs are there (and closed here if the build fails to
     report). A backend forced by --backend is chosen (and refused) before connecting; auto
-    is chosen once the engine says whether it is Podman's."""
+    is chosen once the engine says whether it is Podman's. The API is reached while the
+    build runs when the report or the debug phase (`debug_follows`) will use it; a BuildKit
+    build's report alone never does (docker-py is then not even imported)."""
     opts = options.build
     inputs.context_dir(opts.context, console)
     source = inputs.dockerfile_source(opts, console, required=True)
@@ -101,7 +105,10 @@ def from_build(
 
         piped = source.text.encode() if source.stdin and source.text is not None else None
         command = backend.build_command(opts, console.cwd, piped)
-        status = engine.build(command, sink, started, keep=options.keep)
+        api_soon = debug_follows or backend.report_uses_api
+        status = engine.build(command, sink, started, keep=options.keep, api_soon=api_soon)
+        if not debug_follows and not options.keep:
+            engine.let_go_soon()  # the failed container goes while the report is made
         preload.join()
         from dbugbuild import logs
 

@@ -32,6 +32,7 @@ class PodmanBackend:
     """`podman build --layers` (docs/architecture.md, "Podman backend")."""
 
     name = "podman"
+    report_uses_api = True
 
     def build_command(
         self, build: BuildOptions, cwd: str, dockerfile_stdin: bytes | None

@@ -30,6 +30,7 @@ from dbugbuild.engine.containers import ContainersMixin, ContainerSpec
 from dbugbuild.engine.endpoint import Endpoint
 from dbugbuild.engine.failures import api_error
 from dbugbuild.engine.images import ImagesMixin
+from dbugbuild.engine.later import Later
 from dbugbuild.engine.leftovers import StepTrace, remove_left, strays
 from dbugbuild.engine.podman import (
     BuildWatch,
@@ -78,6 +79,7 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
         # What classic builds printed of their step containers, removed by close()
         # (leftovers.py): the failed one is the debug phase's until then; --keep's for good.
         self._traces: list[StepTrace] = []
+        self._letting_go: Later[list[str]] | None = None  # let_go_soon's removal
         # Makes a section no signal cuts in two (a container being created, the clean-up): app
         # sets debug.signals.deferred, which the engine cannot import (dependencies point down).
         self.deferred: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext
@@ -128,6 +130,9 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
         with self.deferred():
             try:
                 try:
+                    letting_go, self._letting_go = self._letting_go, None
+                    if letting_go is not None:
+                        letting_go.result()  # raises what it raised, as removing here would
                     left = [c for trace in self._traces for c in trace.containers]
                     if left:
                         remove_left(self._client.api, left)
@@ -137,6 +142,16 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
             finally:
                 if self._podman_given is not None and self._podman_given.service is not None:
                     self._podman_given.service.stop()
+
+    def let_go_soon(self) -> None:
+        """Remove what the builds left in a thread, while a report-only run makes its report
+        (the diagnosis' look overlaps it); close() waits for it."""
+        left = [c for trace in self._traces for c in trace.containers]
+        self._traces = []
+        if not left or self._letting_go is not None:
+            return
+        self._letting_go = Later(lambda: remove_left(self._client.api, left), "dbugbuild-let-go")
+        self._letting_go.start()
 
     @property
     def endpoint(self) -> Endpoint:
@@ -223,9 +238,11 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
         sink: OutputSink,
         started: Callable[[], None] | None = None,
         keep: bool = False,
+        api_soon: bool = True,
     ) -> int:
         """Run a build with its CLI, passing its output to `sink` as it comes; once it runs,
-        the API is reached in a thread (connect_soon) and `started` is called.
+        the API is reached in a thread (connect_soon; not with `api_soon` False: when it is
+        first used, if ever) and `started` is called.
 
         The step containers a classic build prints are removed by close() from the moment
         they are printed (the failed one too, unless `keep`), and at once when the build is
@@ -258,7 +275,8 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
             sink(text, from_stderr)
 
         def running() -> None:
-            self.connect_soon()
+            if api_soon:
+                self.connect_soon()
             if started is not None:
                 started()
 

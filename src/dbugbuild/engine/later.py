@@ -82,3 +82,10 @@ class Later(Generic[T]):
                     finish(self._value)  # type: ignore[arg-type]  # made, as get() says
         finally:
             self._release.set()
+
+    def result(self) -> T:
+        """get(), then close(): the value (or what making it raised), its thread let go."""
+        try:
+            return self.get()
+        finally:
+            self.close(lambda _value: None)
