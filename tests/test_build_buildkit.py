@@ -225,7 +225,12 @@ def test_buildkit_chosen_by_the_environment_or_the_option(
         assert (report["builder"], report["builder_choice"]["by"]) == (builder, by)
         assert (run.code, report["failed_step"]["line"]) == (100, 5)
         assert report["failed_step"]["index"] == (3 if builder == "buildkit" else 5)
-        assert report["diagnosis"]["class"] == "package-not-found", report
+        # BuildKit can lose a failing step's output under load (its own race between the
+        # process's logs and its error: docker/cli#1291); the report then has nothing to tell
+        # apt's error by. With apt's line, the class is package-not-found.
+        said = any("Unable to locate package" in ln for ln in report["failed_step"]["output_tail"])
+        expected = "package-not-found" if said or builder == "classic" else "command-failed"
+        assert report["diagnosis"]["class"] == expected, report
     finally:
         remove_build(engine, report)
 
