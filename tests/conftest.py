@@ -156,18 +156,10 @@ class Run:
         return json.loads(self.stdout)
 
 
-def run_cli(
-    args: Sequence[str],
-    cwd: Path | str,
-    stdin: str = "",
-    env: dict[str, str] | None = None,
-    tty: bool = False,
-) -> Run:
-    """Run dbugbuild in-process with captured streams (stdin not a TTY unless asked).
-
-    In a test without the docker mark, an `env` given without DOCKER_HOST gets the
-    harness's endpoint that does not exist, like the process environment.
-    """
+def captured_console(
+    cwd: Path | str, stdin: str = "", env: dict[str, str] | None = None, tty: bool = False
+) -> tuple[Console, io.StringIO, io.StringIO]:
+    """A Console on captured streams (and its stdout and stderr), as run_cli runs with."""
     out, err = io.StringIO(), io.StringIO()
     environment = dict(os.environ if env is None else env)
     if _hermetic:
@@ -184,6 +176,22 @@ def run_cli(
         env=environment,
         cwd=str(cwd),
     )
+    return console, out, err
+
+
+def run_cli(
+    args: Sequence[str],
+    cwd: Path | str,
+    stdin: str = "",
+    env: dict[str, str] | None = None,
+    tty: bool = False,
+) -> Run:
+    """Run dbugbuild in-process with captured streams (stdin not a TTY unless asked).
+
+    In a test without the docker mark, an `env` given without DOCKER_HOST gets the
+    harness's endpoint that does not exist, like the process environment.
+    """
+    console, out, err = captured_console(cwd, stdin, env, tty)
     code = main(list(args), console)
     note_build_output(out.getvalue() + err.getvalue())
     return Run(code, out.getvalue(), err.getvalue())

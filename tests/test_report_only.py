@@ -5,18 +5,15 @@ build: a debug phase is not coming (a debug run keeps it until its session ends)
 
 from __future__ import annotations
 
-import io
 import json
-import os
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import note_build_output, own_label, remove_build
+from conftest import captured_console, note_build_output, own_label, remove_build
 from dbugbuild import app, report
 from dbugbuild.arguments import parse_args
-from dbugbuild.console import Console
 from dbugbuild.engine import Engine
 
 pytestmark = pytest.mark.docker
@@ -28,17 +25,7 @@ def test_report_only_the_failed_container_goes_before_the_report_is_shown(
     (tmp_path / "Dockerfile").write_text(
         f"FROM busybox\nRUN echo {own_label()} > /mark\nRUN ls /no/such/dir\n"
     )
-    out, err = io.StringIO(), io.StringIO()
-    console = Console(
-        stdin=io.StringIO(""),
-        stdout=out,
-        stderr=err,
-        stdin_isatty=False,
-        stdout_isatty=False,
-        stderr_isatty=False,
-        env=dict(os.environ),
-        cwd=str(tmp_path),
-    )
+    console, out, err = captured_console(tmp_path)
     options = parse_args(["--no-shell", "--backend", "classic", "--format", "json", "."])
     shown: list[tuple[report.Report, bool]] = []
 
