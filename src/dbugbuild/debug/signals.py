@@ -25,26 +25,30 @@ from __future__ import annotations
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from types import FrameType
-from typing import Any
 
 from dbugbuild.errors import Terminated
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # dataclasses and typing cost 20 ms at start-up: --help pays it
+    from types import FrameType
+    from typing import Any
 
 ENDING = (signal.SIGTERM, signal.SIGHUP)
 
 Deliver = Callable[[int], bool]  # hands a signal to a running loop; False: none is running
 
 
-@dataclass
 class _State:
-    depth: int = 0  # nested ending_signals()
-    previous: dict[int, Any] = field(default_factory=dict)
-    deferring: int = 0  # nested deferred()
-    ending: int | None = None  # the first SIGTERM/SIGHUP
-    raised: bool = False  # its Terminated has been raised (or handed to a loop to raise)
-    interrupted: bool = False  # a Ctrl-C came in a deferred section
-    deliver: Deliver | None = None
+    """The process's signal state (a plain class: no dataclasses import at start-up)."""
+
+    def __init__(self) -> None:
+        self.depth = 0  # nested ending_signals()
+        self.previous: dict[int, Any] = {}
+        self.deferring = 0  # nested deferred()
+        self.ending: int | None = None  # the first SIGTERM/SIGHUP
+        self.raised = False  # its Terminated has been raised (or handed to a loop to raise)
+        self.interrupted = False  # a Ctrl-C came in a deferred section
+        self.deliver: Deliver | None = None
 
 
 _state = _State()
