@@ -125,4 +125,5 @@ def remove_session_images(before: set[str]) -> None:
             capture_output=True,
             check=False,
         )
-        made = [image for image in made if image in images()]
+        left = images()  # once a round: each `podman images -a` reads the whole store
+        made = [image for image in made if image in left]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,31 @@ def test_harness_podman_mark_fails_under_ci_without_podman(
     why = "podman is not installed" if shutil.which("bash") else "No such file .*'bash'"
     with pytest.raises(pytest.skip.Exception, match=f"no usable podman: .*{why}"):
         podman_harness.conf()
+
+
+def test_harness_podman_session_clean_up_reads_the_store_once_a_round(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """remove_session_images lists the store once per removal round, not once per image: with
+    a few hundred images in the store, each `podman images -a` takes about a second (this
+    cost the suite minutes at its end). Only the harness's own bookkeeping is under test."""
+    import podman_harness
+
+    store = {f"{n:064x}" for n in range(40)}
+    monkeypatch.setattr(podman_harness, "PRINTED", {i[:12] for i in store})
+    listed: list[int] = []
+
+    def images() -> set[str]:
+        listed.append(len(store))
+        return set(store)
+
+    def rmi(argv: list[str], **_kwargs: object) -> subprocess.CompletedProcess[str]:
+        assert argv[:3] == ["podman", "rmi", "-f"]
+        store.difference_update(argv[3:])
+        return subprocess.CompletedProcess(argv, 0, "", "")
+
+    monkeypatch.setattr(podman_harness, "conf", lambda: "containers.conf")
+    monkeypatch.setattr(podman_harness, "images", images)
+    monkeypatch.setattr(podman_harness.subprocess, "run", rmi)
+    podman_harness.remove_session_images(set())
+    assert (store, listed) == (set(), [40, 0])
