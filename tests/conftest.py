@@ -153,7 +153,15 @@ class Run:
     stderr: str
 
     def json(self) -> Any:
-        return json.loads(self.stdout)
+        """stdout as JSON; when it is none, the failure says the exit code and stderr's end
+        (CI run 9 failed once on an empty stdout whose stderr was not shown)."""
+        try:
+            return json.loads(self.stdout)
+        except ValueError:
+            tail = "\n".join(self.stderr.splitlines()[-8:])
+            raise AssertionError(
+                f"no JSON on stdout (exit {self.code}); stderr ends:\n{tail}"
+            ) from None
 
 
 def captured_console(
