@@ -43,7 +43,7 @@ def process_main() -> int:
     """The process's entry (the `dbugbuild` script, `python -m dbugbuild`): main(), then
     everything the run made is moved out of the garbage collector's reach (gc.freeze), so
     that the interpreter's exit does not walk docker-py's, requests' and our own objects
-    once more: 50-90 ms of every run on these machines (benchmarks/README.md). Cleanup
+    once more: 45-65 ms of a build run on these machines (benchmarks/README.md). Cleanup
     still runs (atexit, threads joined, streams flushed); only the collector's passes go.
     In-process callers (tests, bisect's benchmark) call main(), which leaves gc alone."""
     code = main()

@@ -147,9 +147,9 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
         """Remove what the builds left in a thread, while a report-only run makes its report
         (the diagnosis' look overlaps it); close() waits for it."""
         left = [c for trace in self._traces for c in trace.containers]
-        self._traces = []
-        if not left or self._letting_go is not None:
+        if not left or self._letting_go is not None:  # one at a time: close() takes the rest
             return
+        self._traces = []
         self._letting_go = Later(lambda: remove_left(self._client.api, left), "dbugbuild-let-go")
         self._letting_go.start()
 
