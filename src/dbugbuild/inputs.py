@@ -8,10 +8,8 @@ pure stages take the text and lists this module reads; nothing else reads these 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -38,6 +36,8 @@ def read_text(path: str) -> str:
 
 
 def digest(text: str) -> str:
+    import hashlib  # after the build's start: OpenSSL's loading is 2-3 ms of start-up
+
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
 
 
@@ -249,6 +249,8 @@ def check_service(build: BuildOptions, service: str, console: Console) -> None:
 def inline_dockerfile(text: str, name: str, context: str, console: Console) -> Iterator[str]:
     """A Compose `dockerfile_inline` as a file for the build, outside the build `context`
     (a file inside would join the context), removed afterwards: its absolute path."""
+    import tempfile  # Compose's only (random, its import, stays out of a build's start-up)
+
     context_dir = os.path.realpath(os.path.join(console.cwd, context))
     for base in (tempfile.gettempdir(), os.path.join(console.cwd, "..")):
         base = os.path.realpath(base)

@@ -5,7 +5,8 @@ prints it), "buildkit" (BuildKit's plain progress, `docker buildx build --progre
 and "buildah" (`podman build`, `buildah bud`). Each family is one module (or package) with
 an incremental parser (feed text in any chunks, close() -> BuildLog, LogFormatError when
 the text holds none of its output), registered in `_PARSERS`, and, when it can be told
-from the others by its text, a test in `detect`.
+from the others by its text, a test in `detect`. A family's modules load when its parser is
+first asked for: a build reads one family, and its run pays for that one only.
 Never does I/O, never prints, never reads the environment or the clock.
 """
 
@@ -13,15 +14,15 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Iterator
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dbugbuild.logs.apistream import api_stream_text
-from dbugbuild.logs.buildah import BuildahParser, looks_like_buildah
-from dbugbuild.logs.buildkit import BuildKitParser, TtyProgressError, looks_like_buildkit
-from dbugbuild.logs.classic import ClassicParser
 from dbugbuild.logs.model import BuildLog, ExcerptLine, Failure, LogFormatError, Step
 from dbugbuild.logs.reading import feed_all
 from dbugbuild.logs.text import split_lines, strip_ansi
+
+if TYPE_CHECKING:
+    from dbugbuild.logs.buildkit import TtyProgressError
 
 __all__ = [
     "FAMILIES",
@@ -52,12 +53,39 @@ class LogParser(Protocol):
     def close(self) -> BuildLog: ...
 
 
-_PARSERS: dict[str, Callable[[int], LogParser]] = {
-    "classic": ClassicParser,
-    "buildkit": BuildKitParser,
-    "buildah": BuildahParser,
+def _classic() -> Callable[[int], LogParser]:
+    from dbugbuild.logs.classic import ClassicParser
+
+    return ClassicParser
+
+
+def _buildkit() -> Callable[[int], LogParser]:
+    from dbugbuild.logs.buildkit import BuildKitParser
+
+    return BuildKitParser
+
+
+def _buildah() -> Callable[[int], LogParser]:
+    from dbugbuild.logs.buildah import BuildahParser
+
+    return BuildahParser
+
+
+# family -> its parser class, imported when first asked for
+_PARSERS: dict[str, Callable[[], Callable[[int], LogParser]]] = {
+    "classic": _classic,
+    "buildkit": _buildkit,
+    "buildah": _buildah,
 }
 FAMILIES = tuple(_PARSERS)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "TtyProgressError":  # BuildKit's: its package loads when it is first named
+        from dbugbuild.logs.buildkit import TtyProgressError
+
+        return TtyProgressError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def detect(text: str) -> str:
@@ -68,6 +96,9 @@ def detect(text: str) -> str:
     fallback, whose parser names what it found when the text is no build log at all. A
     new family puts its own test before the fallback.
     """
+    from dbugbuild.logs.buildah import looks_like_buildah
+    from dbugbuild.logs.buildkit import looks_like_buildkit
+
     if looks_like_buildkit(text):  # `#N [stage i/n] ...`: every BuildKit line is prefixed
         return "buildkit"
     if looks_like_buildah(text):  # `STEP 1/3: FROM ...`, Buildah's `building at STEP "..."`
@@ -78,7 +109,7 @@ def detect(text: str) -> str:
 def parser(family: str = "classic", tail: int = 20) -> LogParser:
     """A new streaming parser of `family`, keeping `tail` output lines per step."""
     try:
-        factory = _PARSERS[family]
+        factory = _PARSERS[family]()
     except KeyError:
         raise ValueError(f"no log family {family!r}; known: {', '.join(FAMILIES)}") from None
     return factory(tail)
