@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 try:
     import docker
     import docker.errors
+    from prompt import bench_prompt, prompt_cases  # benchmarks/prompt.py
 
     from dbugbuild import engine
     from dbugbuild.backends import BuildInputs
@@ -85,10 +86,25 @@ class Plan:
     session_rounds: int  # commands per variant
     ctrl_c_rounds: int  # interrupted commands
     prefix_rounds: int  # (prefix build, buildx by hand) pairs timed
+    prompt_rounds: int  # (dbugbuild to its prompt, a bare container start) pairs timed
 
 
-FULL = Plan(build_rounds=5, build_warmup=True, session_rounds=25, ctrl_c_rounds=5, prefix_rounds=7)
-QUICK = Plan(build_rounds=2, build_warmup=False, session_rounds=5, ctrl_c_rounds=2, prefix_rounds=3)
+FULL = Plan(
+    build_rounds=5,
+    build_warmup=True,
+    session_rounds=25,
+    ctrl_c_rounds=5,
+    prefix_rounds=7,
+    prompt_rounds=5,
+)
+QUICK = Plan(
+    build_rounds=2,
+    build_warmup=False,
+    session_rounds=5,
+    ctrl_c_rounds=2,
+    prefix_rounds=3,
+    prompt_rounds=2,
+)
 
 
 @dataclass(frozen=True)
@@ -569,6 +585,27 @@ def bench_prefix(daemon: Daemon, plan: Plan) -> list[Row]:
     ]
 
 
+def bench_prompts(daemon: Daemon, plan: Plan) -> list[Row]:
+    """Failure -> prompt in a terminal, classic and Podman (prompt.py), against one bare
+    container start of the same engine."""
+    say("4. failure -> prompt in a terminal, classic and Podman: the layer exists")
+
+    def remove_classic(text: str) -> None:
+        containers, images = _build_leftovers([text], None)
+        daemon.remove(containers, images, patience=15)
+
+    cases = prompt_cases(sys.executable, PODMAN_CONF, remove_classic)
+    try:
+        found = bench_prompt(cases, DOCKERFILE, plan.prompt_rounds, say)
+    except (RuntimeError, OSError) as exc:
+        raise BenchError(str(exc)) from exc
+    return [
+        Row(f"failure -> prompt, {title}", f"{1000 * o:.0f} ms", f"{name} {1000 * b:.0f} ms",
+            o / b, 1.0)
+        for title, o, name, b in found
+    ]  # fmt: skip
+
+
 # -- main ---------------------------------------------------------------------------------
 
 
@@ -632,6 +669,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             lambda: bench_build(daemon, plan),
             lambda: bench_session(daemon, plan, image),
             lambda: bench_prefix(daemon, plan),
+            lambda: bench_prompts(daemon, plan),
         ]
         for bench in benches:
             bench_started = time.perf_counter()

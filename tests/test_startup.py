@@ -205,3 +205,39 @@ def test_startup_the_process_entry_freezes_what_the_run_made(tmp_path: Path) -> 
     assert 'dbugbuild = "dbugbuild.cli:process_main"' in entry
     main_module = Path(__file__).parent.parent / "src" / "dbugbuild" / "__main__.py"
     assert "process_main()" in main_module.read_text()
+
+
+@pytest.mark.parametrize(
+    ("debug", "session", "loads"),
+    [
+        (False, False, []),
+        (True, False, ["dbugbuild.debug.runner"]),
+        (True, True, ["dbugbuild.debug.runner", "dbugbuild.debug.session", "prompt_toolkit"]),
+    ],
+    ids=["report-only", "batch", "session"],
+)
+def test_startup_a_build_preloads_what_follows_its_report(
+    tmp_path: Path, debug: bool, session: bool, loads: list[str]
+) -> None:
+    """While a build runs, the thread that loads the report's modules goes on with the debug
+    phase's when one follows, and with the session's (prompt-toolkit: ~150 ms of a failure's
+    way to the prompt when it loaded only after the build) when the run is interactive; a
+    report-only run loads neither, a batch run no terminal."""
+    script = (
+        "import json, sys\n"
+        "from dbugbuild.outcome import _Preload\n"
+        f"preload = _Preload({debug}, {session})\n"
+        "preload.start()\n"
+        "preload.join()\n"
+        "report = 'dbugbuild.report' in sys.modules\n"
+        "preload.join(everything=True)\n"
+        "print(json.dumps([report, sorted(sys.modules)]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    report, modules = json.loads(done.stdout)
+    assert report  # join() returns once the report's modules are in
+    wanted = ["dbugbuild.debug.runner", "dbugbuild.debug.session", "prompt_toolkit"]
+    assert [m for m in wanted if m in modules] == loads

@@ -66,6 +66,7 @@ def _run(options: Options, console: Console, show: Emit) -> int:
             console,
             lambda: connect(console, options.build.backend),
             debug_follows=wants_debug,
+            session_follows=interactive,
         )
     backend = outcome.backend
     try:

@@ -70,20 +70,23 @@ def from_build(
     choice: backends.Choice | None = None,
     *,
     debug_follows: bool = True,
+    session_follows: bool = False,
 ) -> Outcome:
     """Build with the chosen backend (`choice`, else chosen here), its output relayed; the
     engine is connected once the inputs are there (and closed here if the build fails to
     report). A backend forced by --backend is chosen (and refused) before connecting; auto
     is chosen once the engine says whether it is Podman's. The API is reached while the
     build runs when the report or the debug phase (`debug_follows`) will use it; a BuildKit
-    build's report alone never does (docker-py is then not even imported)."""
+    build's report alone never does (docker-py is then not even imported). The debug
+    phase's modules load while it runs too, and the session's (prompt-toolkit) when one
+    follows (`session_follows`)."""
     opts = options.build
     inputs.context_dir(opts.context, console)
     source = inputs.dockerfile_source(opts, console, required=True)
     if choice is None and opts.backend != "auto":
         choice = _choose(opts, source, console, None)
     engine, podman = connect()
-    preload = _Preload()
+    preload = _Preload(debug_follows, session_follows)
     try:
         choice = choice or _choose(opts, source, console, podman)
         backend = backends.backend(choice.backend)
@@ -159,31 +162,51 @@ def from_build(
             )
         return Outcome(result, log, source, engine, backend, choice, diagnose)
     except BaseException:
-        preload.join()
+        preload.join(everything=True)
         engine.close()
         raise
 
 
 class _Preload:
     """What a build's report needs (the report, the diagnosis, the layer's look), imported in
-    a thread while the build runs: the main thread only relays the build's output then."""
+    a thread while the build runs: the main thread only relays the build's output then.
+    Then what follows the report: the debug phase (`debug`), its session (`session`:
+    prompt-toolkit, ~150 ms of a failure's way to the prompt when it loaded only then)."""
 
-    def __init__(self) -> None:
+    def __init__(self, debug: bool, session: bool) -> None:
         import threading
 
-        self._thread = threading.Thread(target=_imports, name="dbugbuild-preload", daemon=True)
+        self._debug, self._session = debug, session
+        self._report = threading.Event()  # the report's modules are in
+        self._thread = threading.Thread(target=self._imports, name="dbugbuild-preload", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
-    def join(self) -> None:
+    def join(self, everything: bool = False) -> None:
+        """Wait for the report's modules (`everything`: for the rest too; the debug phase
+        otherwise takes its modules as they come, an import in progress waits for itself)."""
         if self._thread.ident is not None:
-            self._thread.join()
+            if everything:
+                self._thread.join()
+            else:
+                self._report.wait()
 
+    def _imports(self) -> None:
+        try:
+            import dbugbuild.engine.look
+            import dbugbuild.report
+        finally:
+            self._report.set()
+        if not self._debug:
+            return
+        try:
+            import dbugbuild.debug.runner
 
-def _imports() -> None:
-    import dbugbuild.engine.look
-    import dbugbuild.report  # noqa: F401
+            if self._session:
+                import dbugbuild.debug.session  # noqa: F401
+        except Exception:  # the debug phase's own import says what is wrong
+            pass
 
 
 def from_log(options: Options, console: Console) -> Outcome:
