@@ -267,6 +267,7 @@ def no_leaks(engine: Engine) -> Iterator[None]:
     """Fail the test if it leaves a container behind (of its own: see own_leftovers, so a
     shared daemon's other clients cannot fail it)."""
     yield
+    engine.settle()  # what the test's probes are removing in a thread is gone first
     containers, _ = engine.labelled(own_label())
     left = {c[:12] for c in containers}
     left |= {c for c in PRINTED_CONTAINERS if engine.container_exists(c)}

@@ -71,6 +71,7 @@ def test_probe_is_killed_at_its_time_limit(engine: Engine, no_leaks: None) -> No
     assert result is not None
     assert result.timed_out and result.exit_code is None
     assert result.output == "up\n"
+    engine.settle()  # its container is removed in a thread
     assert engine.labelled(f"{LABEL}={session}") == ([], [])
     assert engine.labelled(own_label()) == ([], [])
 
@@ -81,3 +82,15 @@ def test_probe_of_a_missing_image_or_shell_is_none(engine: Engine, no_leaks: Non
     assert (
         layer_facts(engine, "dbugbuild-test/no-such-image:none", Questions(probe=True), 5) is None
     )
+
+
+def test_probe_answers_before_its_container_is_gone(engine: Engine, no_leaks: None) -> None:
+    """The look's answer does not wait for its container's removal (a failure's way to the
+    report and the prompt): the removal runs in a thread, and settle() (close() too) waits
+    until the container is gone."""
+    session = _session()
+    result = engine.probe("busybox:latest", ["/bin/sh", "-c", "echo up"], session, 10)
+    assert result is not None and result.output == "up\n"
+    engine.settle()
+    assert engine.labelled(f"{LABEL}={session}") == ([], [])
+    engine.settle()  # nothing left to wait for: returns at once

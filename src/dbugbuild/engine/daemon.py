@@ -43,16 +43,15 @@ from dbugbuild.engine.podman import (
 )
 from dbugbuild.engine.probe import ProbeResult, run_probe
 from dbugbuild.engine.sdk import docker
+from dbugbuild.engine.sweeping import LABEL as LABEL
+from dbugbuild.engine.sweeping import SweepMixin
 from dbugbuild.engine.terminal import run_exec_terminal, run_terminal
 from dbugbuild.engine.volumes import VolumesMixin
-from dbugbuild.errors import EngineUnavailableError
+from dbugbuild.errors import EngineError, EngineUnavailableError
 from dbugbuild.options import run_labels
 
-# Everything dbugbuild creates in the daemon carries this label (value: the session id).
-LABEL = "dbugbuild.session"
 
-
-class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
+class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
     """The daemon: found as the docker CLI finds it (endpoint.py), images and containers by the
     API (images.py, containers.py), builds by a CLI (build.py), `:shell` in a terminal.
 
@@ -80,6 +79,7 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
         # (leftovers.py): the failed one is the debug phase's until then; --keep's for good.
         self._traces: list[StepTrace] = []
         self._letting_go: Later[list[str]] | None = None  # let_go_soon's removal
+        self._probes_going: list[Later[bool]] = []  # probe containers being removed
         # Makes a section no signal cuts in two (a container being created, the clean-up): app
         # sets debug.signals.deferred, which the engine cannot import (dependencies point down).
         self.deferred: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext
@@ -130,6 +130,7 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
         with self.deferred():
             try:
                 try:
+                    self.settle()
                     letting_go, self._letting_go = self._letting_go, None
                     if letting_go is not None:
                         letting_go.result()  # raises what it raised, as removing here would
@@ -344,57 +345,27 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin):
     def probe(
         self, image: str, argv: Sequence[str], session_id: str, timeout: float = 10.0
     ) -> ProbeResult | None:
-        """A short read-only look inside an image (probe.py), labelled for the session."""
+        """A short read-only look inside an image (probe.py), labelled for the session. Its
+        container is removed in a thread (close() waits for it): the answer does not wait."""
         return run_probe(
             self._client.api,
             image,
             argv,
             self.labels(session_id),
             timeout,
-            self.remove_container,
+            self._remove_soon,
             self.deferred,
         )
 
-    def labelled(self, *selectors: str) -> tuple[list[str], list[str]]:
-        """(container ids, image ids) labelled by dbugbuild that also match every one of
-        `selectors` (`KEY=VALUE` or `KEY` label filters)."""
-        filters = {"label": [LABEL, *selectors]}  # the daemon ANDs label filters
-        api = self._client.api
-        try:
-            containers = [str(c["Id"]) for c in api.containers(all=True, filters=filters)]
-            # Podman 4.3's compat API lists no image for several label filters at once (each
-            # alone matches): filter by dbugbuild's own label there, and by the rest here.
-            images = [
-                str(i["Id"])
-                for i in api.images(all=True, filters={"label": [LABEL]})
-                if all(_has_label(i.get("Labels") or {}, s) for s in selectors)
-            ]
-        except docker.errors.APIError as exc:
-            raise api_error("listing dbugbuild's containers and images", exc) from exc
-        return containers, images
+    def settle(self) -> None:
+        """Wait until the probe containers being removed are gone (close() does)."""
+        going, self._probes_going = self._probes_going, []
+        for removal in going:
+            with contextlib.suppress(EngineError):  # as the probe's own removal was
+                removal.result()
 
-    def sweep(self, *selectors: str) -> tuple[list[str], list[str]]:
-        """Remove the containers and images labelled by dbugbuild that also match every one of
-        `selectors` (`KEY=VALUE` or `KEY` label filters, e.g. one session's id).
-
-        Returns the (container ids, image ids) removed: what `dbugbuild clean` reports.
-        """
-        containers, _ = self.labelled(*selectors)
-        try:
-            removed_c = [c for c in containers if self.remove_container(c)]
-            # Listed after the containers are gone: a session's last commit may land meanwhile.
-            removed_i = self.remove_images(set(self.labelled(*selectors)[1]))
-        except docker.errors.APIError as exc:
-            raise api_error("removing dbugbuild's containers and images", exc) from exc
-        return removed_c, removed_i
-
-    def sweep_volumes(self, *selectors: str) -> list[str]:
-        """Remove the volumes labelled by dbugbuild that also match every one of `selectors`
-        (after the containers that used them: see sweep); the names removed."""
-        return [v for v in self.labelled_volumes(LABEL, *selectors) if self.remove_volume(v)]
-
-
-def _has_label(labels: Mapping[str, str], selector: str) -> bool:
-    """Whether labels match a `KEY=VALUE` or `KEY` filter, as the daemon matches them."""
-    key, eq, value = selector.partition("=")
-    return key in labels and (not eq or labels[key] == value)
+    def _remove_soon(self, container_id: str) -> bool:
+        going = Later(lambda: self.remove_container(container_id), "dbugbuild-probe-gone")
+        self._probes_going.append(going)
+        going.start()
+        return True
