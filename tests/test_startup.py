@@ -83,6 +83,13 @@ def _run(script: str, args: list[str], cwd: Path) -> tuple[subprocess.CompletedP
     return done, loaded.read_text()
 
 
+def _python(script: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`script` run by a fresh interpreter (this one's), its output captured."""
+    return subprocess.run(
+        [sys.executable, "-c", script], cwd=cwd, capture_output=True, text=True, check=False
+    )
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -196,9 +203,7 @@ def test_startup_the_process_entry_freezes_what_the_run_made(tmp_path: Path) -> 
         "code = process_main()\n"
         "print(gc.get_freeze_count() > 0, code)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=False
-    )
+    done = _python(script, tmp_path)
     version = f"dbugbuild {dbugbuild.__version__}"
     assert done.stdout.splitlines()[1:] == ["0", version, "True 0"], done.stderr
     entry = (Path(__file__).parent.parent / "pyproject.toml").read_text()
@@ -233,9 +238,7 @@ def test_startup_a_build_preloads_what_follows_its_report(
         "preload.join(everything=True)\n"
         "print(json.dumps([report, sorted(sys.modules)]))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=False
-    )
+    done = _python(script, tmp_path)
     assert done.returncode == 0, done.stderr
     report, modules = json.loads(done.stdout)
     assert report  # join() returns once the report's modules are in
