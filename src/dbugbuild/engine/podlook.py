@@ -1,0 +1,147 @@
+"""I/O: the diagnosis' read-only look inside a layer of a local Podman store, through the podman
+CLI: it needs no Podman service, so a report-only run on Podman starts none (a service costs
+about half a second of CPU before it answers; the look alone is one `podman run`).
+
+The look is probe.py's: a container with a read-only root, no network, run as root,
+labelled (`dbugbuild clean` finds a leftover), killed at its time limit, removed on every
+exit path and never committed. The image's config comes from `podman image inspect`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+from dbugbuild.engine.probe import ProbeResult
+
+_CUT = 65536  # bytes of the look's output kept, as probe.py keeps
+_BACKSTOP = 5  # seconds past the limit at which conmon kills the container if dbugbuild died
+_PODMAN_FAILED = (125, 126, 127)  # podman's own error, a command it could not run or find
+
+
+class PodmanLook:
+    """The look's engine calls (image_config, image_id, probe), as Engine makes them through
+    the API, made with the podman CLI on the store its builds use (`env`)."""
+
+    def __init__(
+        self,
+        cli: str,
+        env: Mapping[str, str],
+        labels: Callable[[str], dict[str, str]],
+        deferred: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext,
+    ) -> None:
+        self._cli, self._env = cli, dict(env)
+        self._labels = labels
+        self._deferred = deferred
+
+    def image_config(self, ref: str) -> dict[str, Any] | None:
+        """The image's Config (User, WorkingDir, Env...), or None when the store has no such
+        image."""
+        out = self._inspect(ref, "{{json .Config}}")
+        try:
+            config = json.loads(out) if out else None
+        except ValueError:
+            return None
+        return config if isinstance(config, dict) else None
+
+    def image_id(self, ref: str) -> str | None:
+        """The id of a local image (`sha256:`-prefixed, as the API gives it), or None."""
+        out = self._inspect(ref, "{{.Id}}")
+        return f"sha256:{out.removeprefix('sha256:')}" if out else None
+
+    def _inspect(self, ref: str, template: str) -> str | None:
+        done = self._podman("image", "inspect", "--format", template, ref)
+        return done.stdout.strip() if done is not None and done.returncode == 0 else None
+
+    def probe(
+        self, image: str, argv: Sequence[str], session_id: str, timeout: float = 10.0
+    ) -> ProbeResult | None:
+        """A short read-only look inside an image: `podman run --rm` (see the module). None
+        when it could not run at all (no such image, no /bin/sh in the layer)."""
+        name = f"dbugbuild-{session_id}"
+        labels = [f"--label={k}={v}" for k, v in self._labels(session_id).items()]
+        command = [
+            *("run", "--rm", "--name", name, "--pull", "never", "--sig-proxy=false"),
+            *("--read-only", "--read-only-tmpfs=false", "--network", "none", "--user", "0"),
+            *("--entrypoint", "", "--timeout", str(math.ceil(timeout) + _BACKSTOP), *labels),
+            image,
+            *argv,
+        ]
+        shield = contextlib.ExitStack()
+        shield.enter_context(self._deferred())
+        try:
+            # Its own session: the terminal's Ctrl-C is dbugbuild's to handle (below), and
+            # a dbugbuild killed with -9 leaves it to finish and remove the container.
+            process = subprocess.Popen(
+                [self._cli, *command],
+                env=self._env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError:
+            shield.close()
+            return None
+        except BaseException:
+            shield.close()
+            raise
+        removed = False  # podman's --rm did it: it ran and ended on its own
+        try:
+            shield.close()  # a signal that came while it started is raised here: removed below
+            started = time.monotonic()
+            try:
+                output, _ = process.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self._remove(name)  # kills it now; podman run then ends
+                removed = True
+                output = b""
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    output, _ = process.communicate(timeout=30)
+                return ProbeResult(None, _text(output), timed_out=True)
+            code = process.returncode
+            removed = code not in _PODMAN_FAILED and code >= 0
+            if code in _PODMAN_FAILED and not output:
+                return None
+            if code == 255 and time.monotonic() - started >= timeout:  # conmon's kill
+                return ProbeResult(None, _text(output), timed_out=True)
+            return ProbeResult(code, _text(output))
+        finally:
+            with self._deferred():
+                if process.poll() is None:  # interrupted: podman ends (it may hold the
+                    process.terminate()  # container half made: SIGTERM lets it finish that)
+                    try:
+                        process.wait(timeout=10)
+                    except subprocess.TimeoutExpired:
+                        process.kill()
+                        process.wait()
+                if not removed:
+                    self._remove(name)
+
+    def _remove(self, name: str) -> None:
+        """Remove the look's container, killing it at once; nothing when it is gone."""
+        self._podman("rm", "--force", "--ignore", "--time", "0", name)
+
+    def _podman(self, *argv: str) -> subprocess.CompletedProcess[str] | None:
+        try:
+            return subprocess.run(
+                [self._cli, *argv],
+                env=self._env,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+
+
+def _text(output: bytes | None) -> str:
+    return (output or b"")[:_CUT].decode("utf-8", errors="replace")
