@@ -287,13 +287,14 @@ class BuildWatch:
 
     Cancelled (Ctrl-C, SIGTERM), podman 4.3 leaves its build's working containers in the
     store, visible only to `podman ps --external` (podman issues #14523, #20733). dbugbuild
-    cancelled it, so it removes them: Buildah containers that appeared during the build and
-    sit on an image the build echoed (a stage's FROM) or printed (`--> <id>`).
+    cancelled it, so it removes them: Buildah containers created since the build started
+    (their creation time, not a listing before it: that was a podman start before every
+    build) that sit on an image the build echoed (a stage's FROM) or printed (`--> <id>`).
     """
 
     def __init__(self, cli: str, env: Mapping[str, str]) -> None:
         self._cli, self._env = cli, dict(env)
-        self._before = {c for c, _ in self._containers()}
+        self._since = time.time_ns()  # podman's clock: --external lists the local store only
         self._pending = ""
         self._bases: set[str] = set()
         self._made: set[str] = set()
@@ -318,28 +319,28 @@ class BuildWatch:
                 images.add(image.strip())
         left = [
             cid
-            for cid, image in self._containers()
-            if cid not in self._before and any(image.startswith(i) for i in images if i)
+            for cid, image, created in self._containers()
+            if created >= self._since and any(image.startswith(i) for i in images if i)
         ]
         if left:
             self._podman("rm", "--force", *left)
         return left
 
-    def _containers(self) -> list[tuple[str, str]]:
-        """(id, image id) of every Buildah container in the store."""
+    def _containers(self) -> list[tuple[str, str, int]]:
+        """(id, image id, creation time in ns) of every Buildah container in the store."""
         out = self._podman(
             "ps",
             "--all",
             "--external",
             "--no-trunc",
             "--format",
-            "{{.ID}} {{.ImageID}} {{.Command}}",
+            "{{.ID}} {{.ImageID}} {{.Created.UnixNano}} {{.Command}}",
         )
         found = []
         for line in (out or "").splitlines():
             words = line.split()
-            if len(words) >= 3 and "buildah" in words[2]:
-                found.append((words[0], words[1]))
+            if len(words) >= 4 and words[2].isdigit() and "buildah" in words[3]:
+                found.append((words[0], words[1], int(words[2])))
         return found
 
     def _podman(self, *argv: str) -> str | None:
