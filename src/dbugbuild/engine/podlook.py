@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
+from dbugbuild.engine.podman import podman_output
 from dbugbuild.engine.probe import ProbeResult
 
 _CUT = 65536  # bytes of the look's output kept, as probe.py keeps
@@ -56,8 +57,8 @@ class PodmanLook:
         return f"sha256:{out.removeprefix('sha256:')}" if out else None
 
     def _inspect(self, ref: str, template: str) -> str | None:
-        done = self._podman("image", "inspect", "--format", template, ref)
-        return done.stdout.strip() if done is not None and done.returncode == 0 else None
+        out = podman_output(self._cli, self._env, "image", "inspect", "--format", template, ref)
+        return out.strip() if out is not None else None
 
     def probe(
         self, image: str, argv: Sequence[str], session_id: str, timeout: float = 10.0
@@ -126,21 +127,7 @@ class PodmanLook:
 
     def _remove(self, name: str) -> None:
         """Remove the look's container, killing it at once; nothing when it is gone."""
-        self._podman("rm", "--force", "--ignore", "--time", "0", name)
-
-    def _podman(self, *argv: str) -> subprocess.CompletedProcess[str] | None:
-        try:
-            return subprocess.run(
-                [self._cli, *argv],
-                env=self._env,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                timeout=60,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return None
+        podman_output(self._cli, self._env, "rm", "--force", "--ignore", "--time", "0", name)
 
 
 def _text(output: bytes | None) -> str:

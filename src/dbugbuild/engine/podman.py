@@ -251,19 +251,28 @@ def _die_with_parent() -> Any:
 def manifest_type(cli: str, env: Mapping[str, str], image: str) -> str | None:
     """The manifest type of a local image as podman stores it (`podman image inspect`), e.g.
     application/vnd.oci.image.manifest.v1+json; None when podman cannot say."""
+    kind = (
+        podman_output(cli, env, "image", "inspect", "--format", "{{.ManifestType}}", image) or ""
+    ).strip()
+    return kind or None
+
+
+def podman_output(cli: str, env: Mapping[str, str], *argv: str) -> str | None:
+    """What `podman ARGV` printed on stdout when it succeeded; None when it failed or could
+    not run (within a minute)."""
     try:
         done = subprocess.run(
-            [cli, "image", "inspect", "--format", "{{.ManifestType}}", image],
+            [cli, *argv],
             env=dict(env),
+            stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
-            timeout=30,
+            timeout=60,
             check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
-    kind = done.stdout.strip()
-    return kind if done.returncode == 0 and kind else None
+    return done.stdout if done.returncode == 0 else None
 
 
 def without_mount_noise(changes: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -344,18 +353,7 @@ class BuildWatch:
         return found
 
     def _podman(self, *argv: str) -> str | None:
-        try:
-            done = subprocess.run(
-                [self._cli, *argv],
-                env=self._env,
-                capture_output=True,
-                text=True,
-                timeout=60,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return done.stdout if done.returncode == 0 else None
+        return podman_output(self._cli, self._env, *argv)
 
 
 def remove_stale_service_folders(env: Mapping[str, str]) -> list[str]:
