@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -196,3 +197,39 @@ def test_podman_look_outlives_no_kill_9(podman_no_leaks: None) -> None:
     assert run.code == 0, run.stderr
     assert "removed 1 container(s)" in run.stdout
     assert _gone("probe-labelled", 0)
+
+
+def test_podman_look_answers_as_the_api_look(podman_no_leaks: None, tmp_path: Path) -> None:
+    """The CLI's look (the script on stdin, the config read meanwhile) learns what the API's
+    look through the service learns, in a layer with a USER, a WORKDIR and a file in /tmp
+    (which only the CLI's look finds by name)."""
+    from dbugbuild.diagnosis import Questions
+    from dbugbuild.engine import look
+
+    (tmp_path / "Dockerfile").write_text(
+        "FROM busybox\nRUN mkdir -p /srv/app /tmp/in && echo x > /tmp/in/x"
+        " && echo app:x:1234:1234::/srv/app:/bin/sh >> /etc/passwd\nUSER app\nWORKDIR /srv/app\n"
+    )
+    tag = f"dbugbuild-test-podlook-{own_label().split('=')[1]}"
+    podman_harness.podman("build", "-q", "-t", tag, str(tmp_path))
+    asked = Questions(
+        commands=("make", "sh"), paths=("data.txt", "/tmp/in/x"), names=("x",), probe=True
+    )
+    engine = Engine.connect_podman(dict(os.environ))
+    try:
+        podman = engine.podman_look()
+        assert podman is not None
+        by_cli = podman.layer_facts(tag, asked, 30)
+        assert podman.layer_facts("dbugbuild-no-such-image", asked, 30) is None
+        assert engine.image_id(tag) is not None  # the API is reached now: the service's look
+        assert engine.podman_look() is None
+        by_api = look.layer_facts(engine, tag, asked, 30)
+    finally:
+        engine.close()
+        podman_harness.podman("rmi", tag)
+    assert by_cli is not None and by_api is not None
+    # The service's read-only root has Podman's writable tmpfs over /tmp (a copy of the
+    # layer's, which `find -xdev` does not enter): the CLI's look has none, and finds the file.
+    assert by_cli.elsewhere == ("/tmp/in/x",) and by_api.elsewhere == ()
+    assert replace(by_cli, elsewhere=()) == by_api
+    assert (by_cli.user, by_cli.workdir) == ("app", "/srv/app")

@@ -26,14 +26,16 @@ def layer_facts(
 ) -> LayerFacts | None:
     """Look inside `image` for what `asked` wants; None when nothing could be learnt."""
     try:
-        looker = engine.podman_look() or engine  # a local Podman store: no service for it
-        config = looker.image_config(image)
+        podman = engine.podman_look()  # a local Podman store: its CLI, and no service for it
+        if podman is not None:
+            return podman.layer_facts(image, asked, timeout)
+        config = engine.image_config(image)
         if config is None:
             return None
         user = str(config.get("User") or "")
         workdir = str(config.get("WorkingDir") or "/")
         script = probe_script(asked, workdir, user)
-        result = looker.probe(
+        result = engine.probe(
             image, ["/bin/sh", "-c", script], f"probe-{uuid.uuid4().hex[:12]}", timeout
         )
     except DbugbuildError:
