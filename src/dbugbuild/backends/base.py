@@ -82,7 +82,7 @@ class Backend(Protocol):
     name: str  # the report's "builder"
     # Whether the report of a failed build asks the Engine API (so it is reached while the
     # build runs): classic's failed container is removed and its last good image looked
-    # into, Podman's image looked into; BuildKit's report needs none (no image per step).
+    # into; Podman's report looks through its CLI, BuildKit's needs none (no image per step).
     report_uses_api: bool
 
     def build_command(

@@ -32,7 +32,9 @@ class PodmanBackend:
     """`podman build --layers` (docs/architecture.md, "Podman backend")."""
 
     name = "podman"
-    report_uses_api = True
+    # Its report looks through the podman CLI (engine/podlook.py): a service started while
+    # the build runs would take the build's CPU for a report that does not use it.
+    report_uses_api = False
 
     def build_command(
         self, build: BuildOptions, cwd: str, dockerfile_stdin: bytes | None
@@ -64,7 +66,7 @@ class PodmanBackend:
         words = [w for w in base.text.split()[1:] if not w.startswith("--")] if base else []
         if not words or words[0].lower() == "scratch":
             return None
-        image = engine.image_id(words[0])
+        image = (engine.podman_look() or engine).image_id(words[0])  # no service for it
         if image is None:
             return None
         printed = next((len(s.image) for s in log.steps if s.image is not None), 12)

@@ -32,6 +32,7 @@ from dbugbuild.engine.failures import api_error
 from dbugbuild.engine.images import ImagesMixin
 from dbugbuild.engine.later import Later
 from dbugbuild.engine.leftovers import StepTrace, remove_left, strays
+from dbugbuild.engine.podlook import PodmanLook
 from dbugbuild.engine.podman import (
     BuildWatch,
     PodmanEndpoint,
@@ -326,7 +327,6 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
     def _cli_env(self) -> dict[str, str]:
         """The environment of the engine's CLI: on Podman, what reaches the same storage (a
         service still sought is a local one: the CLI's default storage)."""
-        # A local service still sought needs nothing: the CLI's default storage is its own.
         podman = self._podman_given
         return {**self._env, **(podman.cli_env if podman is not None else {})}
 
@@ -336,9 +336,14 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
         if self._podman is None:
             return None
         kind = manifest_type(self._program("podman"), self._cli_env, image)
-        if kind is None:
+        return None if kind is None else ("oci" if "oci" in kind else "docker")
+
+    def podman_look(self) -> PodmanLook | None:
+        """The look (image_config, image_id, probe) through the podman CLI, in the store its
+        builds use, while the API is not reached (podlook.py): a report then starts no service."""
+        if (self._podman_given is None and not self._seeks_podman) or self._connection.made:
             return None
-        return "oci" if "oci" in kind else "docker"
+        return PodmanLook(self._program("podman"), self._cli_env, self.labels, self.deferred)
 
     # -- looking, and cleaning up ---------------------------------------------------------
 
@@ -347,15 +352,8 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
     ) -> ProbeResult | None:
         """A short read-only look inside an image (probe.py), labelled for the session. Its
         container is removed in a thread (close() waits for it): the answer does not wait."""
-        return run_probe(
-            self._client.api,
-            image,
-            argv,
-            self.labels(session_id),
-            timeout,
-            self._remove_soon,
-            self.deferred,
-        )
+        api, labels = self._client.api, self.labels(session_id)
+        return run_probe(api, image, argv, labels, timeout, self._remove_soon, self.deferred)
 
     def settle(self) -> None:
         """Wait until the probe containers being removed are gone (close() does)."""

@@ -26,6 +26,9 @@ def layer_facts(
 ) -> LayerFacts | None:
     """Look inside `image` for what `asked` wants; None when nothing could be learnt."""
     try:
+        podman = engine.podman_look()  # a local Podman store: its CLI, and no service for it
+        if podman is not None:
+            return podman.layer_facts(image, asked, timeout)
         config = engine.image_config(image)
         if config is None:
             return None

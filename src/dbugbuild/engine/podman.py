@@ -251,19 +251,28 @@ def _die_with_parent() -> Any:
 def manifest_type(cli: str, env: Mapping[str, str], image: str) -> str | None:
     """The manifest type of a local image as podman stores it (`podman image inspect`), e.g.
     application/vnd.oci.image.manifest.v1+json; None when podman cannot say."""
+    kind = (
+        podman_output(cli, env, "image", "inspect", "--format", "{{.ManifestType}}", image) or ""
+    ).strip()
+    return kind or None
+
+
+def podman_output(cli: str, env: Mapping[str, str], *argv: str) -> str | None:
+    """What `podman ARGV` printed on stdout when it succeeded; None when it failed or could
+    not run (within a minute)."""
     try:
         done = subprocess.run(
-            [cli, "image", "inspect", "--format", "{{.ManifestType}}", image],
+            [cli, *argv],
             env=dict(env),
+            stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
-            timeout=30,
+            timeout=60,
             check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
-    kind = done.stdout.strip()
-    return kind if done.returncode == 0 and kind else None
+    return done.stdout if done.returncode == 0 else None
 
 
 def without_mount_noise(changes: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -287,13 +296,14 @@ class BuildWatch:
 
     Cancelled (Ctrl-C, SIGTERM), podman 4.3 leaves its build's working containers in the
     store, visible only to `podman ps --external` (podman issues #14523, #20733). dbugbuild
-    cancelled it, so it removes them: Buildah containers that appeared during the build and
-    sit on an image the build echoed (a stage's FROM) or printed (`--> <id>`).
+    cancelled it, so it removes them: Buildah containers created since the build started
+    (their creation time, not a listing before it: that was a podman start before every
+    build) that sit on an image the build echoed (a stage's FROM) or printed (`--> <id>`).
     """
 
     def __init__(self, cli: str, env: Mapping[str, str]) -> None:
         self._cli, self._env = cli, dict(env)
-        self._before = {c for c, _ in self._containers()}
+        self._since = time.time_ns()  # podman's clock: --external lists the local store only
         self._pending = ""
         self._bases: set[str] = set()
         self._made: set[str] = set()
@@ -318,43 +328,32 @@ class BuildWatch:
                 images.add(image.strip())
         left = [
             cid
-            for cid, image in self._containers()
-            if cid not in self._before and any(image.startswith(i) for i in images if i)
+            for cid, image, created in self._containers()
+            if created >= self._since and any(image.startswith(i) for i in images if i)
         ]
         if left:
             self._podman("rm", "--force", *left)
         return left
 
-    def _containers(self) -> list[tuple[str, str]]:
-        """(id, image id) of every Buildah container in the store."""
+    def _containers(self) -> list[tuple[str, str, int]]:
+        """(id, image id, creation time in ns) of every Buildah container in the store."""
         out = self._podman(
             "ps",
             "--all",
             "--external",
             "--no-trunc",
             "--format",
-            "{{.ID}} {{.ImageID}} {{.Command}}",
+            "{{.ID}} {{.ImageID}} {{.Created.UnixNano}} {{.Command}}",
         )
         found = []
         for line in (out or "").splitlines():
             words = line.split()
-            if len(words) >= 3 and "buildah" in words[2]:
-                found.append((words[0], words[1]))
+            if len(words) >= 4 and words[2].isdigit() and "buildah" in words[3]:
+                found.append((words[0], words[1], int(words[2])))
         return found
 
     def _podman(self, *argv: str) -> str | None:
-        try:
-            done = subprocess.run(
-                [self._cli, *argv],
-                env=self._env,
-                capture_output=True,
-                text=True,
-                timeout=60,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return done.stdout if done.returncode == 0 else None
+        return podman_output(self._cli, self._env, *argv)
 
 
 def remove_stale_service_folders(env: Mapping[str, str]) -> list[str]:
