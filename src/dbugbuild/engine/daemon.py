@@ -9,7 +9,7 @@ import socket
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dbugbuild.engine.build import (
     BuildCommand,
@@ -32,7 +32,6 @@ from dbugbuild.engine.failures import api_error
 from dbugbuild.engine.images import ImagesMixin
 from dbugbuild.engine.later import Later
 from dbugbuild.engine.leftovers import StepTrace, remove_left, strays
-from dbugbuild.engine.podlook import PodmanLook
 from dbugbuild.engine.podman import (
     BuildWatch,
     PodmanEndpoint,
@@ -50,6 +49,9 @@ from dbugbuild.engine.terminal import run_exec_terminal, run_terminal
 from dbugbuild.engine.volumes import VolumesMixin
 from dbugbuild.errors import EngineError, EngineUnavailableError
 from dbugbuild.options import run_labels
+
+if TYPE_CHECKING:
+    from dbugbuild.engine.podlook import PodmanLook
 
 
 class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
@@ -343,6 +345,8 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
         builds use, while the API is not reached (podlook.py): a report then starts no service."""
         if (self._podman_given is None and not self._seeks_podman) or self._connection.made:
             return None
+        from dbugbuild.engine.podlook import PodmanLook  # the diagnosis' modules: not at start-up
+
         return PodmanLook(self._program("podman"), self._cli_env, self.labels, self.deferred)
 
     # -- looking, and cleaning up ---------------------------------------------------------

@@ -12,7 +12,6 @@ stops when the engine closes (and that dies with dbugbuild however it ends: PDEA
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import re
 import shutil
@@ -237,6 +236,8 @@ class PrivateService:
 
 def _die_with_parent() -> Any:
     """A preexec_fn that has the child get SIGTERM when dbugbuild dies (Linux prctl)."""
+    import ctypes  # only for a private service: 2-3 ms of every build's start-up otherwise
+
     try:
         prctl = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):  # not Linux: stop() still ends it on every clean exit
