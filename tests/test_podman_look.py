@@ -222,8 +222,8 @@ def test_podman_look_answers_as_the_api_look(podman_no_leaks: None, tmp_path: Pa
         by_cli = podman.layer_facts(tag, asked, 30)
         assert podman.layer_facts("dbugbuild-no-such-image", asked, 30) is None
         assert engine.image_id(tag) is not None  # the API is reached now: the service's look
-        assert engine.podman_look() is None
-        by_api = look.layer_facts(engine, tag, asked, 30)
+        by_api = look.api_layer_facts(engine, tag, asked, 30)
+        assert look.layer_facts(engine, tag, asked, 30) == by_cli  # a session's look too
     finally:
         engine.close()
         podman_harness.podman("rmi", tag)

@@ -342,8 +342,8 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
 
     def podman_look(self) -> PodmanLook | None:
         """The look (image_config, image_id, probe) through the podman CLI, in the store its
-        builds use, while the API is not reached (podlook.py): a report then starts no service."""
-        if (self._podman_given is None and not self._seeks_podman) or self._connection.made:
+        builds use (podlook.py): a report starts no service for it, a session waits for none."""
+        if self._podman_given is None and not self._seeks_podman:
             return None
         from dbugbuild.engine.podlook import PodmanLook  # the diagnosis' modules: not at start-up
 

@@ -24,11 +24,23 @@ PROBE_TIMEOUT = 10.0  # seconds; the probe's finds are bounded too (depth, count
 def layer_facts(
     engine: Engine, image: str, asked: Questions, timeout: float = PROBE_TIMEOUT
 ) -> LayerFacts | None:
-    """Look inside `image` for what `asked` wants; None when nothing could be learnt."""
+    """Look inside `image` for what `asked` wants; None when nothing could be learnt. On
+    Podman through its CLI, in the store its builds use (podlook.py): no service is needed
+    for it, and it sees the layer's /tmp, which the compat API's read-only root hides."""
     try:
-        podman = engine.podman_look()  # a local Podman store: its CLI, and no service for it
+        podman = engine.podman_look()
         if podman is not None:
             return podman.layer_facts(image, asked, timeout)
+    except DbugbuildError:
+        return None
+    return api_layer_facts(engine, image, asked, timeout)
+
+
+def api_layer_facts(
+    engine: Engine, image: str, asked: Questions, timeout: float = PROBE_TIMEOUT
+) -> LayerFacts | None:
+    """The look through the Engine API: a probe container (Engine.probe)."""
+    try:
         config = engine.image_config(image)
         if config is None:
             return None
