@@ -129,7 +129,8 @@ class BuildKitLogParser(BlockReader):
                 start = bare if (bare.group(2) or "")[:1] in _DIGITS else None
             else:
                 start = OUTPUT_START.match(text, pos) if normal else None
-            if start is not None and self._pending_excerpt is None:
+            # (until the indentation is settled, on the first `#N` line, _line reads it)
+            if start is not None and self._pending_excerpt is None and self._indent is not None:
                 vertex = start.group(2) if bare is None else bare.group(1)
                 end = run_end(None if bare else start.group(1), vertex).search(text, pos)
                 stop = end.start() + 1 if end else size
