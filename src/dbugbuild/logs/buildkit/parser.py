@@ -38,8 +38,9 @@ from dbugbuild.logs.buildkit.lines import (
     WRITING_IMAGE,
     run_end,
 )
-from dbugbuild.logs.buildkit.model import BuildKitLog, BuildKitLogError, TtyProgressError
-from dbugbuild.logs.buildkit.state import Block, Build, VertexBuilder, result
+from dbugbuild.logs.buildkit.model import BuildKitLog
+from dbugbuild.logs.buildkit.skim import skim_to
+from dbugbuild.logs.buildkit.state import Block, Build, VertexBuilder, no_build_error, result
 from dbugbuild.logs.model import ExcerptLine
 from dbugbuild.logs.reading import BlockReader
 
@@ -72,6 +73,9 @@ class BuildKitLogParser(BlockReader):
         self._first_line: str | None = None
         self._seen_text = False
         self._indent: str | None = None  # what a wrapper (a pasted log) puts before each line
+        # The last build skimmed (skim.py), and the state before it, to read it again if it
+        # is still the build or the previous one when the block is read.
+        self._skimmed: tuple[int, int, Build | None, Build, str | None, int] | None = None
 
     # -- input --------------------------------------------------------------------------
 
@@ -82,36 +86,26 @@ class BuildKitLogParser(BlockReader):
         if not build.has_evidence() and self._previous is not None:
             build = self._previous
         if not build.has_evidence() or (self._tty_lines and not build.vertices):
-            raise self._no_buildkit_error()
+            raise no_build_error(self._build, self._tty_lines, self._seen_text, self._first_line)
         return result(build, self._builds if build is self._build else self._builds - 1)
-
-    def _no_buildkit_error(self) -> BuildKitLogError:
-        if self._tty_lines:
-            return TtyProgressError(
-                "this is BuildKit's tty progress (the screen it redraws on a terminal), which "
-                "cannot be read reliably: save the build with --progress=plain (or "
-                "BUILDKIT_PROGRESS=plain) and use that output"
-            )
-        if not self._seen_text:
-            return BuildKitLogError(
-                "the build output is empty; expected BuildKit's plain progress, as "
-                "`docker buildx build --progress=plain` prints it ('#1 [internal] load ...')"
-            )
-        if self._build.excerpt or self._build.blocks or self._first_line is None:
-            found = "it holds only a Dockerfile excerpt or an error block"
-        else:
-            found = f"it starts with {self._first_line[:70]!r}"
-        return BuildKitLogError(
-            f"no BuildKit build output found ({found}); expected the output of "
-            "`docker buildx build --progress=plain`, lines like '#5 [2/3] RUN ...'"
-        )
 
     # -- blocks of whole lines ----------------------------------------------------------
 
     def _read(self, text: str) -> None:
         """Handle complete lines (each ends with \\n, ANSI-free): runs of output in bulk,
-        others one by one."""
-        pos, size = 0, len(text)
+        others one by one, the builds a later build of the block replaces skimmed."""
+        self._scan(text, 0, True)
+        skimmed, self._skimmed = self._skimmed, None
+        if skimmed is None or (self._build is not skimmed[3] and self._previous is not skimmed[3]):
+            return  # the skimmed build shows nowhere: it is replaced
+        pos, self._builds, self._previous, build, self._first_line, self._tty_lines = skimmed
+        self._build = Build(builder=build.builder, driver=build.driver)
+        self._mode, self._current, self._block = _NORMAL, None, None
+        self._pending_block, self._pending_excerpt = False, None
+        self._scan(text, pos, False)
+
+    def _scan(self, text: str, pos: int, skimming: bool) -> None:
+        size = len(text)
         while pos < size:
             if text[pos] == "\n" and self._mode in (_NORMAL, _IN_CHECKS):
                 self._blank()  # the empty line between vertices: half the lines of a build
@@ -140,10 +134,25 @@ class BuildKitLogParser(BlockReader):
                 self._seen_text = True
                 self._vertex_line(int(bare.group(1)), bare.group(2) or "")
                 pos = bare.end()
+                if skimming and bare.group(1) == "0" and self._build.fresh():
+                    pos = self._skim(text, pos)
             else:
                 newline = text.index("\n", pos)
                 self._line(text[pos:newline])
                 pos = newline + 1
+
+    def _skim(self, text: str, pos: int) -> int:
+        """Where to read on after the `#0 building with` line that ends at pos: past the
+        build that follows when it is skimmed (skim.py), else pos."""
+        skimmed = skim_to(text, pos, self._first_line is not None) if self._indent == "" else None
+        if skimmed is None:
+            return pos
+        build, (stop, vertex) = self._build, skimmed
+        snapshot = (self._builds, self._previous, build, self._first_line, self._tty_lines)
+        self._skimmed = (pos, *snapshot)
+        build.vertices[vertex] = VertexBuilder(vertex, "", deque(maxlen=0))
+        self._current = None
+        return stop
 
     def _output_run(self, text: str, start: int, stop: int) -> None:
         """Lines text[start:stop] are all `#N 1.234 ...`: count them, keep the last few."""
@@ -385,8 +394,4 @@ class BuildKitLogParser(BlockReader):
             self._previous = self._build
             self._builds += 1
         self._build = Build()
-        self._current = None
-        self._block = None
-        self._mode = _NORMAL
-
-    # -- result -------------------------------------------------------------------------
+        self._current, self._block, self._mode = None, None, _NORMAL

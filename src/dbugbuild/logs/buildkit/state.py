@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from dbugbuild.logs.buildkit.lines import BUILDKIT_WORDING, PARSE_ERROR_LINE, exit_and_command
 from dbugbuild.logs.buildkit.model import (
     BuildKitLog,
+    BuildKitLogError,
     Failure,
     Step,
+    TtyProgressError,
     Vertex,
     VertexState,
     step_from_name,
@@ -96,6 +98,35 @@ class Build:
 
     def ended(self) -> bool:
         return self.final is not None or self.image is not None or bool(self.names)
+
+    def fresh(self) -> bool:
+        """Nothing read yet but the builder, as just after a `#0 building with` line."""
+        return self == Build(builder=self.builder, driver=self.driver)
+
+
+def no_build_error(
+    build: Build, tty_lines: int, seen_text: bool, first_line: str | None
+) -> BuildKitLogError:
+    """The error for a log that holds no build: tty progress, nothing, or something else."""
+    if tty_lines:
+        return TtyProgressError(
+            "this is BuildKit's tty progress (the screen it redraws on a terminal), which "
+            "cannot be read reliably: save the build with --progress=plain (or "
+            "BUILDKIT_PROGRESS=plain) and use that output"
+        )
+    if not seen_text:
+        return BuildKitLogError(
+            "the build output is empty; expected BuildKit's plain progress, as "
+            "`docker buildx build --progress=plain` prints it ('#1 [internal] load ...')"
+        )
+    if build.excerpt or build.blocks or first_line is None:
+        found = "it holds only a Dockerfile excerpt or an error block"
+    else:
+        found = f"it starts with {first_line[:70]!r}"
+    return BuildKitLogError(
+        f"no BuildKit build output found ({found}); expected the output of "
+        "`docker buildx build --progress=plain`, lines like '#5 [2/3] RUN ...'"
+    )
 
 
 def result(build: Build, builds: int) -> BuildKitLog:
