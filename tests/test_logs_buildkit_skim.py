@@ -13,7 +13,7 @@ from itertools import pairwise
 
 import pytest
 
-from dbugbuild.logs.buildkit import BuildKitLogParser, skim
+from dbugbuild.logs.buildkit import BuildKitLogParser, parser, skim
 from dbugbuild.logs.buildkit.lines import BUILDING_WITH
 from test_logs_buildkit_bulk import LOGS, STAMPS, LineByLine, _cut, _outcome, _stamped
 
@@ -170,19 +170,20 @@ def test_skim_sees_a_new_build_at_a_header_of_a_known_vertex() -> None:
     parser = _check(_RETRIES, random.Random(3))
     expected = _outcome(LineByLine(), [_RETRIES])
     assert not isinstance(expected, str) and expected.builds == 7
-    assert parser.skims == 2  # the 2nd and 5th builds; not run-exit-100 and copy-missing
+    assert parser.skims == 3  # the 2nd, 5th and 6th builds; not run-exit-100 and copy-missing
 
 
-def _naive(text: str, start: int, stop: int) -> tuple[int, bool] | None:
+def _naive(text: str, start: int, *state: object) -> tuple[int, int, bool] | None:
     """A wrong skim: every region between two `#0` lines taken for one build."""
+    stop = text.find("\n#0 building with ", start) + 1
     numbers = [int(n) for n in re.findall(r"(?m)^#([0-9]+) ", text[start:stop])]
-    return (max(numbers), True) if numbers else None
+    return (stop, max(numbers), True) if numbers and stop else None
 
 
 def test_a_naive_skim_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     text = _RETRIES
     expected = _outcome(LineByLine(), [text])
-    monkeypatch.setattr(skim, "skim", _naive)
+    monkeypatch.setattr(parser, "skim", _naive)
     wrong = _outcome(BuildKitLogParser(), [text])
     assert wrong != expected  # its build count: 6, not 7
     assert not isinstance(wrong, str) and not isinstance(expected, str)
@@ -197,15 +198,16 @@ def test_skim_region_is_one_build_when_it_says_so() -> None:
     said = 0
     for start, stop in pairwise(starts):
         stop = text.rindex("#0 building with ", 0, stop)
-        found = skim.skim(text, start, stop)
+        found = skim.skim(text, start)
         if found is None:
             continue
+        assert found[0] == stop
         said += 1
         line = text[text.rindex("\n", 0, start - 1) + 1 : start]
         assert BUILDING_WITH.search(line)
         log = _outcome(LineByLine(), [line + text[start:stop] + BUILDER + BUILDER])
         assert not isinstance(log, str) and log.builds == 1
-        assert found[0] == max(item.vertex or 0 for item in (*log.steps, *log.vertices))
+        assert found[1] == max(item.vertex or 0 for item in (*log.steps, *log.vertices))
     assert said >= 30
 
 
@@ -247,11 +249,12 @@ def test_skim_says_yes_only_to_one_build(seed: int) -> None:
             region += rng.choice(["", "\n"]) + (
                 _mangled(rng, other) if rng.random() < 0.2 else other
             )
-        found = skim.skim(region, 0, len(region))
+        found = skim.skim(region + BUILDER, 0)
         if found is None:
             continue
         said += 1
         log = _outcome(LineByLine(), [line + region + BUILDER + BUILDER])
         assert not isinstance(log, str) and log.builds == 1, region
-        assert found[0] == max(item.vertex or 0 for item in (*log.steps, *log.vertices))
+        assert found[0] == len(region)
+        assert found[1] == max(item.vertex or 0 for item in (*log.steps, *log.vertices))
     assert said > 40

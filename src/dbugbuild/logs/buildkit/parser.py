@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
+from typing import Any
 
 from dbugbuild.logs.buildkit.lines import (
     BLOCK_HEAD,
@@ -24,9 +25,6 @@ from dbugbuild.logs.buildkit.lines import (
     EXCERPT_LINE,
     EXCERPT_RULE,
     FINAL,
-    MANIFEST,
-    MANIFEST_LIST,
-    NAMING,
     OUTPUT_LINE,
     OUTPUT_START,
     PREFIX_RE,
@@ -35,21 +33,20 @@ from dbugbuild.logs.buildkit.lines import (
     TTY,
     VERTEX,
     WARNING,
-    WRITING_IMAGE,
     run_end,
 )
 from dbugbuild.logs.buildkit.model import BuildKitLog
-from dbugbuild.logs.buildkit.skim import skim_to
+from dbugbuild.logs.buildkit.skim import skim
 from dbugbuild.logs.buildkit.state import Block, Build, VertexBuilder, no_build_error, result
 from dbugbuild.logs.model import ExcerptLine
 from dbugbuild.logs.reading import BlockReader
+from dbugbuild.logs.text import MAX_LINE
 
 _NORMAL, _IN_BLOCK, _IN_EXCERPT, _IN_CHECKS = range(4)
 _MAY_BE_FINAL = re.compile("ERROR: |error: |failed to ")  # what every FINAL line holds
 _PREFIX_FIRST = frozenset("0123456789[")
 _BARE_VERTEX = re.compile(r"#([0-9]+)(?: ([^\n]*))?\n")  # what VERTEX takes, at a line's start
 _DIGITS = frozenset("0123456789")  # what OUTPUT_START takes after `#N `
-_STATUS_FIRST = frozenset("wne")  # writing image, naming to, exporting manifest (list)
 _END_FIRST = frozenset("DCE")  # what every END starts with (DONE, CACHED, CANCELED, ERROR)
 
 
@@ -60,7 +57,7 @@ class BuildKitLogParser(BlockReader):
         if tail < 0:
             raise ValueError(f"tail must be 0 or more, not {tail}")
         self._tail = tail
-        super().__init__()
+        super().__init__(gather=MAX_LINE)  # large blocks: more builds skimmed in each
         self._build = Build()
         self._previous: Build | None = None
         self._builds = 1
@@ -75,7 +72,7 @@ class BuildKitLogParser(BlockReader):
         self._indent: str | None = None  # what a wrapper (a pasted log) puts before each line
         # The last build skimmed (skim.py), and the state before it, to read it again if it
         # is still the build or the previous one when the block is read.
-        self._skimmed: tuple[int, int, Build | None, Build, str | None, int] | None = None
+        self._skimmed: tuple[int, tuple[Any, ...], Build] | None = None
 
     # -- input --------------------------------------------------------------------------
 
@@ -93,14 +90,18 @@ class BuildKitLogParser(BlockReader):
 
     def _read(self, text: str) -> None:
         """Handle complete lines (each ends with \\n, ANSI-free): runs of output in bulk,
-        others one by one, the builds a later build of the block replaces skimmed."""
-        self._scan(text, 0, True)
+        others one by one, a build that a later one of the block replaces skimmed."""
+        normal = self._mode == _NORMAL and not self._pending_block
+        pos = self._skim(text, 0) if normal and self._pending_excerpt is None else 0
+        self._scan(text, pos, True)
         skimmed, self._skimmed = self._skimmed, None
-        if skimmed is None or (self._build is not skimmed[3] and self._previous is not skimmed[3]):
-            return  # the skimmed build shows nowhere: it is replaced
-        pos, self._builds, self._previous, build, self._first_line, self._tty_lines = skimmed
-        self._build = Build(builder=build.builder, driver=build.driver)
-        self._mode, self._current, self._block = _NORMAL, None, None
+        if skimmed is None:
+            return
+        pos, state, lossy = skimmed
+        if self._build is not lossy and (self._previous is not lossy or self._build.vertices):
+            return  # the skimmed build shows nowhere: a build with vertices follows it
+        self._builds, self._previous, self._build, self._first_line, self._tty_lines = state[:5]
+        self._current, self._seen_text, self._mode, self._block = *state[5:], _NORMAL, None
         self._pending_block, self._pending_excerpt = False, None
         self._scan(text, pos, False)
 
@@ -142,15 +143,21 @@ class BuildKitLogParser(BlockReader):
                 pos = newline + 1
 
     def _skim(self, text: str, pos: int) -> int:
-        """Where to read on after the `#0 building with` line that ends at pos: past the
-        build that follows when it is skimmed (skim.py), else pos."""
-        skimmed = skim_to(text, pos, self._first_line is not None) if self._indent == "" else None
-        if skimmed is None:
-            return pos
-        build, (stop, vertex) = self._build, skimmed
-        snapshot = (self._builds, self._previous, build, self._first_line, self._tty_lines)
-        self._skimmed = (pos, *snapshot)
-        build.vertices[vertex] = VertexBuilder(vertex, "", deque(maxlen=0))
+        """Where to read on from pos (a line's start, in normal mode): past the build that
+        goes on there when it is skimmed (skim.py) up to the next one, else pos."""
+        build, current, fresh = self._build, self._current, self._build.fresh()
+        known = {} if fresh else {str(n): vertex.name for n, vertex in build.vertices.items()}
+        found = None
+        if self._indent == "":
+            last = None if current is None else str(current)
+            found = skim(text, pos, known, build.ended(), last)
+        if found is None or (found[2] and self._first_line is None):
+            return pos  # (an error tail would tell the first line)
+        copied = Build(builder=build.builder, driver=build.driver) if fresh else build.copied()
+        kept = (self._builds, self._previous, copied, self._first_line)
+        self._skimmed = (pos, (*kept, self._tty_lines, current, self._seen_text), build)
+        stop, vertex, _ = found
+        build.vertices.setdefault(vertex, VertexBuilder(vertex, "", deque(maxlen=0)))
         self._current = None
         return stop
 
@@ -293,7 +300,7 @@ class BuildKitLogParser(BlockReader):
             self._current = number
             return
         if known is not None and self._current == number:
-            self._status(rest)
+            build.status(rest)
             return
         # A header: the vertex begins, or comes back after another one's lines.
         if known is not None and not known.name:
@@ -304,27 +311,6 @@ class BuildKitLogParser(BlockReader):
             self._new_build()
         self._vertex(number, rest)
         self._current = number
-
-    def _status(self, rest: str) -> None:
-        if rest[:1] not in _STATUS_FIRST:  # `transferring ...`, `sha256:...`: most statuses
-            return
-        build = self._build
-        writing = WRITING_IMAGE.match(rest)
-        if writing:
-            build.image = writing.group(1)
-            return
-        naming = NAMING.match(rest)
-        if naming:
-            if naming.group(1) not in build.names:
-                build.names.append(naming.group(1))
-            return
-        listed = MANIFEST_LIST.match(rest)
-        if listed:
-            build.manifest_list = listed.group(1)
-            return
-        manifest = MANIFEST.match(rest)
-        if manifest:
-            build.manifest = manifest.group(1)
 
     def _top_line(self, line: str) -> None:
         build = self._build
