@@ -34,8 +34,8 @@ class BlockReader:
     """The input side of a parser that reads blocks of whole lines (text.LineBlocks):
     feed(), and the end of the input for its close(); the parser reads each in _read()."""
 
-    def __init__(self, gather: int = GATHER) -> None:
-        self._lines = LineBlocks(gather=gather)
+    def __init__(self) -> None:
+        self._lines = LineBlocks(gather=GATHER)
         self._closed = False
 
     def feed(self, chunk: str) -> None:

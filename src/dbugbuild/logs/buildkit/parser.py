@@ -40,7 +40,6 @@ from dbugbuild.logs.buildkit.skim import skim
 from dbugbuild.logs.buildkit.state import Block, Build, VertexBuilder, no_build_error, result
 from dbugbuild.logs.model import ExcerptLine
 from dbugbuild.logs.reading import BlockReader
-from dbugbuild.logs.text import MAX_LINE
 
 _NORMAL, _IN_BLOCK, _IN_EXCERPT, _IN_CHECKS = range(4)
 _MAY_BE_FINAL = re.compile("ERROR: |error: |failed to ")  # what every FINAL line holds
@@ -57,7 +56,7 @@ class BuildKitLogParser(BlockReader):
         if tail < 0:
             raise ValueError(f"tail must be 0 or more, not {tail}")
         self._tail = tail
-        super().__init__(gather=MAX_LINE)  # large blocks: more builds skimmed in each
+        super().__init__()
         self._build = Build()
         self._previous: Build | None = None
         self._builds = 1
@@ -100,7 +99,8 @@ class BuildKitLogParser(BlockReader):
         pos, state, lossy = skimmed
         if self._build is not lossy and (self._previous is not lossy or self._build.vertices):
             return  # the skimmed build shows nowhere: a build with vertices follows it
-        self._builds, self._previous, self._build, self._first_line, self._tty_lines = state[:5]
+        self._builds, self._previous, copied, self._first_line, self._tty_lines = state[:5]
+        self._build = copied or Build(builder=lossy.builder, driver=lossy.driver)
         self._current, self._seen_text, self._mode, self._block = *state[5:], _NORMAL, None
         self._pending_block, self._pending_excerpt = False, None
         self._scan(text, pos, False)
@@ -153,7 +153,7 @@ class BuildKitLogParser(BlockReader):
             found = skim(text, pos, known, build.ended(), last)
         if found is None or (found[2] and self._first_line is None):
             return pos  # (an error tail would tell the first line)
-        copied = Build(builder=build.builder, driver=build.driver) if fresh else build.copied()
+        copied = None if fresh else build.copied()  # (a fresh one is made again, if need be)
         kept = (self._builds, self._previous, copied, self._first_line)
         self._skimmed = (pos, (*kept, self._tty_lines, current, self._seen_text), build)
         stop, vertex, _ = found
