@@ -36,7 +36,7 @@ from dbugbuild.logs.buildkit.lines import (
     run_end,
 )
 from dbugbuild.logs.buildkit.model import BuildKitLog
-from dbugbuild.logs.buildkit.skim import skim
+from dbugbuild.logs.buildkit.skim import MARKER, skim
 from dbugbuild.logs.buildkit.state import Block, Build, VertexBuilder, no_build_error, result
 from dbugbuild.logs.model import ExcerptLine
 from dbugbuild.logs.reading import BlockReader
@@ -72,6 +72,7 @@ class BuildKitLogParser(BlockReader):
         # The last build skimmed (skim.py), and the state before it, to read it again if it
         # is still the build or the previous one when the block is read.
         self._skimmed: tuple[int, tuple[Any, ...], Build] | None = None
+        self._last_start = -1  # where the block's last `#0 building with` line begins, - 1
 
     # -- input --------------------------------------------------------------------------
 
@@ -90,6 +91,7 @@ class BuildKitLogParser(BlockReader):
     def _read(self, text: str) -> None:
         """Handle complete lines (each ends with \\n, ANSI-free): runs of output in bulk,
         others one by one, a build that a later one of the block replaces skimmed."""
+        self._last_start = text.rfind(MARKER)  # no build to skim after the last one begins
         normal = self._mode == _NORMAL and not self._pending_block
         pos = self._skim(text, 0) if normal and self._pending_excerpt is None else 0
         self._scan(text, pos, True)
@@ -145,13 +147,15 @@ class BuildKitLogParser(BlockReader):
     def _skim(self, text: str, pos: int) -> int:
         """Where to read on from pos (a line's start, in normal mode): past the build that
         goes on there when it is skimmed (skim.py) up to the next one, else pos."""
+        if self._last_start < pos:
+            return pos
         build, current, fresh = self._build, self._current, self._build.fresh()
         known = {} if fresh else {str(n): vertex.name for n, vertex in build.vertices.items()}
         found = None
         if self._indent == "":
             last = None if current is None else str(current)
             found = skim(text, pos, known, build.ended(), last)
-        if found is None or (found[2] and self._first_line is None):
+        if found is None or found[0] == pos or (found[2] and self._first_line is None):
             return pos  # (an error tail would tell the first line)
         copied = None if fresh else build.copied()  # (a fresh one is made again, if need be)
         kept = (self._builds, self._previous, copied, self._first_line)

@@ -43,6 +43,9 @@ _TAIL = scan_pattern(
 )
 
 
+MARKER = "\n#0 building with "  # the line before a build of buildx or `docker build` begins
+
+
 def skim(
     text: str,
     start: int,
