@@ -35,9 +35,9 @@ class Counting(BuildKitLogParser):
         self.skims += stop != pos
         return stop
 
-    def _scan(self, text: str, pos: int, skimming: bool) -> None:
+    def _scan(self, text: str, pos: int, skimming: bool, size: int) -> None:
         self.rereads += not skimming
-        super()._scan(text, pos, skimming)
+        super()._scan(text, pos, skimming, size)
 
 
 def _ended(text: str) -> str:
@@ -140,6 +140,10 @@ def test_skim_happens_on_a_retry_loop() -> None:
     text = "".join(_ended(TEXTS[name]) for name in PLAIN) * 3
     parser = _check(text, random.Random(1))
     assert parser.skims > 2 * len(PLAIN)
+    relayed = Counting()  # as the engine relays a build: 64 KiB at a time
+    chunks = [text[i : i + (1 << 16)] for i in range(0, len(text), 1 << 16)]
+    assert _outcome(relayed, chunks) == _outcome(LineByLine(), [text])
+    assert relayed.skims > 2 * len(PLAIN) and relayed.rereads == 0
 
 
 def test_skim_reads_again_a_skimmed_build_that_stays_the_result() -> None:

@@ -40,11 +40,13 @@ from dbugbuild.logs.buildkit.skim import MARKER, skim
 from dbugbuild.logs.buildkit.state import Block, Build, VertexBuilder, no_build_error, result
 from dbugbuild.logs.model import ExcerptLine
 from dbugbuild.logs.reading import BlockReader
+from dbugbuild.logs.text import GATHER
 
 _NORMAL, _IN_BLOCK, _IN_EXCERPT, _IN_CHECKS = range(4)
 _MAY_BE_FINAL = re.compile("ERROR: |error: |failed to ")  # what every FINAL line holds
 _PREFIX_FIRST = frozenset("0123456789[")
 _BARE_VERTEX = re.compile(r"#([0-9]+)(?: ([^\n]*))?\n")  # what VERTEX takes, at a line's start
+_HEADER_FIRST = re.compile(r"\n*#[1-9][0-9]* \[")  # a build's first vertex, read as one
 _DIGITS = frozenset("0123456789")  # what OUTPUT_START takes after `#N `
 _END_FIRST = frozenset("DCE")  # what every END starts with (DONE, CACHED, CANCELED, ERROR)
 
@@ -73,12 +75,15 @@ class BuildKitLogParser(BlockReader):
         # is still the build or the previous one when the block is read.
         self._skimmed: tuple[int, tuple[Any, ...], Build] | None = None
         self._last_start = -1  # where the block's last `#0 building with` line begins, - 1
+        self._held = ""  # the block's last build, read with the next block
 
     # -- input --------------------------------------------------------------------------
 
     def close(self) -> BuildKitLog:
         """Finish the input and return the (last) build; BuildKitLogError if there is none."""
         self._end_input()
+        if self._held:
+            self._read("")
         build = self._build
         if not build.has_evidence() and self._previous is not None:
             build = self._previous
@@ -91,24 +96,30 @@ class BuildKitLogParser(BlockReader):
     def _read(self, text: str) -> None:
         """Handle complete lines (each ends with \\n, ANSI-free): runs of output in bulk,
         others one by one, a build that a later one of the block replaces skimmed."""
+        if self._held:
+            text, self._held = self._held + text, ""
         self._last_start = text.rfind(MARKER)  # no build to skim after the last one begins
+        end = len(text)
+        if self._last_start >= 0 and end - self._last_start <= GATHER and not self._closed:
+            end = text.index("\n", self._last_start + 1) + 1  # the last build, from its second
+            self._held = text[end:]  # line: read with the next block, skimmed if another follows
         normal = self._mode == _NORMAL and not self._pending_block
         pos = self._skim(text, 0) if normal and self._pending_excerpt is None else 0
-        self._scan(text, pos, True)
+        self._scan(text, pos, True, end)
         skimmed, self._skimmed = self._skimmed, None
         if skimmed is None:
             return
         pos, state, lossy = skimmed
-        if self._build is not lossy and (self._previous is not lossy or self._build.vertices):
+        gone = self._build.vertices or _HEADER_FIRST.match(self._held)  # (a vertex to come)
+        if self._build is not lossy and (self._previous is not lossy or gone):
             return  # the skimmed build shows nowhere: a build with vertices follows it
         self._builds, self._previous, copied, self._first_line, self._tty_lines = state[:5]
         self._build = copied or Build(builder=lossy.builder, driver=lossy.driver)
         self._current, self._seen_text, self._mode, self._block = *state[5:], _NORMAL, None
         self._pending_block, self._pending_excerpt = False, None
-        self._scan(text, pos, False)
+        self._scan(text, pos, False, end)
 
-    def _scan(self, text: str, pos: int, skimming: bool) -> None:
-        size = len(text)
+    def _scan(self, text: str, pos: int, skimming: bool, size: int) -> None:
         while pos < size:
             if text[pos] == "\n" and self._mode in (_NORMAL, _IN_CHECKS):
                 self._blank()  # the empty line between vertices: half the lines of a build
