@@ -35,11 +35,12 @@ _RUN = scan_pattern(r"#([0-9]+)(?: (.*+))?\n(?:#\1 [^.wne\n].*+\n)*+(\n*)")
 # is cut off), the Dockerfile excerpt (`Dockerfile:N`, a rule, numbered lines, a rule), the
 # final `ERROR: ` line (not ending in `:N`, which the parser would take for an excerpt's
 # head) and blank lines.
-_TAIL = scan_pattern(
-    rf"(?:------\n > [^\n]*:\n(?:(?!(?:{PREFIX})?------\n).*+\n)*+------\n"
-    r"|[^\s0-9\[#](?:[^\n]*\S)?:[0-9]+\n-{20}\n(?:[ \t]+[0-9]+ \|.*+\n)*+-{20}\n"
-    r"|ERROR: (?![^\n]*:[0-9]+\n)[^\n]+\n"
-    r"|\n)++"
+_TAIL = scan_pattern(  # (the final line first: tried before the excerpt's head, 4x faster)
+    r"(?:ERROR: (?![^\n]*:[0-9]+\n).++\n"
+    r"|\n"
+    rf"|------\n > [^\n]*:\n(?:(?!(?:{PREFIX})?------\n).*+\n)*+------\n"
+    r"|(?!ERROR: )[^\s0-9\[#](?:[^\n]*\S)?:[0-9]+\n-{20}\n(?:[ \t]+[0-9]+ \|.*+\n)*+-{20}\n"
+    r")++"
 )
 
 
