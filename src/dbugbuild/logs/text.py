@@ -103,6 +103,13 @@ class LineBlocks:
         self._parts, self._size = ([rest], len(rest)) if rest else ([], 0)
         return block
 
+    def unread(self, lines: str) -> None:
+        """Put whole lines (a block's end, each ending in \\n) back before the input not yet
+        returned: the next block starts with them."""
+        if lines:
+            self._parts.insert(0, lines)
+            self._size += len(lines)
+
     def finish(self) -> str:
         """What is left: lines gathered, and the last line when the text did not end with a
         line break."""

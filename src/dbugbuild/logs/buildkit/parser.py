@@ -75,15 +75,12 @@ class BuildKitLogParser(BlockReader):
         # is still the build or the previous one when the block is read.
         self._skimmed: tuple[int, tuple[Any, ...], Build] | None = None
         self._last_start = -1  # where the block's last `#0 building with` line begins, - 1
-        self._held = ""  # the block's last build, read with the next block
 
     # -- input --------------------------------------------------------------------------
 
     def close(self) -> BuildKitLog:
         """Finish the input and return the (last) build; BuildKitLogError if there is none."""
         self._end_input()
-        if self._held:
-            self._read("")
         build = self._build
         if not build.has_evidence() and self._previous is not None:
             build = self._previous
@@ -96,13 +93,12 @@ class BuildKitLogParser(BlockReader):
     def _read(self, text: str) -> None:
         """Handle complete lines (each ends with \\n, ANSI-free): runs of output in bulk,
         others one by one, a build that a later one of the block replaces skimmed."""
-        if self._held:
-            text, self._held = self._held + text, ""
         self._last_start = text.rfind(MARKER)  # no build to skim after the last one begins
         end = len(text)
         if self._last_start >= 0 and end - self._last_start <= GATHER and not self._closed:
             end = text.index("\n", self._last_start + 1) + 1  # the last build, from its second
-            self._held = text[end:]  # line: read with the next block, skimmed if another follows
+            self._lines.unread(text[end:])  # line: read with the next block, then skimmed if
+            # another build follows it there
         normal = self._mode == _NORMAL and not self._pending_block
         pos = self._skim(text, 0) if normal and self._pending_excerpt is None else 0
         self._scan(text, pos, True, end)
@@ -110,7 +106,7 @@ class BuildKitLogParser(BlockReader):
         if skimmed is None:
             return
         pos, state, lossy = skimmed
-        gone = self._build.vertices or _HEADER_FIRST.match(self._held)  # (a vertex to come)
+        gone = self._build.vertices or _HEADER_FIRST.match(text, end)  # (a vertex to come)
         if self._build is not lossy and (self._previous is not lossy or gone):
             return  # the skimmed build shows nowhere: a build with vertices follows it
         self._builds, self._previous, copied, self._first_line, self._tty_lines = state[:5]
