@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import random
 import re
+import tracemalloc
 from itertools import pairwise
 
 import pytest
 
 from dbugbuild.logs.buildkit import BuildKitLogParser, parser, skim
 from dbugbuild.logs.buildkit.lines import BUILDING_WITH
+from dbugbuild.logs.reading import feed_all
 from test_logs_buildkit_bulk import LOGS, STAMPS, LineByLine, _cut, _outcome, _stamped
 
 BUILDER = '#0 building with "default" instance using docker driver\n'
@@ -262,3 +264,24 @@ def test_skim_says_yes_only_to_one_build(seed: int) -> None:
         assert found[0] == len(region)
         assert found[1] == max(item.vertex or 0 for item in (*log.steps, *log.vertices))
     assert said > 40
+
+
+def test_skim_memory_is_flat_in_the_number_of_builds() -> None:
+    """The kept last build of a block and the copy for reading a block again are bounded: the
+    peak is the same for 300 and 3,000 builds back to back, fed 64 KiB at a time."""
+    one = "".join(_ended(TEXTS[name]) for name in PLAIN)
+    peaks = []
+    for copies in (1, 10):
+        text = one * max(1, 300 * copies // len(PLAIN))
+        chunks = [text[i : i + (1 << 16)] for i in range(0, len(text), 1 << 16)]
+        del text
+        tracemalloc.start()
+        try:
+            tracemalloc.reset_peak()
+            result = feed_all(BuildKitLogParser(), iter(chunks))
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+        assert result.builds > 200 * copies
+    assert peaks[1] < 1.25 * peaks[0] + (128 << 10), peaks
+    assert peaks[1] < 4 << 20, peaks
