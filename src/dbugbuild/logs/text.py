@@ -89,6 +89,14 @@ class LineBlocks:
             "\n" not in chunk and "\r" not in chunk and self._size <= self._max_line
         ):
             return ""
+        cut = chunk.rfind("\n") + 1
+        if cut and "\r" not in chunk and len(chunk) <= self._max_line:  # the usual case: the
+            self._parts[-1] = chunk[:cut]  # block is joined without its unfinished last line,
+            block = _normal("".join(self._parts), self._max_line)  # not cut from a copy
+            self._parts, self._size = (
+                ([chunk[cut:]], len(chunk) - cut) if cut < len(chunk) else ([], 0)
+            )
+            return block
         text = "".join(self._parts)
         # A line ends at \n, \r\n or a lone \r; a \r at the very end may be half of a \r\n.
         end = max(text.rfind("\n"), text.rfind("\r", 0, len(text) - 1)) + 1
