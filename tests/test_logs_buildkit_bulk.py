@@ -6,6 +6,7 @@ read is checked against the expected results in test_logs_buildkit.py.)"""
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 
@@ -71,3 +72,16 @@ def test_bulk_equals_line_by_line_concatenated(stamp: str, seed: int) -> None:
         expected = _outcome(LineByLine(tail=tail), [text])
         assert _outcome(BuildKitLogParser(tail=tail), [text]) == expected
         assert _outcome(BuildKitLogParser(tail=tail), _cut(rng, text)) == expected
+
+
+@pytest.mark.parametrize("path", LOGS, ids=[p.name for p in LOGS])
+def test_bulk_equals_line_by_line_indented_from_output(path: object) -> None:
+    """A pasted log (indented, stamped) cut so that its first line is a vertex's output: the
+    indentation is settled on that line in bulk too (it was not: the final error line was then
+    read with its indentation, and missed)."""
+    lines = FIXTURES.joinpath(path).read_text(errors="replace").splitlines(keepends=True)
+    first = next((i for i, line in enumerate(lines) if re.match(r"#[0-9]+ [0-9]", line)), 0)
+    text = _stamped("".join("  " + line for line in lines[first:]), STAMPS[1])
+    expected = _outcome(LineByLine(), [text])
+    assert _outcome(BuildKitLogParser(), [text]) == expected
+    assert _outcome(BuildKitLogParser(), _cut(random.Random(str(path)), text)) == expected

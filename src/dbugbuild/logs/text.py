@@ -89,6 +89,14 @@ class LineBlocks:
             "\n" not in chunk and "\r" not in chunk and self._size <= self._max_line
         ):
             return ""
+        cut = chunk.rfind("\n") + 1
+        if cut and "\r" not in chunk and len(chunk) <= self._max_line:  # the usual case: the
+            self._parts[-1] = chunk[:cut]  # block is joined without its unfinished last line,
+            block = _normal("".join(self._parts), self._max_line)  # not cut from a copy
+            self._parts, self._size = (
+                ([chunk[cut:]], len(chunk) - cut) if cut < len(chunk) else ([], 0)
+            )
+            return block
         text = "".join(self._parts)
         # A line ends at \n, \r\n or a lone \r; a \r at the very end may be half of a \r\n.
         end = max(text.rfind("\n"), text.rfind("\r", 0, len(text) - 1)) + 1
@@ -102,6 +110,13 @@ class LineBlocks:
             rest = rest[cut:]
         self._parts, self._size = ([rest], len(rest)) if rest else ([], 0)
         return block
+
+    def unread(self, lines: str) -> None:
+        """Put whole lines (a block's end, each ending in \\n) back before the input not yet
+        returned: the next block starts with them."""
+        if lines:
+            self._parts.insert(0, lines)
+            self._size += len(lines)
 
     def finish(self) -> str:
         """What is left: lines gathered, and the last line when the text did not end with a

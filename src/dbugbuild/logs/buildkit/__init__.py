@@ -14,6 +14,8 @@ Guarantees:
   being read.
 - Fast: runs of step output (`#N 1.234 text`), the bulk of a big log, are found and counted
   by one regular-expression scan per chunk; only the few other lines are handled one by one.
+  A build that a later build of the block replaces is skimmed (skim.py), with exactly the
+  result reading every line gives.
 - Input that holds no BuildKit plain progress (garbage, empty, a classic-builder log, a bare
   fragment) raises `BuildKitLogError`; BuildKit's tty progress saved to a file raises
   `TtyProgressError` (both are `LogFormatError`s). Never a half-empty `BuildKitLog`.
@@ -35,8 +37,9 @@ Everything else is as recorded under tests/fixtures/buildkit/ (Engine 26.1.5, bu
 
 The package: model.py (the result as data), lines.py (the line shapes and error wordings),
 state.py (one build as read so far, frozen into the result), parser.py (the streaming
-parser) and mapping.py (the result as the common logs.BuildLog, and the logs.LogParser
-that logs.parser("buildkit") gives).
+parser), skim.py (the earlier builds of a CI retry loop, skimmed) and mapping.py (the
+result as the common logs.BuildLog, and the logs.LogParser that logs.parser("buildkit")
+gives).
 """
 
 from __future__ import annotations

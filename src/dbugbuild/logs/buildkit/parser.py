@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
+from typing import Any
 
 from dbugbuild.logs.buildkit.lines import (
     BLOCK_HEAD,
@@ -24,9 +25,6 @@ from dbugbuild.logs.buildkit.lines import (
     EXCERPT_LINE,
     EXCERPT_RULE,
     FINAL,
-    MANIFEST,
-    MANIFEST_LIST,
-    NAMING,
     OUTPUT_LINE,
     OUTPUT_START,
     PREFIX_RE,
@@ -35,20 +33,21 @@ from dbugbuild.logs.buildkit.lines import (
     TTY,
     VERTEX,
     WARNING,
-    WRITING_IMAGE,
     run_end,
 )
-from dbugbuild.logs.buildkit.model import BuildKitLog, BuildKitLogError, TtyProgressError
-from dbugbuild.logs.buildkit.state import Block, Build, VertexBuilder, result
+from dbugbuild.logs.buildkit.model import BuildKitLog
+from dbugbuild.logs.buildkit.skim import MARKER, skim
+from dbugbuild.logs.buildkit.state import Block, Build, VertexBuilder, no_build_error, result
 from dbugbuild.logs.model import ExcerptLine
 from dbugbuild.logs.reading import BlockReader
+from dbugbuild.logs.text import GATHER
 
 _NORMAL, _IN_BLOCK, _IN_EXCERPT, _IN_CHECKS = range(4)
 _MAY_BE_FINAL = re.compile("ERROR: |error: |failed to ")  # what every FINAL line holds
 _PREFIX_FIRST = frozenset("0123456789[")
 _BARE_VERTEX = re.compile(r"#([0-9]+)(?: ([^\n]*))?\n")  # what VERTEX takes, at a line's start
+_HEADER_FIRST = re.compile(r"\n*#[1-9][0-9]* \[")  # a build's first vertex, read as one
 _DIGITS = frozenset("0123456789")  # what OUTPUT_START takes after `#N `
-_STATUS_FIRST = frozenset("wne")  # writing image, naming to, exporting manifest (list)
 _END_FIRST = frozenset("DCE")  # what every END starts with (DONE, CACHED, CANCELED, ERROR)
 
 
@@ -72,6 +71,10 @@ class BuildKitLogParser(BlockReader):
         self._first_line: str | None = None
         self._seen_text = False
         self._indent: str | None = None  # what a wrapper (a pasted log) puts before each line
+        # The last build skimmed (skim.py), and the state before it, to read it again if it
+        # is still the build or the previous one when the block is read.
+        self._skimmed: tuple[int, tuple[Any, ...], Build] | None = None
+        self._last_start = -1  # where the block's last `#0 building with` line begins, - 1
 
     # -- input --------------------------------------------------------------------------
 
@@ -82,36 +85,37 @@ class BuildKitLogParser(BlockReader):
         if not build.has_evidence() and self._previous is not None:
             build = self._previous
         if not build.has_evidence() or (self._tty_lines and not build.vertices):
-            raise self._no_buildkit_error()
+            raise no_build_error(self._build, self._tty_lines, self._seen_text, self._first_line)
         return result(build, self._builds if build is self._build else self._builds - 1)
-
-    def _no_buildkit_error(self) -> BuildKitLogError:
-        if self._tty_lines:
-            return TtyProgressError(
-                "this is BuildKit's tty progress (the screen it redraws on a terminal), which "
-                "cannot be read reliably: save the build with --progress=plain (or "
-                "BUILDKIT_PROGRESS=plain) and use that output"
-            )
-        if not self._seen_text:
-            return BuildKitLogError(
-                "the build output is empty; expected BuildKit's plain progress, as "
-                "`docker buildx build --progress=plain` prints it ('#1 [internal] load ...')"
-            )
-        if self._build.excerpt or self._build.blocks or self._first_line is None:
-            found = "it holds only a Dockerfile excerpt or an error block"
-        else:
-            found = f"it starts with {self._first_line[:70]!r}"
-        return BuildKitLogError(
-            f"no BuildKit build output found ({found}); expected the output of "
-            "`docker buildx build --progress=plain`, lines like '#5 [2/3] RUN ...'"
-        )
 
     # -- blocks of whole lines ----------------------------------------------------------
 
     def _read(self, text: str) -> None:
         """Handle complete lines (each ends with \\n, ANSI-free): runs of output in bulk,
-        others one by one."""
-        pos, size = 0, len(text)
+        others one by one, a build that a later one of the block replaces skimmed."""
+        self._last_start = text.rfind(MARKER)  # no build to skim after the last one begins
+        end = len(text)
+        if self._last_start >= 0 and end - self._last_start <= GATHER and not self._closed:
+            end = text.index("\n", self._last_start + 1) + 1  # the last build, from its second
+            self._lines.unread(text[end:])  # line: read with the next block, then skimmed if
+            # another build follows it there
+        normal = self._mode == _NORMAL and not self._pending_block
+        pos = self._skim(text, 0) if normal and self._pending_excerpt is None else 0
+        self._scan(text, pos, True, end)
+        skimmed, self._skimmed = self._skimmed, None
+        if skimmed is None:
+            return
+        pos, state, lossy = skimmed
+        gone = self._build.vertices or _HEADER_FIRST.match(text, end)  # (a vertex to come)
+        if self._build is not lossy and (self._previous is not lossy or gone):
+            return  # the skimmed build shows nowhere: a build with vertices follows it
+        self._builds, self._previous, copied, self._first_line, self._tty_lines = state[:5]
+        self._build = copied or Build(builder=lossy.builder, driver=lossy.driver)
+        self._current, self._seen_text, self._mode, self._block = *state[5:], _NORMAL, None
+        self._pending_block, self._pending_excerpt = False, None
+        self._scan(text, pos, False, end)
+
+    def _scan(self, text: str, pos: int, skimming: bool, size: int) -> None:
         while pos < size:
             if text[pos] == "\n" and self._mode in (_NORMAL, _IN_CHECKS):
                 self._blank()  # the empty line between vertices: half the lines of a build
@@ -129,7 +133,8 @@ class BuildKitLogParser(BlockReader):
                 start = bare if (bare.group(2) or "")[:1] in _DIGITS else None
             else:
                 start = OUTPUT_START.match(text, pos) if normal else None
-            if start is not None and self._pending_excerpt is None:
+            # (until the indentation is settled, on the first `#N` line, _line reads it)
+            if start is not None and self._pending_excerpt is None and self._indent is not None:
                 vertex = start.group(2) if bare is None else bare.group(1)
                 end = run_end(None if bare else start.group(1), vertex).search(text, pos)
                 stop = end.start() + 1 if end else size
@@ -139,10 +144,33 @@ class BuildKitLogParser(BlockReader):
                 self._seen_text = True
                 self._vertex_line(int(bare.group(1)), bare.group(2) or "")
                 pos = bare.end()
+                if skimming and bare.group(1) == "0" and self._build.fresh():
+                    pos = self._skim(text, pos)
             else:
                 newline = text.index("\n", pos)
                 self._line(text[pos:newline])
                 pos = newline + 1
+
+    def _skim(self, text: str, pos: int) -> int:
+        """Where to read on from pos (a line's start, in normal mode): past the build that
+        goes on there when it is skimmed (skim.py) up to the next one, else pos."""
+        if self._last_start < pos:
+            return pos
+        build, current, fresh = self._build, self._current, self._build.fresh()
+        known = {} if fresh else {str(n): vertex.name for n, vertex in build.vertices.items()}
+        found = None
+        if self._indent == "":
+            last = None if current is None else str(current)
+            found = skim(text, pos, known, build.ended(), last)
+        if found is None or found[0] == pos or (found[2] and self._first_line is None):
+            return pos  # (an error tail would tell the first line)
+        copied = None if fresh else build.copied()  # (a fresh one is made again, if need be)
+        kept = (self._builds, self._previous, copied, self._first_line)
+        self._skimmed = (pos, (*kept, self._tty_lines, current, self._seen_text), build)
+        stop, vertex, _ = found
+        build.vertices.setdefault(vertex, VertexBuilder(vertex, "", deque(maxlen=0)))
+        self._current = None
+        return stop
 
     def _output_run(self, text: str, start: int, stop: int) -> None:
         """Lines text[start:stop] are all `#N 1.234 ...`: count them, keep the last few."""
@@ -283,7 +311,7 @@ class BuildKitLogParser(BlockReader):
             self._current = number
             return
         if known is not None and self._current == number:
-            self._status(rest)
+            build.status(rest)
             return
         # A header: the vertex begins, or comes back after another one's lines.
         if known is not None and not known.name:
@@ -294,27 +322,6 @@ class BuildKitLogParser(BlockReader):
             self._new_build()
         self._vertex(number, rest)
         self._current = number
-
-    def _status(self, rest: str) -> None:
-        if rest[:1] not in _STATUS_FIRST:  # `transferring ...`, `sha256:...`: most statuses
-            return
-        build = self._build
-        writing = WRITING_IMAGE.match(rest)
-        if writing:
-            build.image = writing.group(1)
-            return
-        naming = NAMING.match(rest)
-        if naming:
-            if naming.group(1) not in build.names:
-                build.names.append(naming.group(1))
-            return
-        listed = MANIFEST_LIST.match(rest)
-        if listed:
-            build.manifest_list = listed.group(1)
-            return
-        manifest = MANIFEST.match(rest)
-        if manifest:
-            build.manifest = manifest.group(1)
 
     def _top_line(self, line: str) -> None:
         build = self._build
@@ -384,8 +391,4 @@ class BuildKitLogParser(BlockReader):
             self._previous = self._build
             self._builds += 1
         self._build = Build()
-        self._current = None
-        self._block = None
-        self._mode = _NORMAL
-
-    # -- result -------------------------------------------------------------------------
+        self._current, self._block, self._mode = None, None, _NORMAL

@@ -7,13 +7,23 @@ Never does I/O, never prints, never reads the environment or the clock.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from dbugbuild.logs.buildkit.lines import BUILDKIT_WORDING, PARSE_ERROR_LINE, exit_and_command
+from dbugbuild.logs.buildkit.lines import (
+    BUILDKIT_WORDING,
+    MANIFEST,
+    MANIFEST_LIST,
+    NAMING,
+    PARSE_ERROR_LINE,
+    WRITING_IMAGE,
+    exit_and_command,
+)
 from dbugbuild.logs.buildkit.model import (
     BuildKitLog,
+    BuildKitLogError,
     Failure,
     Step,
+    TtyProgressError,
     Vertex,
     VertexState,
     step_from_name,
@@ -96,6 +106,76 @@ class Build:
 
     def ended(self) -> bool:
         return self.final is not None or self.image is not None or bool(self.names)
+
+    def status(self, rest: str) -> None:
+        """A status line of a vertex: the image written, a name, a manifest exported."""
+        if rest[:1] not in "wne" or not rest:  # `transferring ...`, `sha256:...`: most
+            return
+        writing = WRITING_IMAGE.match(rest)
+        if writing:
+            self.image = writing.group(1)
+            return
+        naming = NAMING.match(rest)
+        if naming:
+            if naming.group(1) not in self.names:
+                self.names.append(naming.group(1))
+            return
+        listed = MANIFEST_LIST.match(rest)
+        if listed:
+            self.manifest_list = listed.group(1)
+            return
+        manifest = MANIFEST.match(rest)
+        if manifest:
+            self.manifest = manifest.group(1)
+
+    def copied(self) -> Build:
+        """A copy that reading on into this build leaves as it is."""
+        return replace(
+            self,
+            vertices={
+                number: replace(vertex, tail=deque(vertex.tail, maxlen=vertex.tail.maxlen))
+                for number, vertex in self.vertices.items()
+            },
+            blocks=[
+                Block(block.name, deque(block.lines, block.lines.maxlen)) for block in self.blocks
+            ],
+            excerpt=list(self.excerpt),
+            names=list(self.names),
+            warnings=list(self.warnings),
+        )
+
+    def fresh(self) -> bool:
+        """Nothing read yet but the builder, as just after a `#0 building with` line."""
+        return (
+            not (self.vertices or self.blocks or self.excerpt or self.names or self.warnings)
+            and (self.excerpt_file, self.excerpt_line, self.final, self.image) == (None,) * 4
+            and (self.manifest_list is None and self.manifest is None)
+        )
+
+
+def no_build_error(
+    build: Build, tty_lines: int, seen_text: bool, first_line: str | None
+) -> BuildKitLogError:
+    """The error for a log that holds no build: tty progress, nothing, or something else."""
+    if tty_lines:
+        return TtyProgressError(
+            "this is BuildKit's tty progress (the screen it redraws on a terminal), which "
+            "cannot be read reliably: save the build with --progress=plain (or "
+            "BUILDKIT_PROGRESS=plain) and use that output"
+        )
+    if not seen_text:
+        return BuildKitLogError(
+            "the build output is empty; expected BuildKit's plain progress, as "
+            "`docker buildx build --progress=plain` prints it ('#1 [internal] load ...')"
+        )
+    if build.excerpt or build.blocks or first_line is None:
+        found = "it holds only a Dockerfile excerpt or an error block"
+    else:
+        found = f"it starts with {first_line[:70]!r}"
+    return BuildKitLogError(
+        f"no BuildKit build output found ({found}); expected the output of "
+        "`docker buildx build --progress=plain`, lines like '#5 [2/3] RUN ...'"
+    )
 
 
 def result(build: Build, builds: int) -> BuildKitLog:
