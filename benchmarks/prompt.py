@@ -72,16 +72,23 @@ def prompt_cases(
                 r"Error: building at STEP",
                 ["podman", "run", "--rm", "busybox:latest", "true"],
                 env,
-                lambda text: _remove_podman(text, env),
+                lambda text: remove_podman_layers(text, env),
             )
         )
     return cases
 
 
-def _remove_podman(text: str, env: Mapping[str, str]) -> None:
-    """The layers a podman build printed (`--> id`), newest first; kept when still in use."""
+def remove_podman_layers(text: str, env: Mapping[str, str]) -> None:
+    """Remove the layers a podman build printed (`--> id`), newest first; one still in use
+    (a tag, a child another build made) stays. run.py's Podman builds use it too."""
     ids = list(dict.fromkeys(_PODMAN_ID.findall(text)))
     for image in reversed(ids):
+        tags = subprocess.run(
+            ["podman", "image", "inspect", "--format", "{{len .RepoTags}}", image],
+            env=dict(env), capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if tags.stdout.strip() != "0":  # tagged (`podman rmi ID` would untag it too), or gone
+            continue
         subprocess.run(["podman", "rmi", image], env=dict(env), capture_output=True, check=False)
 
 

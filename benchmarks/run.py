@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 try:
     import docker
     import docker.errors
-    from prompt import bench_prompt, prompt_cases  # benchmarks/prompt.py
+    from prompt import bench_prompt, prompt_cases, remove_podman_layers  # benchmarks/prompt.py
 
     from dbugbuild import engine
     from dbugbuild.backends import BuildInputs
@@ -269,6 +269,8 @@ def _one_build(
             if code != BUILD_EXIT:
                 time.sleep(2)  # interrupted or failed: let the daemon finish its current step
             daemon.remove(containers, images, patience=0 if code == BUILD_EXIT else 15)
+        elif builder.title == "Podman":  # dbugbuild's `podman build --layers` keeps each step's
+            remove_podman_layers(stdout + stderr, builder.env)
     if code != BUILD_EXIT:
         tail = "\n".join((stdout + stderr).strip().splitlines()[-5:])
         if "unknown parent image ID" in tail or "No such image" in tail:
