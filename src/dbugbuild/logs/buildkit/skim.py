@@ -67,9 +67,8 @@ def skim(
     stop = len(text)
     while pos < stop:
         again = False
-        for run in _RUN.finditer(text, pos):  # one run after the other, while they last
-            if run.start() != pos:
-                break
+        match = _RUN.match
+        while (run := match(text, pos)) is not None:  # one run after the other
             number, rest, blanks = run.groups("")
             if number == "0" or rest == "...":  # the run's first line leaves no vertex last
                 if number == "0" and BUILDING_WITH.match(rest):  # the next build
