@@ -67,6 +67,7 @@ def _ids(text: str) -> list[str]:
     return [line[4:].strip() for line in text.splitlines() if line.startswith("--> ")]
 
 
+@pytest.mark.docker  # run.py reaches Docker's daemon first, whatever its rows
 @pytest.mark.podman
 def test_benchmarks_podman_build_row_leaves_no_layer(
     podman_no_leaks: None, monkeypatch: pytest.MonkeyPatch
