@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -85,9 +86,7 @@ def test_benchmarks_podman_build_row_leaves_no_layer(
     before = podman_harness.images()
     daemon = run._connect()
     try:
-        plan = run.Plan(build_rounds=1, build_warmup=False, session_rounds=1,
-                        ctrl_c_rounds=1, prefix_rounds=1, prompt_rounds=1)  # fmt: skip
-        rows = run.bench_build(daemon, plan)
+        rows = run.bench_build(daemon, replace(run.QUICK, build_rounds=1))  # no warm-up
     finally:
         daemon.api.close()
     assert [r.benchmark for r in rows] == ["build, Podman"]

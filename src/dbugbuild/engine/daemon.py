@@ -81,8 +81,8 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
         # What classic builds printed of their step containers, removed by close()
         # (leftovers.py): the failed one is the debug phase's until then; --keep's for good.
         self._traces: list[StepTrace] = []
-        self._letting_go: Later[list[str]] | None = None  # let_go_soon's removal
-        self._probes_going: list[Later[bool]] = []  # probe containers being removed
+        # Removals in a thread (let_go_soon's, the probes' containers): settle() waits.
+        self._going: list[Later[object]] = []
         # Makes a section no signal cuts in two (a container being created, the clean-up): app
         # sets debug.signals.deferred, which the engine cannot import (dependencies point down).
         self.deferred: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext
@@ -134,9 +134,6 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
             try:
                 try:
                     self.settle()
-                    letting_go, self._letting_go = self._letting_go, None
-                    if letting_go is not None:
-                        letting_go.result()  # raises what it raised, as removing here would
                     left = [c for trace in self._traces for c in trace.containers]
                     if left:
                         remove_left(self._client.api, left)
@@ -151,11 +148,9 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
         """Remove what the builds left in a thread, while a report-only run makes its report
         (the diagnosis' look overlaps it); close() waits for it."""
         left = [c for trace in self._traces for c in trace.containers]
-        if not left or self._letting_go is not None:  # one at a time: close() takes the rest
-            return
-        self._traces = []
-        self._letting_go = Later(lambda: remove_left(self._client.api, left), "dbugbuild-let-go")
-        self._letting_go.start()
+        if left:
+            self._traces = []
+            self._soon(lambda: remove_left(self._client.api, left))
 
     @property
     def endpoint(self) -> Endpoint:
@@ -360,14 +355,27 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
         return run_probe(api, image, argv, labels, timeout, self._remove_soon, self.deferred)
 
     def settle(self) -> None:
-        """Wait until the probe containers being removed are gone (close() does)."""
-        going, self._probes_going = self._probes_going, []
+        """Wait until what is being removed in a thread is gone (close() does); then raise
+        what a removal raised, as removing here would."""
+        going, self._going = self._going, []
+        failed: BaseException | None = None
         for removal in going:
-            with contextlib.suppress(EngineError):  # as the probe's own removal was
+            try:
                 removal.result()
+            except BaseException as exc:  # the others are still waited for
+                failed = failed or exc
+        if failed is not None:
+            raise failed
+
+    def _soon(self, remove: Callable[[], object]) -> None:
+        going: Later[object] = Later(remove, "dbugbuild-removal")
+        self._going.append(going)
+        going.start()
 
     def _remove_soon(self, container_id: str) -> bool:
-        going = Later(lambda: self.remove_container(container_id), "dbugbuild-probe-gone")
-        self._probes_going.append(going)
-        going.start()
+        def remove() -> None:
+            with contextlib.suppress(EngineError):  # best effort, as the probe's own removal
+                self.remove_container(container_id)
+
+        self._soon(remove)
         return True
