@@ -10,7 +10,8 @@ import pytest
 from conftest import run_cli
 from dbugbuild import __version__
 from dbugbuild.arguments import parse_args, parse_clean_args
-from dbugbuild.options import CleanOptions, run_labels
+from dbugbuild.command_options import CleanOptions
+from dbugbuild.options import run_labels
 
 
 def test_parse_args_docker_spelling() -> None:

@@ -11,9 +11,10 @@ import pytest
 
 from conftest import run_cli
 from dbugbuild import report
+from dbugbuild.command_options import ComposeProject
 from dbugbuild.compose_cli import handles, parse_bisect_args, parse_compose_args
 from dbugbuild.errors import UsageError
-from dbugbuild.options import BuildOptions, ComposeProject
+from dbugbuild.options import BuildOptions
 
 
 def test_compose_cli_parses_composes_options_and_dbugbuilds() -> None:

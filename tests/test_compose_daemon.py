@@ -423,8 +423,8 @@ def test_compose_the_plugin_is_2_26_1() -> None:
 
 def test_compose_standalone_docker_compose_v2_is_asked_without_the_plugin(tmp_path: Path) -> None:
     """No docker CLI on PATH (so no plugin): a docker-compose of v2 resolves the project."""
+    from dbugbuild.command_options import ComposeProject
     from dbugbuild.engine.compose import find_cli, resolved
-    from dbugbuild.options import ComposeProject
 
     standalone = shutil.which("docker-compose")
     if standalone is None:

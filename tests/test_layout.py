@@ -21,6 +21,7 @@ PURE_MODULES = (
     "choices",
     "errors",
     "options",
+    "command_options",
     "debug.stepenv",
     "debug.layer",
     "debug.commands",

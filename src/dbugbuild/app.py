@@ -13,19 +13,21 @@ the rest of dbugbuild loads (see there).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from dbugbuild import inputs
-from dbugbuild.console import Console
 from dbugbuild.debug.signals import ending_signals
 from dbugbuild.errors import UsageError
-from dbugbuild.options import BisectOptions, Options
+from dbugbuild.options import Options
 from dbugbuild.outcome import Outcome, connect, from_build, from_log
 
+TYPE_CHECKING = False  # not typing's: importing typing is start-up time (cli.py)
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from dbugbuild import report
+    from dbugbuild.command_options import BisectOptions
+    from dbugbuild.console import Console
     from dbugbuild.debug.failed import Failed
 
     Emit = Callable[[report.Report], None]  # shows a report (stdout in options.format)

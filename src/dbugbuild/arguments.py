@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import NoReturn
 
-    from dbugbuild.options import BisectOptions, BuildOptions, CleanOptions, Options
+    from dbugbuild.command_options import BisectOptions, CleanOptions
+    from dbugbuild.options import BuildOptions, Options
 
 
 class Parser(argparse.ArgumentParser):
@@ -317,7 +318,7 @@ def bisect_options(
     """The bisect options of a parsed command line (`bisect`'s, or `bisect --service`'s)."""
     if not ns.check.strip():
         raise UsageError("--check is empty", "Give the command to run in each layer")
-    from dbugbuild.options import BisectOptions
+    from dbugbuild.command_options import BisectOptions
 
     return BisectOptions(
         build=build,
@@ -360,6 +361,6 @@ def parse_clean_args(argv: Sequence[str]) -> CleanOptions:
         raise UsageError(
             f"clean takes no arguments, got {' '.join(rest)}", "Run 'dbugbuild clean --help'"
         )
-    from dbugbuild.options import CleanOptions
+    from dbugbuild.command_options import CleanOptions
 
     return CleanOptions(labels=tuple(ns.label))

@@ -7,9 +7,10 @@ objects, and with --label or DBUGBUILD_LABELS only those of one CI job.
 
 from __future__ import annotations
 
+from dbugbuild.command_options import CleanOptions
 from dbugbuild.console import Console
-from dbugbuild.engine import Engine, reach
-from dbugbuild.options import CleanOptions
+from dbugbuild.engine import reach
+from dbugbuild.engine.podman import remove_stale_service_folders
 from dbugbuild.report.style import short_id
 
 
@@ -18,7 +19,7 @@ def run_clean(options: CleanOptions, console: Console) -> int:
     of them, or only those that also carry --label and DBUGBUILD_LABELS' labels, in Docker and,
     when podman is there, in Podman's store."""
     containers, images, volumes = reach.sweep(console.env, options.labels, console.warn)
-    for folder in Engine.remove_stale_service_folders(console.env):
+    for folder in remove_stale_service_folders(console.env):
         console.write(f"removed the folder of a gone Podman service: {folder}\n")
     for what, ids in (("container", containers), ("image", images), ("volume", volumes)):
         shown = ids if what == "volume" else [short_id(i) for i in ids]  # a volume's is a name

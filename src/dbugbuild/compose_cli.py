@@ -19,14 +19,9 @@ from dbugbuild.arguments import (
     positive_seconds,
     run_options,
 )
+from dbugbuild.command_options import ComposeBisectOptions, ComposeOptions, ComposeProject
 from dbugbuild.errors import UsageError
-from dbugbuild.options import (
-    BACKEND_CHOICES,
-    BuildOptions,
-    ComposeBisectOptions,
-    ComposeOptions,
-    ComposeProject,
-)
+from dbugbuild.options import BACKEND_CHOICES, BuildOptions
 
 if TYPE_CHECKING:
     from dbugbuild.console import Console

@@ -13,17 +13,16 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 from dbugbuild import app, compose, inputs, report
-from dbugbuild.compose.output import messages
-from dbugbuild.console import Console
-from dbugbuild.engine import compose as compose_engine
-from dbugbuild.options import (
-    BuildOptions,
+from dbugbuild.command_options import (
     ComposeBisectOptions,
     ComposeOptions,
     ComposeProject,
     ComposeService,
-    Options,
 )
+from dbugbuild.compose.output import messages
+from dbugbuild.console import Console
+from dbugbuild.engine import compose as compose_engine
+from dbugbuild.options import BuildOptions, Options
 
 
 def plans(

@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, BinaryIO
 
-from dbugbuild import dockerfile
-from dbugbuild.console import Console
 from dbugbuild.errors import BadInputError, NoInputError, UsageError
-from dbugbuild.options import BuildOptions
 
+TYPE_CHECKING = False  # not typing's: importing typing is start-up time (cli.py)
 if TYPE_CHECKING:  # a build's inputs are read before its CLI starts: these load later
-    from dbugbuild import logs
+    from collections.abc import Iterator
+    from typing import BinaryIO
+
+    from dbugbuild import dockerfile, logs
+    from dbugbuild.console import Console
     from dbugbuild.diagnosis import ContextListing
+    from dbugbuild.options import BuildOptions
 
 MAX_CONTEXT_FILES = 20_000  # names listed from the build context for "did you mean"
 MAX_DOCKERIGNORE = 1 << 20  # bytes
@@ -45,6 +45,8 @@ def parse_dockerfile(text: str | None) -> dockerfile.Dockerfile | None:
     """The parsed Dockerfile, or None when there is none or it does not parse."""
     if text is None:
         return None
+    from dbugbuild import dockerfile  # when first asked: a build may start without it
+
     try:
         return dockerfile.parse(text)
     except dockerfile.DockerfileSyntaxError:
@@ -249,6 +251,7 @@ def check_service(build: BuildOptions, service: str, console: Console) -> None:
 def inline_dockerfile(text: str, name: str, context: str, console: Console) -> Iterator[str]:
     """A Compose `dockerfile_inline` as a file for the build, outside the build `context`
     (a file inside would join the context), removed afterwards: its absolute path."""
+    import shutil
     import tempfile  # Compose's only (random, its import, stays out of a build's start-up)
 
     context_dir = os.path.realpath(os.path.join(console.cwd, context))

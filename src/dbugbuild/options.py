@@ -1,17 +1,26 @@
-"""The parsed command line as frozen data: what cli.py produces and app.py consumes."""
+"""The parsed command line of a build as frozen data: what cli.py produces and app.py consumes.
+
+Only a build's (BuildOptions, Options): every run starts with them, before its build's CLI
+does. The other commands' are command_options.py's (bisect, compose, clean).
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
 
 from dbugbuild import choices
 from dbugbuild.errors import UsageError
 
-Format = Literal["text", "json", "gcc"]
-ColorChoice = Literal["auto", "always", "never"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is start-up time, and these are only types
+    from collections.abc import Mapping
+    from typing import Literal
+
+    from dbugbuild.command_options import ComposeService
+
+    Format = Literal["text", "json", "gcc"]
+    ColorChoice = Literal["auto", "always", "never"]
 # The builders --backend names; "auto" picks one (backends/choice.py).
 BACKEND_CHOICES = choices.BACKEND_CHOICES
 
@@ -42,18 +51,6 @@ class BuildOptions:
 
 
 @dataclass(frozen=True)
-class ComposeService:
-    """The Compose service a build is (`dbugbuild compose`): its name goes into the report
-    and the session banner; `notes` (the keys dbugbuild cannot honour) into the report."""
-
-    name: str
-    notes: tuple[str, ...] = ()
-    # The Dockerfile is the service's `dockerfile_inline`, written to a temporary file for
-    # the build: a fix is printed, never written there (the text lives in the compose file).
-    inline: bool = False
-
-
-@dataclass(frozen=True)
 class Options:
     build: BuildOptions
     log: str | None = None
@@ -70,76 +67,6 @@ class Options:
     # rebuild part of the build (BuildKit's last good layer) has a context to build from.
     context_given: bool = True
     compose: ComposeService | None = None  # set by `dbugbuild compose` for each service
-
-
-@dataclass(frozen=True)
-class BisectOptions:
-    """`dbugbuild bisect`: build (or take --image), then find the step that changed --check."""
-
-    build: BuildOptions
-    check: str
-    image: str | None = None  # bisect this image's parent chain instead of building
-    dockerfile_given: bool = False  # -f or PATH was given (with --image: map lines to it)
-    stage: str | None = None  # the stage to bisect (default: the last one that ran)
-    until_pass: bool = False  # find the step that made the check pass
-    probe_timeout: float = 60.0  # seconds; a probe that runs longer is killed and counts as failing
-    format: Format = "text"
-    color: ColorChoice = "auto"
-    traceback: bool = False
-
-
-@dataclass(frozen=True)
-class ComposeProject:
-    """How to find a Compose project, with `docker compose`'s own options (compose reads
-    them, and COMPOSE_FILE, COMPOSE_PROFILES... from the environment, itself)."""
-
-    files: tuple[str, ...] = ()  # -f/--file, in order (later ones override)
-    profiles: tuple[str, ...] = ()  # --profile
-    env_files: tuple[str, ...] = ()  # --env-file
-    project_directory: str | None = None  # --project-directory
-    name: str | None = None  # -p/--project-name
-
-    def argv(self) -> tuple[str, ...]:
-        """These options as `docker compose` takes them, before its command."""
-        out: list[str] = []
-        for flag, values in (
-            ("--file", self.files),
-            ("--profile", self.profiles),
-            ("--env-file", self.env_files),
-        ):
-            for value in values:
-                out += [flag, value]
-        if self.project_directory is not None:
-            out += ["--project-directory", self.project_directory]
-        if self.name is not None:
-            out += ["--project-name", self.name]
-        return tuple(out)
-
-
-@dataclass(frozen=True)
-class ComposeOptions:
-    """`dbugbuild compose`: build these services (none: every one with a build section) of
-    the project, each as `dbugbuild` builds a folder with `run`'s options."""
-
-    project: ComposeProject
-    services: tuple[str, ...]
-    run: Options  # its build holds the command line's --no-cache, --pull and --backend
-
-
-@dataclass(frozen=True)
-class ComposeBisectOptions:
-    """`dbugbuild bisect --service NAME`: bisect that service's build."""
-
-    project: ComposeProject
-    service: str
-    bisect: BisectOptions  # its build holds the command line's --no-cache, --pull, --backend
-
-
-@dataclass(frozen=True)
-class CleanOptions:
-    """`dbugbuild clean`: remove what dbugbuild runs left, only those with these labels too."""
-
-    labels: tuple[str, ...] = ()  # KEY=VALUE (or KEY): each must match, with dbugbuild's own
 
 
 # A label key as the daemon takes it in a filter and a LABEL line: no spaces, no `=` or `,`.

@@ -10,20 +10,21 @@ Engine.connect_soon's thread).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 from dbugbuild import backends, inputs
-from dbugbuild.console import Console
 from dbugbuild.errors import BadInputError, DbugbuildError, UsageError
-from dbugbuild.options import BuildOptions, Options
 
+TYPE_CHECKING = False  # not typing's: importing typing is start-up time (cli.py)
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from dbugbuild import logs, report
     from dbugbuild.backends import Backend
+    from dbugbuild.console import Console
     from dbugbuild.engine import Engine
     from dbugbuild.inputs import DockerfileSource
+    from dbugbuild.options import BuildOptions, Options
     from dbugbuild.report import Diagnose
 
     # Reach the engine: it, and why Podman is the builder there (engine/reach.py; None: it
@@ -46,7 +47,8 @@ def _choose(
 ) -> backends.Choice:
     """The backend for a build: backends/choice.py's decision, refused when it cannot be."""
     env = console.env.get("DOCKER_BUILDKIT")
-    return backends.choose_for(build, source.model, source.text, env, podman)
+    reads = backends.reads_dockerfile(build.backend, env, podman)
+    return backends.choose_for(build, source.model if reads else None, source.text, env, podman)
 
 
 _UNRECOGNISED = "dbugbuild did not recognise this error: please report it"

@@ -12,12 +12,14 @@ protocol's names (base.py) when first used: a build's CLI starts before the rest
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
-from dbugbuild.backends.choice import Choice, choose
+from dbugbuild.backends.choice import Choice, choose, reads_dockerfile
 from dbugbuild.errors import UsageError
 
+TYPE_CHECKING = False  # not typing's: importing typing is start-up time (cli.py)
 if TYPE_CHECKING:
+    from typing import Any
+
     from dbugbuild.backends.base import Backend, BuildInputs, DebugLayer, FailureSite
     from dbugbuild.dockerfile import Dockerfile
     from dbugbuild.options import BuildOptions
@@ -115,4 +117,5 @@ __all__ = [
     "choose",
     "choose_for",
     "for_family",
+    "reads_dockerfile",
 ]

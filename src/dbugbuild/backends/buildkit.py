@@ -12,18 +12,18 @@ BuildKit keeps no image per step and no failed container: its debug layer has to
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
-
 from dbugbuild.backends.classic import docker_build_options
 from dbugbuild.engine.build import BuildCommand
-from dbugbuild.options import BuildOptions
 
+TYPE_CHECKING = False  # not typing's: importing typing is start-up time (cli.py)
 if TYPE_CHECKING:  # the rest is imported when used: after the build has started
+    from collections.abc import Mapping
+
     from dbugbuild import logs
     from dbugbuild.backends.base import DebugLayer, FailureSite
     from dbugbuild.engine import Engine
     from dbugbuild.logs import BuildLog
+    from dbugbuild.options import BuildOptions
 
 INSTALL_BUILDX = (
     "Install the buildx plugin (Debian: 'apt-get install docker-buildx'; elsewhere "

@@ -14,12 +14,17 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Iterator
 from dataclasses import dataclass
 
-from dbugbuild.dockerfile import Dockerfile, Instruction
+from dbugbuild.choices import BACKEND_CHOICES
 from dbugbuild.errors import UsageError
-from dbugbuild.options import BACKEND_CHOICES, BuildOptions
+
+TYPE_CHECKING = False  # not typing's: importing typing is start-up time (cli.py)
+if TYPE_CHECKING:  # a forced BuildKit or Podman build starts before the Dockerfile is parsed
+    from collections.abc import Iterator
+
+    from dbugbuild.dockerfile import Dockerfile, Instruction
+    from dbugbuild.options import BuildOptions
 
 REQUESTS = BACKEND_CHOICES  # --backend: a backend's name, or "auto"
 
@@ -96,9 +101,8 @@ def choose(
     parse) and the options."""
     if requested not in REQUESTS:
         raise ValueError(f"no backend {requested!r}")
-    trigger = buildkit_trigger(dockerfile, text, build)
     if requested != "auto":
-        return _forced(requested, "--backend", f"--backend {requested}", trigger)
+        return _forced(requested, "--backend", f"--backend {requested}", dockerfile, text, build)
     if podman is not None:
         # Before DOCKER_BUILDKIT: with Docker's endpoint a Podman service, or no docker CLI,
         # neither of docker's builders can run the build; Podman's can.
@@ -106,7 +110,9 @@ def choose(
     env = docker_buildkit(buildkit_env)
     if env is not None:
         name = "buildkit" if env else "classic"
-        return _forced(name, "DOCKER_BUILDKIT", f"DOCKER_BUILDKIT={buildkit_env}", trigger)
+        reason = f"DOCKER_BUILDKIT={buildkit_env}"
+        return _forced(name, "DOCKER_BUILDKIT", reason, dockerfile, text, build)
+    trigger = buildkit_trigger(dockerfile, text, build)
     if trigger is not None:
         return Choice("buildkit", "auto", trigger.reason, trigger.line)
     return Choice(
@@ -117,9 +123,29 @@ def choose(
     )
 
 
-def _forced(name: str, by: str, reason: str, trigger: Trigger | None) -> Choice:
+def reads_dockerfile(requested: str, buildkit_env: str | None, podman: str | None) -> bool:
+    """Whether choose() reads the Dockerfile with these inputs: to decide (auto, when neither
+    Podman nor DOCKER_BUILDKIT does), or for the note of a classic build that the Dockerfile
+    wants BuildKit for. A build's CLI starts before the Dockerfile is parsed otherwise (the
+    report parses it while the build runs)."""
+    if requested == "auto" and podman is None:
+        env = docker_buildkit(buildkit_env)
+        return env is None or not env
+    return requested == "classic"
+
+
+def _forced(
+    name: str,
+    by: str,
+    reason: str,
+    dockerfile: Dockerfile | None,
+    text: str | None,
+    build: BuildOptions,
+) -> Choice:
+    """The builder asked for; a classic one with what the Dockerfile would lose there."""
+    trigger = buildkit_trigger(dockerfile, text, build) if name == "classic" else None
     conflict = None
-    if name == "classic" and trigger is not None:
+    if trigger is not None:
         conflict = (
             f"the classic builder was asked for ({reason}), but {trigger.reason}: "
             "it may refuse this build or build it differently"

@@ -8,18 +8,18 @@ elsewhere, a COPY failure, which has no container), the environment is reconstru
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
-
-from dbugbuild.dockerfile import Instruction, command_as_written
 from dbugbuild.engine.build import BuildCommand
-from dbugbuild.options import BuildOptions
 
+TYPE_CHECKING = False  # not typing's: importing typing is start-up time (cli.py)
 if TYPE_CHECKING:  # the rest is imported when used: after the build has started
+    from collections.abc import Mapping
+
     from dbugbuild import logs
     from dbugbuild.backends.base import DebugLayer, FailureSite
+    from dbugbuild.dockerfile import Instruction
     from dbugbuild.engine import Engine
     from dbugbuild.logs import BuildLog
+    from dbugbuild.options import BuildOptions
 
 # The docker CLI prints this notice on every classic build since v23
 # (cli/command/image/build.go). We chose the classic builder for the user, so the
@@ -102,6 +102,8 @@ def _written(ins: Instruction | None, site: FailureSite) -> str | None:
     """The failing instruction as written, its lines kept, to pre-type in the session."""
     if ins is None:
         return None
+    from dbugbuild.dockerfile import command_as_written
+
     escape = site.dockerfile.escape if site.dockerfile is not None else "\\"
     return command_as_written(ins, escape)
 

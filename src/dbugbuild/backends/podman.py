@@ -10,20 +10,21 @@ Dockerfile (Podman's image config has none), and the banner says so.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from dbugbuild.backends.buildkit import build_inputs
-from dbugbuild.dockerfile import Dockerfile, Instruction, Stage, command_as_written, parse_exec_form
 from dbugbuild.engine.build import BuildCommand
-from dbugbuild.options import BuildOptions
 
+TYPE_CHECKING = False  # not typing's: importing typing is start-up time (cli.py)
 if TYPE_CHECKING:  # the rest is imported when used: after the build has started
+    from collections.abc import Mapping
+
     from dbugbuild import logs
     from dbugbuild.backends.base import DebugLayer, FailureSite
+    from dbugbuild.dockerfile import Dockerfile, Instruction, Stage
     from dbugbuild.engine import Engine
     from dbugbuild.logs import BuildLog
+    from dbugbuild.options import BuildOptions
 
 REMOVED = "Podman removes the failed build container"
 
@@ -116,6 +117,8 @@ def shell_in_effect(
 
 
 def _shell_of(ins: Instruction) -> tuple[str, ...] | None:
+    from dbugbuild.dockerfile import parse_exec_form
+
     return ins.json_args or parse_exec_form(ins.args)
 
 
@@ -132,6 +135,8 @@ def _written(ins: Instruction | None, site: FailureSite) -> str | None:
     """The failing instruction as written, its lines kept, to pre-type in the session."""
     if ins is None:
         return None
+    from dbugbuild.dockerfile import command_as_written
+
     escape = site.dockerfile.escape if site.dockerfile is not None else "\\"
     return command_as_written(ins, escape)
 

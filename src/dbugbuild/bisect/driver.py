@@ -14,6 +14,7 @@ from dataclasses import replace
 
 from dbugbuild import bisect
 from dbugbuild.backends.lastgood import Builds
+from dbugbuild.command_options import BisectOptions
 from dbugbuild.console import Console
 from dbugbuild.debug import stepenv
 from dbugbuild.debug.signals import ending_signals
@@ -24,7 +25,6 @@ from dbugbuild.engine import LABEL, Engine
 from dbugbuild.errors import BadInputError, EngineError, NoInputError, NoShellError, UsageError
 from dbugbuild.inputs import DockerfileSource
 from dbugbuild.logs import BuildLog
-from dbugbuild.options import BisectOptions
 from dbugbuild.report import Report, headline
 from dbugbuild.report.style import short_id
 

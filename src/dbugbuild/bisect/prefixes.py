@@ -17,6 +17,7 @@ from dbugbuild import bisect
 from dbugbuild.backends.base import BuildInputs
 from dbugbuild.backends.lastgood import Builds, PrefixBuilder
 from dbugbuild.bisect.driver import bisect_layers, stage_error
+from dbugbuild.command_options import BisectOptions
 from dbugbuild.console import Console
 from dbugbuild.debug.stepenv import resolve_build_args
 from dbugbuild.dockerfile import Dockerfile
@@ -24,7 +25,6 @@ from dbugbuild.dockerfile.prefix import Prefix, arg_values, cut, proxy_env
 from dbugbuild.engine import Engine
 from dbugbuild.errors import BadInputError
 from dbugbuild.inputs import DockerfileSource
-from dbugbuild.options import BisectOptions
 from dbugbuild.report import Report, headline
 
 

@@ -7,12 +7,12 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from dbugbuild.command_options import ComposeService
 from dbugbuild.console import Console
 from dbugbuild.debug.writeback import DockerfileFile, WriteBack
 from dbugbuild.dockerfile import Dockerfile
 from dbugbuild.errors import UsageError
 from dbugbuild.logs import BuildLog
-from dbugbuild.options import ComposeService
 from dbugbuild.report import Diagnose, Report
 
 

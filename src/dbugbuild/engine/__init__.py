@@ -11,10 +11,12 @@ docker-py loads only when the API is first called (sdk.py).
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # not typing's: importing typing is start-up time (cli.py)
 if TYPE_CHECKING:
-    from dbugbuild.engine.build import BuildCommand, OutputSink, StreamFilter
+    from typing import Any
+
+    from dbugbuild.engine.build import BuildCommand, OutputSink
     from dbugbuild.engine.containers import ContainerSpec, Mount
     from dbugbuild.engine.daemon import LABEL, Engine
     from dbugbuild.engine.probe import ProbeResult
@@ -22,7 +24,6 @@ if TYPE_CHECKING:
 _WHERE = {
     "BuildCommand": "build",
     "OutputSink": "build",
-    "StreamFilter": "build",
     "ContainerSpec": "containers",
     "Mount": "containers",
     "LABEL": "daemon",
@@ -48,5 +49,4 @@ __all__ = [
     "Mount",
     "OutputSink",
     "ProbeResult",
-    "StreamFilter",
 ]

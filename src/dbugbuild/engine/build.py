@@ -12,19 +12,23 @@ import os
 import selectors
 import signal
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from dbugbuild.errors import EngineUnavailableError
 
+TYPE_CHECKING = False  # not typing's: importing typing is start-up time (cli.py)
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Protocol
+
+    class StreamFilter(Protocol):
+        """Drops what the user need not see from a stream, in whole lines (a notice)."""
+
+        def filter(self, text: str, final: bool) -> str: ...
+
+
 OutputSink = Callable[[str, bool], None]  # (text, from_stderr)
-
-
-class StreamFilter(Protocol):
-    """Drops what the user need not see from a stream, in whole lines (a backend's notice)."""
-
-    def filter(self, text: str, final: bool) -> str: ...
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from dbugbuild.command_options import ComposeProject
 from dbugbuild.compose.output import error_line, major_version
 from dbugbuild.errors import BadInputError, EngineUnavailableError, NoInputError, UsageError
-from dbugbuild.options import ComposeProject
 
 INSTALL_COMPOSE = (
     "Install Docker Compose v2: the compose plugin (Debian trixie: 'apt-get install "

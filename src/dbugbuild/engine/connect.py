@@ -11,18 +11,24 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
+import shutil  # (argparse's already: it loads it for its help's width)
 import socket
-from collections.abc import Mapping
-from typing import Any
 
 from dbugbuild.engine.endpoint import Endpoint, resolve
 from dbugbuild.engine.failures import first_line, unavailable_hint
-from dbugbuild.engine.later import Later
-from dbugbuild.engine.podman import PodmanEndpoint, connect_podman
 from dbugbuild.engine.sdk import docker
-from dbugbuild.engine.tunnel import StdioTunnel
 from dbugbuild.errors import EngineUnavailableError
+
+TYPE_CHECKING = False  # not typing's: importing typing is start-up time (cli.py)
+if TYPE_CHECKING:  # the rest loads after a build's start (a local socket's client is made then)
+    from collections.abc import Callable, Mapping
+    from typing import Any
+
+    from dbugbuild.engine.later import Later
+    from dbugbuild.engine.podman import PodmanEndpoint
+    from dbugbuild.engine.tunnel import StdioTunnel
+
+    Made = tuple[Any, PodmanEndpoint | None]  # the client, and the Podman service sought
 
 
 class Connection:
@@ -40,41 +46,54 @@ class Connection:
         cli: str | None,
         endpoint: Endpoint,
         tunnel: StdioTunnel | None,
-        later: Later[tuple[Any, PodmanEndpoint | None]] | None = None,
+        make: Callable[[], Made] | None = None,
     ) -> None:
-        self._later = later if later is not None else Later.ready((client, None))
+        self._given = client
+        self._make = make  # None: the client is given
+        self._later: Later[Made] | None = None  # made by _making() when first needed
         self.cli = cli  # the docker CLI's path
         self.endpoint = endpoint
         self.tunnel = tunnel
 
+    def _making(self) -> Later[Made]:
+        """The client in the making (later.py, imported then: after a build's start)."""
+        if self._later is None:
+            from dbugbuild.engine.later import Later
+
+            given: Made = (self._given, None)
+            make = self._make
+            self._later = Later.ready(given) if make is None else Later(make, "dbugbuild-connect")
+        return self._later
+
     @property
     def client(self) -> Any:
         """The docker.DockerClient (made now if it was not started: see soon())."""
-        return self._later.get()[0]
+        return self._making().get()[0]
 
     @property
     def podman(self) -> PodmanEndpoint | None:
         """The Podman service the client was made for, when it was sought (waits for it)."""
-        return self._later.get()[1]
+        return self._making().get()[1]
 
     @property
     def made(self) -> bool:
         """Whether the client is made or being made (False: nothing asked the daemon yet)."""
-        return self._later.started
+        return self._make is None or (self._later is not None and self._later.started)
 
     def soon(self) -> None:
         """Start making the client in a thread (docker-py's imports, a ping, the version)."""
-        self._later.start()
+        self._making().start()
 
     def close(self) -> None:
         try:
-            self._later.close(_close)
+            if self.made:  # a client never started is never made
+                self._making().close(_close)
         finally:
             if self.tunnel is not None:
                 self.tunnel.close()
 
 
-def _close(made: tuple[Any, PodmanEndpoint | None]) -> None:
+def _close(made: Made) -> None:
     client, podman = made
     try:
         client.close()
@@ -106,10 +125,7 @@ def connect(env: Mapping[str, str]) -> Connection:
                 f"({endpoint.host.split('://', 1)[1]}: {exc.strerror or exc})",
                 unavailable_hint(),
             ) from exc
-        later: Later[tuple[Any, PodmanEndpoint | None]] = Later(
-            lambda: (_client(endpoint, None), None), "dbugbuild-connect"
-        )
-        return Connection(None, cli, endpoint, None, later)
+        return Connection(None, cli, endpoint, None, lambda: (_client(endpoint, None), None))
     tunnel = None
     try:
         if endpoint.scheme == "ssh":
@@ -118,6 +134,8 @@ def connect(env: Mapping[str, str]) -> Connection:
                     f"{endpoint.described} needs the docker CLI to dial it, and it is not on PATH",
                     "Install the Docker CLI (Debian: 'apt-get install docker.io')",
                 )
+            from dbugbuild.engine.tunnel import StdioTunnel
+
             tunnel = StdioTunnel(cli, env)
         client = _client(endpoint, tunnel)
     except BaseException:
@@ -132,11 +150,13 @@ def podman_later(env: Mapping[str, str]) -> Connection:
     the API is first used or in the thread soon() starts: `podman build` needs none."""
     cli = shutil.which("docker", path=env.get("PATH"))
 
-    def found() -> tuple[Any, PodmanEndpoint | None]:
+    def found() -> Made:
+        from dbugbuild.engine.podman import connect_podman
+
         client, _, podman = connect_podman(env)
         return client, podman
 
-    return Connection(None, cli, Endpoint(LOCAL_PODMAN, "local"), None, Later(found))
+    return Connection(None, cli, Endpoint(LOCAL_PODMAN, "local"), None, found)
 
 
 LOCAL_PODMAN = "unix://(a local Podman service)"  # the endpoint until it is found

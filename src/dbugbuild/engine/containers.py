@@ -8,11 +8,14 @@ import contextlib
 import time
 from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
 
 from dbugbuild.engine.failures import api_error, start_error, unless_missing
 from dbugbuild.engine.sdk import docker
 from dbugbuild.errors import EngineError
+
+TYPE_CHECKING = False  # not typing's: importing typing is start-up time (cli.py)
+if TYPE_CHECKING:
+    from typing import Any, Literal
 
 
 @dataclass(frozen=True)

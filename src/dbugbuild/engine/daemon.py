@@ -4,54 +4,42 @@ through the Engine API; every object dbugbuild makes labelled, and removable by 
 from __future__ import annotations
 
 import contextlib
-import shutil
-import socket
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
+import shutil  # (argparse's already: it loads it for its help's width)
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
 
 from dbugbuild.engine.build import (
     BuildCommand,
-    OutputSink,
     has_plugin,
     missing_plugin,
     run_build,
     said_no_buildx,
 )
-from dbugbuild.engine.connect import (
-    LOCAL_PODMAN,
-    Connection,
-    connect,
-    local_version,
-    podman_later,
-)
-from dbugbuild.engine.containers import ContainersMixin, ContainerSpec
+from dbugbuild.engine.connect import LOCAL_PODMAN, Connection, connect, local_version, podman_later
+from dbugbuild.engine.containers import ContainersMixin
 from dbugbuild.engine.endpoint import Endpoint
-from dbugbuild.engine.failures import api_error
 from dbugbuild.engine.images import ImagesMixin
-from dbugbuild.engine.later import Later
-from dbugbuild.engine.leftovers import StepTrace, remove_left, strays
-from dbugbuild.engine.podman import (
-    BuildWatch,
-    PodmanEndpoint,
-    connect_podman,
-    is_podman,
-    manifest_type,
-    remove_stale_service_folders,
-    without_mount_noise,
-)
-from dbugbuild.engine.probe import ProbeResult, run_probe
 from dbugbuild.engine.sdk import docker
 from dbugbuild.engine.sweeping import LABEL as LABEL
 from dbugbuild.engine.sweeping import SweepMixin
-from dbugbuild.engine.terminal import run_exec_terminal, run_terminal
 from dbugbuild.engine.volumes import VolumesMixin
 from dbugbuild.errors import EngineError, EngineUnavailableError
 from dbugbuild.options import run_labels
 
+# Above, only what a build needs before its CLI runs (the mixins' modules import nothing heavy
+# either); the rest when first used, after the build's start (tests/test_startup.py).
+TYPE_CHECKING = False  # not typing's: importing typing is start-up time (cli.py)
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+    from contextlib import AbstractContextManager
+    from typing import Any
+
+    from dbugbuild.engine.build import OutputSink
+    from dbugbuild.engine.containers import ContainerSpec
+    from dbugbuild.engine.later import Later
+    from dbugbuild.engine.leftovers import StepTrace
     from dbugbuild.engine.podlook import PodmanLook
+    from dbugbuild.engine.podman import PodmanEndpoint
+    from dbugbuild.engine.probe import ProbeResult
 
 
 class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
@@ -119,12 +107,12 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
         labels = run_labels(env)
         if not (env.get("CONTAINER_HOST") or env.get("DOCKER_HOST")):
             return cls(podman_later(env), env, labels)
+        from dbugbuild.engine.podman import connect_podman
+
         client, _, podman = connect_podman(env)
         docker_cli = shutil.which("docker", path=env.get("PATH"))
         connection = Connection(client, docker_cli, Endpoint(podman.url, podman.source), None)
         return cls(connection, env, labels, podman)
-
-    remove_stale_service_folders = staticmethod(remove_stale_service_folders)
 
     def close(self) -> None:
         """Remove what this engine's builds left (the failed step's container, unless kept),
@@ -136,6 +124,8 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
                     self.settle()
                     left = [c for trace in self._traces for c in trace.containers]
                     if left:
+                        from dbugbuild.engine.leftovers import remove_left
+
                         remove_left(self._client.api, left)
                 finally:
                     self._traces = []
@@ -149,6 +139,8 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
         (the diagnosis' look overlaps it); close() waits for it."""
         left = [c for trace in self._traces for c in trace.containers]
         if left:
+            from dbugbuild.engine.leftovers import remove_left
+
             self._traces = []
             self._soon(lambda: remove_left(self._client.api, left))
 
@@ -170,6 +162,10 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
         if self._is_local is None:
             self._is_local = False
             if self.endpoint.on_this_machine:
+                import socket
+
+                from dbugbuild.engine.failures import api_error
+
                 try:
                     name = str(self._client.api.info().get("Name") or "")
                 except docker.errors.APIError as exc:
@@ -185,6 +181,8 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
         question before a build: no docker-py needed)."""
         if self._seeks_podman or self._podman_given is not None:
             return True
+        from dbugbuild.engine.podman import is_podman
+
         connection = self._connection
         if not connection.made and connection.endpoint.scheme == "unix":
             version = local_version(connection.endpoint.host)
@@ -199,6 +197,8 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
         """This engine, known to be a Podman service (Engine.connect found one): podman builds
         and `:shell` reach the same storage. It takes over the connection (close this one, not
         both)."""
+        from dbugbuild.engine.podman import PodmanEndpoint
+
         endpoint = self.endpoint
         remote = {} if endpoint.scheme == "unix" else {"CONTAINER_HOST": endpoint.host}
         podman = PodmanEndpoint(endpoint.host, cli_env=remote)
@@ -259,6 +259,10 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
         path = self._program(command.program)
         stderr: list[str] = []
         podman = command.program == "podman"
+        if podman:
+            from dbugbuild.engine.podman import BuildWatch
+        from dbugbuild.engine.leftovers import StepTrace, remove_left, strays
+
         watch = BuildWatch(path, {**self._cli_env, **command.env}) if podman else None
         trace = StepTrace()
         if not keep:  # armed before the first line: the failed container exists before a report
@@ -303,6 +307,8 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
     def terminal(self, spec: ContainerSpec, pretype: str, echo: Callable[[str], None]) -> int:
         """Run `spec` interactively on this terminal (`docker run -it`, on Podman `podman run
         -it`); its exit status."""
+        from dbugbuild.engine.terminal import run_terminal
+
         cli = self._program("podman" if self._podman is not None else "docker")
         return run_terminal(cli, self._cli_env, spec, pretype, echo)
 
@@ -311,12 +317,16 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
     ) -> int:
         """Run argv interactively in a running container on this terminal (`docker exec -it`,
         on Podman `podman exec -it`); its exit status."""
+        from dbugbuild.engine.terminal import run_exec_terminal
+
         cli = self._program("podman" if self._podman is not None else "docker")
         return run_exec_terminal(cli, self._cli_env, container_id, tuple(argv), pretype, echo)
 
     def diff(self, container_id: str) -> list[tuple[str, str]] | None:
         """(kind, path) of what a container changed (images.py); on Podman without the `/etc`
         it touches for its own mounts."""
+        from dbugbuild.engine.podman import without_mount_noise
+
         changes = super().diff(container_id)
         return without_mount_noise(changes) if changes and self._podman is not None else changes
 
@@ -332,6 +342,8 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
         and ONBUILD in the OCI format); None on Docker, or when podman cannot say."""
         if self._podman is None:
             return None
+        from dbugbuild.engine.podman import manifest_type
+
         kind = manifest_type(self._program("podman"), self._cli_env, image)
         return None if kind is None else ("oci" if "oci" in kind else "docker")
 
@@ -351,6 +363,8 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
     ) -> ProbeResult | None:
         """A short read-only look inside an image (probe.py), labelled for the session. Its
         container is removed in a thread (close() waits for it): the answer does not wait."""
+        from dbugbuild.engine.probe import run_probe
+
         api, labels = self._client.api, self.labels(session_id)
         return run_probe(api, image, argv, labels, timeout, self._remove_soon, self.deferred)
 
@@ -368,6 +382,8 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
             raise failed
 
     def _soon(self, remove: Callable[[], object]) -> None:
+        from dbugbuild.engine.later import Later
+
         going: Later[object] = Later(remove, "dbugbuild-removal")
         self._going.append(going)
         going.start()

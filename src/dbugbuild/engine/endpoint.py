@@ -5,12 +5,14 @@ with its TLS material; else the default socket. Nothing is connected here (conne
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+
+TYPE_CHECKING = False  # not typing's: importing typing is start-up time (cli.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 
@@ -135,11 +137,17 @@ def _default_context(env: Mapping[str, str]) -> bool:
     path = os.path.join(os.path.expanduser(_config_dir(env)), "config.json")
     try:
         with open(path, encoding="utf-8") as config:
-            current = json.load(config).get("currentContext")
+            text = config.read()
     except FileNotFoundError:
         return True
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError):  # (not UTF-8)
         return False  # the CLI reads it its own way: ask it
+    import json  # (with a config.json only)
+
+    try:
+        current = json.loads(text).get("currentContext")
+    except (ValueError, AttributeError):
+        return False
     return current in (None, "", "default")
 
 
@@ -166,6 +174,8 @@ def _current_context(cli: str | None, env: Mapping[str, str]) -> Endpoint | None
 
 
 def _inspect_context(cli: str, env: Mapping[str, str]) -> dict[str, Any] | None:
+    import json
+
     try:
         out = subprocess.run(
             [cli, "context", "inspect"],

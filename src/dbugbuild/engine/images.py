@@ -3,13 +3,15 @@ remove (children first, never another client's)."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from dbugbuild.engine.failures import api_error, unless_missing
 from dbugbuild.engine.sdk import docker
+
+TYPE_CHECKING = False  # not typing's: importing typing is start-up time (cli.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 _KINDS = {0: "C", 1: "A", 2: "D"}  # docker diff's Kind -> its letter
 
@@ -132,6 +134,8 @@ class ImagesMixin:
         The variables named in `blank_env` (secrets) are kept out of the image's Env: the
         daemon merges the container's Env into a given one by name, so they are given empty.
         """
+        import json
+
         changes = [f"LABEL {k}={json.dumps(v)}" for k, v in labels.items()]
         conf = {"Env": [f"{name}=" for name in blank_env]} if blank_env else None
         try:

@@ -13,13 +13,15 @@ The build's own images are `docker build`'s cache and stay.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from dbugbuild.engine.sdk import docker
+
+TYPE_CHECKING = False  # not typing's: importing typing is start-up time (cli.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 # The lines a step's container shows in, as the classic CLI prints them: moby
 # builder/dockerfile/internals.go (`Running in %s`, `Removing intermediate container %s`) and
@@ -137,6 +139,8 @@ def _is_step(api: Any, cid: str, command: list[str], trace: StepTrace) -> bool:
 def _command(text: str) -> list[str]:
     """The end of the Cmd a RUN's container runs: its exec-form array, else its shell text."""
     if text.startswith("["):
+        import json
+
         try:
             argv = json.loads(text)
         except ValueError:

@@ -16,17 +16,18 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import IO, Any
 
 from dbugbuild.engine.failures import first_line
 from dbugbuild.engine.sdk import docker
 from dbugbuild.errors import EngineUnavailableError
+
+TYPE_CHECKING = False  # not typing's: importing typing is start-up time (cli.py)
+if TYPE_CHECKING:
+    from typing import IO, Any
 
 ROOTFUL_SOCKET = "/run/podman/podman.sock"
 SERVICE_PREFIX = "dbugbuild-podman-"  # the private service's folder: <temp dir>/<prefix>XXXX
@@ -147,6 +148,8 @@ def _client(url: str, params: Mapping[str, Any]) -> Any:
 
 
 def _connectable(path: str) -> None:
+    import socket  # (the service is sought after a build's start: see connect.Connection)
+
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(5)
         try:
@@ -170,6 +173,8 @@ class PrivateService:
 
     @classmethod
     def start(cls, cli: str, env: Mapping[str, str]) -> PrivateService:
+        import tempfile
+
         runtime = env.get("XDG_RUNTIME_DIR")
         where = runtime if runtime and os.path.isdir(runtime) else None
         directory = tempfile.mkdtemp(prefix=SERVICE_PREFIX, dir=where)
@@ -360,6 +365,8 @@ class BuildWatch:
 def remove_stale_service_folders(env: Mapping[str, str]) -> list[str]:
     """The folders of private services that are gone (their dbugbuild was killed with -9:
     the service went too, PDEATHSIG, but its empty folder stayed), removed; their paths."""
+    import tempfile
+
     removed = []
     for where in {tempfile.gettempdir(), env.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()}:
         try:

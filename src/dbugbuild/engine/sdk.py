@@ -8,7 +8,9 @@ runs: connect.py) or when a docker-py exception is matched, never before a build
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # not typing's: importing typing is start-up time (cli.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class _DockerPy:

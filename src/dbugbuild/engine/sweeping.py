@@ -4,10 +4,13 @@ clean`, a session's end): the Engine's methods for it, as a mixin."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from dbugbuild.engine.failures import api_error
 from dbugbuild.engine.sdk import docker
+
+TYPE_CHECKING = False  # not typing's: importing typing is start-up time (cli.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 # Everything dbugbuild creates in the daemon carries this label (value: the session id).
 LABEL = "dbugbuild.session"

@@ -4,17 +4,16 @@ binds), labelled like its containers and images, and removed by those labels."""
 from __future__ import annotations
 
 import contextlib
-import io
-import json
-import tarfile
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Any
 
 from dbugbuild.engine.failures import api_error, unless_missing
 from dbugbuild.engine.sdk import docker
 from dbugbuild.errors import EngineError
+
+TYPE_CHECKING = False  # not typing's: importing typing is start-up time (cli.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class VolumesMixin:
@@ -73,6 +72,9 @@ class VolumesMixin:
         """Copy local `files` ((path on this host, path in the volume), folders too) into the
         volume `name`, owned by root as a build context is, through a container of `image`
         that is created, never started, and removed. Works on a remote daemon too."""
+        import tarfile
+        import tempfile
+
         api = self._client.api
         mount = docker.types.Mount("/dbugbuild-fill", name, type="volume", no_copy=True)
         with tempfile.SpooledTemporaryFile(max_size=8 << 20) as archive:
@@ -105,6 +107,10 @@ class VolumesMixin:
         """Give the empty volume `name` this owner and mode, as BuildKit makes a cache mount's
         folder, without running anything: a one-folder image is imported, and the daemon
         copies the folder's owner and mode into the volume mounted over it."""
+        import io
+        import json
+        import tarfile
+
         api = self._client.api
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w") as tar:
