@@ -46,14 +46,15 @@ finally:
 sys.exit(code)
 """
 
-# Records the modules loaded when the first process is started (the build's CLI), then runs main.
+# Records the modules loaded when the first process is started (the build's CLI), and its
+# argv, then runs main.
 _AT_SPAWN = """
 import json, os, subprocess, sys
 seen = []
 real = subprocess.Popen.__init__
 def spy(self, *args, **kwargs):
     if not seen:
-        seen.append(sorted(sys.modules))
+        seen.append((sorted(sys.modules), list(args[0] if args else kwargs["args"])))
     return real(self, *args, **kwargs)
 subprocess.Popen.__init__ = spy
 from dbugbuild.cli import main
@@ -61,7 +62,8 @@ try:
     code = main(sys.argv[1:])
 finally:
     with open(os.environ["LOADED_TO"], "w") as out:
-        json.dump({"at_spawn": seen[0] if seen else None}, out)
+        modules, argv = seen[0] if seen else (None, None)
+        json.dump({"at_spawn": modules, "argv": argv}, out)
 sys.exit(code)
 """
 
@@ -165,6 +167,76 @@ def test_startup_build_starts_before_docker_py_loads(engine: Engine, tmp_path: P
         assert "dbugbuild.engine.build" in at_spawn  # the engine runs it, without docker-py
     finally:
         remove_build(engine, report)
+
+
+# dbugbuild's modules that may be loaded when a build's CLI starts, by backend: what makes its
+# argv and environment, and the checks that come first (the path, the Dockerfile, the choice
+# of backend, the daemon's socket). The rest loads while the build runs.
+AT_SPAWN_OWN = frozenset(
+    f"dbugbuild{'.' if m else ''}{m}"
+    for m in (
+        "", "cli", "errors", "debug", "debug.signals", "arguments", "choices", "options",
+        "console", "app", "inputs", "outcome", "backends", "backends.choice", "engine",
+        "engine.reach", "engine.daemon", "engine.build", "engine.connect", "engine.endpoint",
+        "engine.failures", "engine.sdk", "engine.images", "engine.containers",
+        "engine.volumes", "engine.sweeping", "engine.leftovers",
+    )
+)  # fmt: skip
+AT_SPAWN_BACKEND = {
+    "buildkit": {"dbugbuild.backends.buildkit", "dbugbuild.backends.classic"},
+    # A forced classic build parses the Dockerfile first: its report notes what BuildKit
+    # would have done differently (backends/choice.py).
+    "classic": {
+        "dbugbuild.backends.classic",
+        "dbugbuild.dockerfile",
+        *(f"dbugbuild.dockerfile.{m}" for m in ("heredoc", "lines", "model", "parse", "steps")),
+    },
+    "podman": {  # the podman build's watch for what a cancelled build leaves
+        "dbugbuild.backends.podman",
+        "dbugbuild.backends.buildkit",
+        "dbugbuild.backends.classic",
+        "dbugbuild.engine.podman",
+    },
+}
+# The standard library's modules a build's start need not pay for (typing alone was ~4 ms).
+AT_SPAWN_NOT = ("typing", "tarfile", "tempfile", "random")
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [
+        pytest.param("buildkit", marks=pytest.mark.docker),
+        pytest.param("classic", marks=pytest.mark.docker),
+        pytest.param("podman", marks=pytest.mark.podman),
+    ],
+)
+def test_startup_a_build_s_cli_starts_with_only_what_makes_it(
+    request: pytest.FixtureRequest, tmp_path: Path, backend: str
+) -> None:
+    """The first process a report-only run starts is the build's CLI, and when it starts only
+    the modules that make its argv and environment are loaded (issue 14): not the Podman
+    service's, the probe's, the terminal's, the tunnel's, the other commands' options, nor
+    typing; the Dockerfile is parsed first only where the choice of builder reads it."""
+    (tmp_path / "Dockerfile").write_text(f"FROM busybox\nRUN echo {own_label()} && exit 3\n")
+    args = ["--no-shell", "--format", "json", "--backend", backend, "."]
+    if backend == "podman":
+        request.getfixturevalue("podman_no_leaks")
+    done, loaded = _run(_AT_SPAWN, args, tmp_path)
+    note_build_output(done.stdout + done.stderr)
+    report = json.loads(done.stdout)
+    try:
+        assert (done.returncode, report["builder"]) == (3, backend), done.stderr
+        spawned = json.loads(loaded)
+        argv = spawned["argv"]
+        assert os.path.basename(argv[0]) == ("podman" if backend == "podman" else "docker")
+        command = ["buildx", "build"] if backend == "buildkit" else ["build"]
+        assert argv[1 : 1 + len(command)] == command
+        own = {m for m in spawned["at_spawn"] if m.split(".")[0] == "dbugbuild"}
+        assert sorted(own - AT_SPAWN_OWN - AT_SPAWN_BACKEND[backend]) == []
+        assert sorted(set(spawned["at_spawn"]) & set(AT_SPAWN_NOT)) == []
+    finally:
+        if backend != "podman":
+            remove_build(request.getfixturevalue("engine"), report)
 
 
 @pytest.mark.docker
