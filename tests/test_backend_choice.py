@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from dbugbuild import backends
-from dbugbuild.backends.choice import Choice, buildkit_trigger, choose, docker_buildkit
+from dbugbuild.backends.choice import Choice, choose, docker_buildkit
+from dbugbuild.backends.triggers import buildkit_trigger
 from dbugbuild.dockerfile import parse
 from dbugbuild.errors import UsageError
 from dbugbuild.options import BuildOptions

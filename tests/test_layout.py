@@ -26,6 +26,7 @@ PURE_MODULES = (
     "debug.layer",
     "debug.commands",
     "backends.choice",
+    "backends.triggers",
     "bisect",
     "bisect.search",
     "bisect.layers",

@@ -188,6 +188,7 @@ AT_SPAWN_BACKEND = {
     # would have done differently (backends/choice.py).
     "classic": {
         "dbugbuild.backends.classic",
+        "dbugbuild.backends.triggers",
         "dbugbuild.dockerfile",
         *(f"dbugbuild.dockerfile.{m}" for m in ("heredoc", "lines", "model", "parse", "steps")),
     },

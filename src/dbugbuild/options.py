@@ -70,7 +70,7 @@ class Options:
 
 
 # A label key as the daemon takes it in a filter and a LABEL line: no spaces, no `=` or `,`.
-_LABEL_KEY = re.compile(r"[^\s=,]+")
+_LABEL_KEY = r"[^\s=,]+"  # (compiled when first used, into re's cache)
 RUN_LABELS = "DBUGBUILD_LABELS"
 
 
@@ -85,7 +85,7 @@ def run_labels(env: Mapping[str, str]) -> dict[str, str]:
         if not item.strip():
             continue
         key, eq, value = item.strip().partition("=")
-        if not eq or not _LABEL_KEY.fullmatch(key) or any(c.isspace() for c in value):
+        if not eq or not re.fullmatch(_LABEL_KEY, key) or any(c.isspace() for c in value):
             raise UsageError(
                 f"{RUN_LABELS} holds '{item.strip()}', which is not KEY=VALUE",
                 f"Set it to KEY=VALUE[,KEY=VALUE...], e.g. {RUN_LABELS}=ci.job=123",
@@ -99,7 +99,7 @@ def run_labels(env: Mapping[str, str]) -> dict[str, str]:
 # The forms are the builders' (buildx and podman for --secret/--ssh/--build-context, the
 # platform specifier's components as containerd's parser takes them); what a value means (a
 # file that exists, a stage that exists) stays the builder's to say.
-_PLATFORM = re.compile(r"[A-Za-z0-9_-]+(\([A-Za-z0-9_.-]*\))?(/[A-Za-z0-9_-]+){0,2}")
+_PLATFORM = r"[A-Za-z0-9_-]+(\([A-Za-z0-9_.-]*\))?(/[A-Za-z0-9_-]+){0,2}"  # (as _LABEL_KEY)
 _SECRET_KEYS = frozenset({"type", "id", "src", "source", "env", "required"})
 
 
@@ -127,7 +127,7 @@ def check_build_flags(build: BuildOptions) -> None:
         if not name.strip() or not eq or not value.strip():
             _bad("--build-context", item, "NAME=VALUE (a folder, docker-image://, a URL)")
     platforms = build.platform  # several joined with ","
-    if platforms is not None and not all(_PLATFORM.fullmatch(p) for p in platforms.split(",")):
+    if platforms is not None and not all(re.fullmatch(_PLATFORM, p) for p in platforms.split(",")):
         _bad("--platform", platforms, "OS/ARCH[/VARIANT], e.g. linux/amd64")
 
 

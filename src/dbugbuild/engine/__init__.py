@@ -17,15 +17,15 @@ if TYPE_CHECKING:
     from typing import Any
 
     from dbugbuild.engine.build import BuildCommand, OutputSink
-    from dbugbuild.engine.containers import ContainerSpec, Mount
     from dbugbuild.engine.daemon import LABEL, Engine
     from dbugbuild.engine.probe import ProbeResult
+    from dbugbuild.engine.specs import ContainerSpec, Mount
 
 _WHERE = {
     "BuildCommand": "build",
     "OutputSink": "build",
-    "ContainerSpec": "containers",
-    "Mount": "containers",
+    "ContainerSpec": "specs",
+    "Mount": "specs",
     "LABEL": "daemon",
     "Engine": "daemon",
     "ProbeResult": "probe",

@@ -17,6 +17,7 @@ from dbugbuild.engine.build import (
 from dbugbuild.engine.connect import LOCAL_PODMAN, Connection, connect, local_version, podman_later
 from dbugbuild.engine.containers import ContainersMixin
 from dbugbuild.engine.endpoint import Endpoint
+from dbugbuild.engine.failures import api_error
 from dbugbuild.engine.images import ImagesMixin
 from dbugbuild.engine.sdk import docker
 from dbugbuild.engine.sweeping import LABEL as LABEL
@@ -25,8 +26,7 @@ from dbugbuild.engine.volumes import VolumesMixin
 from dbugbuild.errors import EngineError, EngineUnavailableError
 from dbugbuild.options import run_labels
 
-# Above, only what a build needs before its CLI runs (the mixins' modules import nothing heavy
-# either); the rest when first used, after the build's start (tests/test_startup.py).
+# Only what a build needs before its CLI runs above; the rest after it (tests/test_startup.py).
 TYPE_CHECKING = False  # not typing's: importing typing is start-up time (cli.py)
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -34,12 +34,12 @@ if TYPE_CHECKING:
     from typing import Any
 
     from dbugbuild.engine.build import OutputSink
-    from dbugbuild.engine.containers import ContainerSpec
     from dbugbuild.engine.later import Later
     from dbugbuild.engine.leftovers import StepTrace
     from dbugbuild.engine.podlook import PodmanLook
     from dbugbuild.engine.podman import PodmanEndpoint
     from dbugbuild.engine.probe import ProbeResult
+    from dbugbuild.engine.specs import ContainerSpec
 
 
 class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
@@ -164,8 +164,6 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
             if self.endpoint.on_this_machine:
                 import socket
 
-                from dbugbuild.engine.failures import api_error
-
                 try:
                     name = str(self._client.api.info().get("Name") or "")
                 except docker.errors.APIError as exc:
@@ -247,10 +245,9 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
         they are printed (the failed one too, unless `keep`), and at once when the build is
         interrupted (leftovers.py); a cancelled podman build's Buildah containers too.
 
-        The CLI, not the API, runs the build because it owns the build context
-        semantics users expect of `docker build` (.dockerignore, -f outside the
-        context, stdin Dockerfiles, contexts, credential helpers for --pull); see
-        docs/architecture.md. Returns the CLI's exit status (a failing RUN's code).
+        The CLI, not the API, runs the build: it owns the build context semantics users expect
+        of `docker build` (.dockerignore, -f outside the context, stdin Dockerfiles, contexts,
+        credential helpers for --pull; docs/architecture.md). Returns the CLI's exit status.
         """
         if command.plugin is not None and not self.has_plugin(command.plugin):
             if command.fallback is None:
@@ -259,25 +256,29 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
         path = self._program(command.program)
         stderr: list[str] = []
         podman = command.program == "podman"
-        if podman:
+        watch = None
+        if podman:  # its clock starts before the build: what a cancelled one leaves is newer
             from dbugbuild.engine.podman import BuildWatch
-        from dbugbuild.engine.leftovers import StepTrace, remove_left, strays
 
-        watch = BuildWatch(path, {**self._cli_env, **command.env}) if podman else None
-        trace = StepTrace()
-        if not keep:  # armed before the first line: the failed container exists before a report
-            self._traces.append(trace)
+            watch = BuildWatch(path, {**self._cli_env, **command.env})
+        traced: list[StepTrace] = []  # a classic CLI's, once it runs (leftovers.py loads then)
 
         def relay(text: str, from_stderr: bool) -> None:
             if from_stderr and len(stderr) < 64:
                 stderr.append(text)
             if watch is not None:
                 watch.seen(text)
-            if not podman:
-                trace.seen(text)
+            if traced:
+                traced[0].seen(text)
             sink(text, from_stderr)
 
         def running() -> None:
+            if not podman:
+                from dbugbuild.engine.leftovers import StepTrace
+
+                traced.append(StepTrace())
+                if not keep:  # armed before the first line is read: before the failed container
+                    self._traces.append(traced[0])
             if api_soon:
                 self.connect_soon()
             if started is not None:
@@ -288,9 +289,11 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
         except BaseException:
             if watch is not None:
                 watch.clean()  # a cancelled podman build leaves its Buildah containers
-            if not podman:  # the CLI is stopped; the daemon may still hold the step's container
+            if traced:  # the CLI is stopped; the daemon may still hold the step's container
+                from dbugbuild.engine.leftovers import remove_left, strays
+
                 with self.deferred():
-                    api = self._client.api
+                    api, trace = self._client.api, traced[0]
                     remove_left(api, [*trace.containers, *strays(api, trace)])
             raise
         if status != 0 and command.plugin is None and said_no_buildx("".join(stderr)):

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from dbugbuild.engine.containers import ContainerSpec
+from dbugbuild.engine.specs import ContainerSpec
 
 
 def run_terminal(
