@@ -268,21 +268,65 @@ def test_startup_the_process_entry_freezes_what_the_run_made(tmp_path: Path) -> 
     interpreter's exit does not walk the run's objects once more (benchmarks/README.md); an
     in-process main() (tests) leaves the collector alone."""
     script = (
-        "import gc, sys\n"
+        "import atexit, gc, sys\n"
         "from dbugbuild.cli import main, process_main\n"
         "sys.argv = ['dbugbuild', '--version']\n"
         "main(['--version'])\n"
         "print(gc.get_freeze_count())\n"
+        "atexit.register(lambda: print(gc.get_freeze_count() > 0))\n"
         "code = process_main()\n"
-        "print(gc.get_freeze_count() > 0, code)\n"
     )
     done = _python(script, tmp_path)
     version = f"dbugbuild {dbugbuild.__version__}"
-    assert done.stdout.splitlines()[1:] == ["0", version, "True 0"], done.stderr
+    assert done.stdout.splitlines()[1:] == ["0", version, "True"], done.stderr
+    assert done.returncode == 0
     entry = (Path(__file__).parent.parent / "pyproject.toml").read_text()
     assert 'dbugbuild = "dbugbuild.cli:process_main"' in entry
     main_module = Path(__file__).parent.parent / "src" / "dbugbuild" / "__main__.py"
     assert "process_main()" in main_module.read_text()
+
+
+# Ends with process_main() (a mistyped option: exit 2) after writing to a buffered stdout and
+# registering an atexit callback; with `thread`, a thread the interpreter must wait for runs.
+_ENDING = """
+import atexit, sys, threading
+from dbugbuild.cli import process_main
+atexit.register(lambda: print("atexit ran"))
+print("buffered", end="")
+returned = threading.Event()
+if sys.argv[1:] == ["thread"]:
+    threading.Thread(target=lambda: (returned.wait(), print("joined"))).start()
+sys.argv = ["dbugbuild", "--no-such-option"]
+code = process_main()
+print(" returned", code)
+returned.set()
+sys.exit(code)
+"""
+
+
+@pytest.mark.parametrize("thread", [False, True], ids=["at-once", "a-thread-to-wait-for"])
+def test_startup_the_process_ends_at_once_when_nothing_is_left_to_do(
+    tmp_path: Path, thread: bool
+) -> None:
+    """process_main() ends the process itself (os._exit: the interpreter's teardown of every
+    module skipped) with main()'s status, once what the interpreter's exit does first is
+    done: buffered output flushed, atexit callbacks run. A thread the interpreter would wait
+    for keeps the usual exit: process_main() returns, and the thread is waited for."""
+    done = subprocess.run(
+        [sys.executable, "-c", _ENDING, *(["thread"] if thread else [])],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr == (
+        "dbugbuild: error: unknown option --no-such-option. See 'dbugbuild --help'\n"
+    )
+    if thread:
+        assert done.stdout == "buffered returned 2\njoined\natexit ran\n"
+    else:
+        assert done.stdout == "bufferedatexit ran\n"
 
 
 @pytest.mark.parametrize(

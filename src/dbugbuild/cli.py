@@ -43,14 +43,50 @@ def process_main() -> int:
     """The process's entry (the `dbugbuild` script, `python -m dbugbuild`): main(), then
     everything the run made is moved out of the garbage collector's reach (gc.freeze), so
     that the interpreter's exit does not walk docker-py's, requests' and our own objects
-    once more: 45-65 ms of a build run on these machines (benchmarks/README.md). Cleanup
-    still runs (atexit, threads joined, streams flushed); only the collector's passes go.
-    In-process callers (tests, bisect's benchmark) call main(), which leaves gc alone."""
+    once more: 45-65 ms of a build run on these machines (benchmarks/README.md). Then the
+    process ends without the interpreter's teardown of every module (_exit_now), once what
+    that exit does first is done. In-process callers (tests, bisect's benchmark) call
+    main(), which leaves gc and the process alone."""
     code = main()
     import gc
 
     gc.freeze()
-    return code
+    _exit_now(code)
+    return code  # a thread to wait for, or a stream that cannot be flushed: the usual exit
+
+
+def _exit_now(code: int) -> None:
+    """End the process with `code` at once (os._exit), doing first what the interpreter's
+    exit does before it tears down its modules: no other thread left that it would wait
+    for, stdout and stderr flushed, the atexit callbacks run (logging's, certifi's). The
+    teardown it skips is 2-6 ms of a build run (more with docker-py loaded). Returns, for
+    the usual exit, when a thread must be waited for or a flush fails (the interpreter's
+    own flush then says so, and exits 120)."""
+    import atexit
+    import os
+    import threading
+
+    main_thread = threading.main_thread()
+    if any(t is not main_thread and not t.daemon for t in threading.enumerate()):
+        return
+    run_callbacks = getattr(atexit, "_run_exitfuncs", None)  # CPython's own exit runs it
+    if run_callbacks is None or not _flushed():
+        return
+    run_callbacks()  # (they run once: the list is cleared, as the usual exit would)
+    if _flushed():  # what a callback wrote
+        os._exit(code)
+
+
+def _flushed() -> bool:
+    import sys
+
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+    except (OSError, ValueError):  # a closed pipe or terminal; a closed stream
+        return False
+    return True
 
 
 def _main(args: list[str], console: Console | None) -> int:

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 @dataclass
 class Console:
+    """The process's streams and terminal flags, environment and working directory (tests
+    give their own)."""
+
     stdin: IO[str]
     stdout: IO[str]
     stderr: IO[str]

@@ -27,6 +27,9 @@ BACKEND_CHOICES = choices.BACKEND_CHOICES
 
 @dataclass(frozen=True)
 class BuildOptions:
+    """The build's own options: what `docker build` (or `podman build`) is given, with docker's
+    meaning, and --backend, dbugbuild's choice of builder."""
+
     context: str = "."
     file: str | None = None
     tags: tuple[str, ...] = ()
@@ -52,6 +55,8 @@ class BuildOptions:
 
 @dataclass(frozen=True)
 class Options:
+    """A `dbugbuild` run: its build's options, or a saved --log, and what follows the report."""
+
     build: BuildOptions
     log: str | None = None
     no_shell: bool = False

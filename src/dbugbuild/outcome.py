@@ -56,6 +56,8 @@ _UNRECOGNISED = "dbugbuild did not recognise this error: please report it"
 
 @dataclass
 class Outcome:
+    """A report with what it was made from, and the engine it was made with (if any)."""
+
     report: report.Report
     log: logs.BuildLog
     source: DockerfileSource
