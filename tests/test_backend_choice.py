@@ -171,6 +171,42 @@ def test_choice_backend_option_wins_over_the_environment() -> None:
     assert env.conflict is not None
 
 
+@pytest.mark.parametrize(
+    ("requested", "env", "text", "build"),
+    [
+        ("classic", None, "FROM busybox\nRUN --mount=type=cache,target=/c true\n", BuildOptions()),
+        ("auto", "0", "# syntax=docker/dockerfile:1\nFROM busybox\n", BuildOptions()),
+        ("classic", None, PLAIN, BuildOptions(platform="linux/amd64,linux/arm64")),
+        ("classic", None, "FROM busybox\nRUN <<EOT\ntrue\nEOT\n", BuildOptions()),
+        ("classic", None, "FROM busybox\nRUN --mount=type=cache,target=/c true\n\\", None),
+        ("classic", None, PLAIN, BuildOptions()),
+        ("buildkit", None, PLAIN, BuildOptions()),
+        ("auto", "1", PLAIN, BuildOptions()),
+    ],
+)
+def test_choice_noted_later_is_the_choice_made_with_the_dockerfile(
+    requested: str, env: str | None, text: str, build: BuildOptions | None
+) -> None:
+    """A build whose choice needs no Dockerfile starts before it is parsed (reads_dockerfile):
+    choose() without it, then noted() while the build runs, gives what choose() gives with
+    it: a forced classic build's note of what wants BuildKit, the first trigger deciding."""
+    opts = build or BuildOptions()
+    try:
+        model = parse(text)
+    except ValueError:
+        model = None
+    assert not backends.reads_dockerfile(requested, env, None)
+    later = backends.noted(choose(requested, env, None, None, opts), model, text, opts)
+    assert later == choose(requested, env, model, text, opts)
+
+
+def test_choice_reads_the_dockerfile_only_to_decide() -> None:
+    assert backends.reads_dockerfile("auto", None, None)
+    assert backends.reads_dockerfile("auto", "", None)
+    assert not backends.reads_dockerfile("auto", None, "the endpoint is a Podman service")
+    assert not any(backends.reads_dockerfile(b, None, None) for b in ("classic", "buildkit"))
+
+
 def test_choice_for_refuses_what_the_chosen_builder_cannot_take() -> None:
     with pytest.raises(UsageError, match="--secret is a BuildKit option, and the classic builder"):
         backends.choose_for(

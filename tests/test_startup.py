@@ -184,14 +184,8 @@ AT_SPAWN_OWN = frozenset(
 )  # fmt: skip
 AT_SPAWN_BACKEND = {
     "buildkit": {"dbugbuild.backends.buildkit", "dbugbuild.backends.classic"},
-    # A forced classic build parses the Dockerfile first: its report notes what BuildKit
-    # would have done differently (backends/choice.py).
-    "classic": {
-        "dbugbuild.backends.classic",
-        "dbugbuild.backends.triggers",
-        "dbugbuild.dockerfile",
-        *(f"dbugbuild.dockerfile.{m}" for m in ("heredoc", "lines", "model", "parse", "steps")),
-    },
+    # (its note of what the Dockerfile wants BuildKit for is made while it runs: choice.noted)
+    "classic": {"dbugbuild.backends.classic", "dbugbuild.backends.triggers"},
     "podman": {  # the podman build's watch for what a cancelled build leaves
         "dbugbuild.backends.podman",
         "dbugbuild.backends.buildkit",
@@ -217,7 +211,7 @@ def test_startup_a_build_s_cli_starts_with_only_what_makes_it(
     """The first process a report-only run starts is the build's CLI, and when it starts only
     the modules that make its argv and environment are loaded (issue 14): not the Podman
     service's, the probe's, the terminal's, the tunnel's, the other commands' options, nor
-    typing; the Dockerfile is parsed first only where the choice of builder reads it."""
+    typing; nor the Dockerfile's parser: a forced builder's choice does not read it."""
     (tmp_path / "Dockerfile").write_text(f"FROM busybox\nRUN echo {own_label()} && exit 3\n")
     args = ["--no-shell", "--format", "json", "--backend", backend, "."]
     if backend == "podman":

@@ -47,8 +47,9 @@ def _choose(
 ) -> backends.Choice:
     """The backend for a build: backends/choice.py's decision, refused when it cannot be."""
     env = console.env.get("DOCKER_BUILDKIT")
-    reads = backends.reads_dockerfile(build.backend, env, podman)
-    return backends.choose_for(build, source.model if reads else None, source.text, env, podman)
+    if not backends.reads_dockerfile(build.backend, env, podman):  # noted() after the start
+        return backends.choose_for(build, None, None, env, podman)
+    return backends.choose_for(build, source.model, source.text, env, podman)
 
 
 _UNRECOGNISED = "dbugbuild did not recognise this error: please report it"
@@ -143,6 +144,7 @@ def from_build(
             )
             log = replace(log, failure=logs.Failure(message, None, None, None, False))
         notes = [_UNRECOGNISED] if unrecognised else []
+        choice = backends.noted(choice, source.model, source.text, opts)
         if choice.conflict:
             notes.append(choice.conflict)
         notes += options.compose.notes if options.compose is not None else ()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import importlib
 
-from dbugbuild.backends.choice import Choice, choose, reads_dockerfile
+from dbugbuild.backends.choice import Choice, choose, noted, reads_dockerfile
 from dbugbuild.errors import UsageError
 
 TYPE_CHECKING = False  # not typing's: importing typing is start-up time (cli.py)
@@ -117,5 +117,6 @@ __all__ = [
     "choose",
     "choose_for",
     "for_family",
+    "noted",
     "reads_dockerfile",
 ]

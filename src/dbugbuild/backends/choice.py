@@ -12,7 +12,7 @@ deciding).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from dbugbuild.choices import BACKEND_CHOICES
 from dbugbuild.errors import UsageError
@@ -91,14 +91,20 @@ def choose(
 
 
 def reads_dockerfile(requested: str, buildkit_env: str | None, podman: str | None) -> bool:
-    """Whether choose() reads the Dockerfile with these inputs: to decide (auto, when neither
-    Podman nor DOCKER_BUILDKIT does), or for the note of a classic build that the Dockerfile
-    wants BuildKit for. A build's CLI starts before the Dockerfile is parsed otherwise (the
-    report parses it while the build runs)."""
-    if requested == "auto" and podman is None:
-        env = docker_buildkit(buildkit_env)
-        return env is None or not env
-    return requested == "classic"
+    """Whether choose() needs the Dockerfile to decide with these inputs (auto, when neither
+    Podman nor DOCKER_BUILDKIT decides). A build's CLI starts before the Dockerfile is parsed
+    otherwise; noted() adds a forced classic build's note while it runs."""
+    return requested == "auto" and podman is None and docker_buildkit(buildkit_env) is None
+
+
+def noted(
+    choice: Choice, dockerfile: Dockerfile | None, text: str | None, build: BuildOptions
+) -> Choice:
+    """`choice` as choose() makes it given the Dockerfile: a forced classic build with the
+    note of what the Dockerfile (or an option) wants BuildKit for."""
+    if choice.backend != "classic" or choice.by not in ("--backend", "DOCKER_BUILDKIT"):
+        return choice
+    return replace(choice, conflict=_conflict(choice.reason, _trigger(dockerfile, text, build)))
 
 
 def _forced(
@@ -111,13 +117,16 @@ def _forced(
 ) -> Choice:
     """The builder asked for; a classic one with what the Dockerfile would lose there."""
     trigger = _trigger(dockerfile, text, build) if name == "classic" else None
-    conflict = None
-    if trigger is not None:
-        conflict = (
-            f"the classic builder was asked for ({reason}), but {trigger.reason}: "
-            "it may refuse this build or build it differently"
-        )
-    return Choice(name, by, reason, None, conflict)
+    return Choice(name, by, reason, None, _conflict(reason, trigger))
+
+
+def _conflict(reason: str, trigger: Trigger | None) -> str | None:
+    if trigger is None:
+        return None
+    return (
+        f"the classic builder was asked for ({reason}), but {trigger.reason}: "
+        "it may refuse this build or build it differently"
+    )
 
 
 def _trigger(
