@@ -73,6 +73,8 @@ class _Look:
 
     def __init__(self, fs: Union, config: Mapping[str, Any], arch: str, workdir: str) -> None:
         self.fs = fs
+        if fs.root.st.st_uid or fs.root.st.st_gid:  # a remapped store (userns-remap, rootless)
+            raise Unsure("the layer's ids are mapped: not the container's")
         env = dict(str(e).partition("=")[::2] for e in config.get("Env") or ())
         for name, value in env.items():
             if (name.startswith("LC_") or name in ("LANG", "LANGUAGE")) and (

@@ -79,8 +79,6 @@ class Union:
                 raise Unsure(f"no layer folder {layer}")
         self.layers = layers
         self._root = Entry(layers, stat.S_IFDIR)
-        if self._root.st.st_uid or self._root.st.st_gid:  # a remapped store (userns-remap,
-            raise Unsure("the layer's ids are mapped")  # rootless): not the container's ids
         self._cache: dict[tuple[str, ...], Entry | None] = {(): self._root}
 
     @property
