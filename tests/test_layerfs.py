@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from dbugbuild.engine.fastlook import overlay_layers
 from dbugbuild.engine.layerfs import MAX_LINKS, Union
 
 
@@ -77,3 +78,27 @@ def test_union_takes_the_top_kind(tmp_path: Path) -> None:
     assert found is not None and found[1].is_file
     filedir = fs.resolve("/filedir")
     assert filedir is not None and filedir[1].is_dir and len(filedir[1].where) == 1
+
+
+def test_overlay_layers_only_of_an_overlay_store() -> None:
+    """The layer's folders, top first, from an inspect's GraphDriver (shapes as Docker 26 and
+    Podman 4.3 give them); no folders for another store: the look asks a container there."""
+    docker = {
+        "Name": "overlay2",
+        "Data": {
+            "LowerDir": "/var/lib/docker/overlay2/b/diff:/var/lib/docker/overlay2/c/diff",
+            "MergedDir": "/var/lib/docker/overlay2/a/merged",
+            "UpperDir": "/var/lib/docker/overlay2/a/diff",
+            "WorkDir": "/var/lib/docker/overlay2/a/work",
+        },
+    }
+    assert overlay_layers(docker) == (
+        "/var/lib/docker/overlay2/a/diff",
+        "/var/lib/docker/overlay2/b/diff",
+        "/var/lib/docker/overlay2/c/diff",
+    )
+    single = {"Name": "overlay", "Data": {"UpperDir": "/s/overlay/a/diff", "WorkDir": "/w"}}
+    assert overlay_layers(single) == ("/s/overlay/a/diff",)
+    assert overlay_layers({"Name": "overlayfs", "Data": None}) is None  # containerd's store
+    assert overlay_layers({"Name": "vfs", "Data": {"UpperDir": "/x"}}) is None
+    assert overlay_layers(None) is None

@@ -81,10 +81,11 @@ def api_layer_facts(
 
 
 def _is_local(local: Later[bool]) -> bool:
-    """Engine.is_local, asked in a thread; a daemon that cannot say is not local."""
+    """Engine.is_local, asked in a thread; a daemon that cannot say is not local (the look
+    then goes on through the container, which says what that daemon can)."""
     try:
         return local.get()
-    except DbugbuildError:
+    except (DbugbuildError, OSError):  # OSError: requests' connection errors
         return False
 
 
