@@ -58,7 +58,8 @@ def _fast(engine: Engine, tag: str, asked: Questions) -> Any:
     assert found is not None
     layers = overlay_layers(found["GraphDriver"])
     assert layers is not None and len(layers) > 1  # the daemon stores it in overlay2
-    return fast_layer_facts(layers, found["Config"], found["Architecture"], tag, asked)
+    driver, config, arch = found["GraphDriver"], found["Config"], found["Architecture"]
+    return fast_layer_facts(driver, config, arch, tag, asked)
 
 
 @pytest.mark.parametrize("case", list(layer_cases.CASES))

@@ -61,7 +61,8 @@ def _fast(tag: str, asked: Questions) -> Any:
     found = json.loads(podman_harness.podman("image", "inspect", tag))[0]
     layers = overlay_layers(found["GraphDriver"])
     assert layers is not None and len(layers) > 1  # the store is overlay
-    return fast_layer_facts(layers, found["Config"], found["Architecture"], tag, asked)
+    driver, config, arch = found["GraphDriver"], found["Config"], found["Architecture"]
+    return fast_layer_facts(driver, config, arch, tag, asked)
 
 
 @pytest.mark.parametrize("case", list(layer_cases.CASES))

@@ -54,14 +54,25 @@ def overlay_layers(driver: Mapping[str, Any] | None) -> tuple[str, ...] | None:
 
 
 def fast_layer_facts(
-    layers: tuple[str, ...], config: Mapping[str, Any], arch: str, image: str, asked: Questions
+    driver: Mapping[str, Any] | None,
+    config: Mapping[str, Any],
+    arch: str,
+    image: str,
+    asked: Questions,
 ) -> LayerFacts | None:
-    """The probe's answer read from the layer's folders; None when it cannot be matched here
-    (the caller then asks a probe container)."""
+    """The probe's answer read from the layer's folders (an inspect's GraphDriver names them);
+    None when it cannot be matched here (the caller then asks a probe container)."""
+    layers = overlay_layers(driver)
+    if layers is None or driver is None:
+        return None
     user = str(config.get("User") or "")
     workdir = str(config.get("WorkingDir") or "/")
+    # A container's `/` is its own layer's root: moby's overlay2 makes it 0755 root:root
+    # whatever the image's top layer root says (overlay2/overlay.go create); Podman's store
+    # copies the parent's (containers/storage overlay create).
+    fixed_root = driver.get("Name") == "overlay2"
     try:
-        text = _Look(Union(layers), config, arch, workdir).answer(asked, user)
+        text = _Look(Union(layers), config, arch, workdir, fixed_root).answer(asked, user)
     except (OSError, ValueError):  # Unsure, a folder gone, a permission, a NUL in a name
         return None
     output = os.fsencode(text)[:_CUT].decode("utf-8", errors="replace")
@@ -71,8 +82,10 @@ def fast_layer_facts(
 class _Look:
     """The script's questions, one method each, answered as its shell and tools would."""
 
-    def __init__(self, fs: Union, config: Mapping[str, Any], arch: str, workdir: str) -> None:
-        self.fs = fs
+    def __init__(
+        self, fs: Union, config: Mapping[str, Any], arch: str, workdir: str, fixed_root: bool
+    ) -> None:
+        self.fs, self.fixed_root = fs, fixed_root
         if fs.root.st.st_uid or fs.root.st.st_gid:  # a remapped store (userns-remap, rootless)
             raise Unsure("the layer's ids are mapped: not the container's")
         env = dict(str(e).partition("=")[::2] for e in config.get("Env") or ())
@@ -269,12 +282,15 @@ class _Look:
             return
         self.need("stat")
         st = found.st
-        kind = next((k for test, k in _KINDS if test(st.st_mode)), None)
+        mode, uid, gid = st.st_mode, st.st_uid, st.st_gid
+        if found is self.fs.root and self.fixed_root:
+            mode, uid, gid = stat.S_IFDIR | 0o755, 0, 0
+        kind = next((k for test, k in _KINDS if test(mode)), None)
         if kind is None:
             kind = "regular empty file" if st.st_size == 0 else "regular file"
-        user = self._name(self.users, st.st_uid)
-        group = self._name(self.groups, st.st_gid)
-        self.say("path", f"{path}\t{user}:{group}\t{stat.S_IMODE(st.st_mode):o}\t{kind}")
+        user = self._name(self.users, uid)
+        group = self._name(self.groups, gid)
+        self.say("path", f"{path}\t{user}:{group}\t{stat.S_IMODE(mode):o}\t{kind}")
 
     def find(self, names: tuple[str, ...]) -> list[str]:
         """`find / -xdev -maxdepth 6 \\( -name ... \\) -type f`: not into the runtime's mounts."""

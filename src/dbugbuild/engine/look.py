@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dbugbuild import diagnosis
 from dbugbuild.diagnosis import LayerFacts, Questions, parse_probe, probe_script
 from dbugbuild.engine.daemon import Engine
-from dbugbuild.engine.fastlook import fast_layer_facts, overlay_layers
+from dbugbuild.engine.fastlook import fast_layer_facts
 from dbugbuild.engine.later import Later
 from dbugbuild.errors import DbugbuildError
 from dbugbuild.logs import BuildLog
@@ -58,10 +58,9 @@ def api_layer_facts(
         if found is None:
             return None
         config = dict(found.get("Config") or {})
-        layers = overlay_layers(found.get("GraphDriver"))
-        if fast and layers is not None:
+        if fast:
             arch = str(found.get("Architecture") or "")
-            read = fast_layer_facts(layers, config, arch, image, asked)
+            read = fast_layer_facts(found.get("GraphDriver"), config, arch, image, asked)
             if read is not None and _is_local(local):
                 return read
         user = str(config.get("User") or "")

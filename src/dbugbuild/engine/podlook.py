@@ -22,7 +22,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from dbugbuild.diagnosis import LayerFacts, Questions, parse_probe, probe_script
-from dbugbuild.engine.fastlook import fast_layer_facts, overlay_layers
+from dbugbuild.engine.fastlook import fast_layer_facts
 from dbugbuild.engine.podman import podman_output
 from dbugbuild.engine.probe import ProbeResult
 
@@ -84,10 +84,9 @@ class PodmanLook:
         if not isinstance(found, dict):
             return None
         config = dict(found.get("Config") or {})
-        layers = overlay_layers(found.get("GraphDriver"))
-        if layers is not None and not self._env.get("CONTAINER_HOST"):  # else podman --remote
+        if not self._env.get("CONTAINER_HOST"):  # else podman --remote: the store is not here
             arch = str(found.get("Architecture") or "")
-            facts = fast_layer_facts(layers, config, arch, image, asked)
+            facts = fast_layer_facts(found.get("GraphDriver"), config, arch, image, asked)
             if facts is not None:
                 return facts
         return self._container_facts(image, asked, timeout, lambda: config)
