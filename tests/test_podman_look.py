@@ -219,17 +219,21 @@ def test_podman_look_answers_as_the_api_look(podman_no_leaks: None, tmp_path: Pa
     try:
         podman = engine.podman_look()
         assert podman is not None
-        by_cli = podman.layer_facts(tag, asked, 30)
+        by_cli = podman.layer_facts(tag, asked, 30, fast=False)  # its container
+        assert podman.layer_facts(tag, asked, 30) == by_cli  # the layer's folders read
         assert podman.layer_facts("dbugbuild-no-such-image", asked, 30) is None
         assert engine.image_id(tag) is not None  # the API is reached now: the service's look
-        by_api = look.api_layer_facts(engine, tag, asked, 30)
+        by_api = look.api_layer_facts(engine, tag, asked, 30, fast=False)
+        # Through the service the layer's folders are read too (fastlook.py): the layer's /tmp.
+        assert look.api_layer_facts(engine, tag, asked, 30) == by_cli
         assert look.layer_facts(engine, tag, asked, 30) == by_cli  # a session's look too
     finally:
         engine.close()
         podman_harness.podman("rmi", tag)
     assert by_cli is not None and by_api is not None
     # The service's read-only root has Podman's writable tmpfs over /tmp (a copy of the
-    # layer's, which `find -xdev` does not enter): the CLI's look has none, and finds the file.
+    # layer's, which `find -xdev` does not enter): the CLI's look has none, and finds the file,
+    # as does the look in the layer's folders.
     assert by_cli.elsewhere == ("/tmp/in/x",) and by_api.elsewhere == ()
     assert replace(by_cli, elsewhere=()) == by_api
     assert (by_cli.user, by_cli.workdir) == ("app", "/srv/app")

@@ -93,8 +93,14 @@ class ImagesMixin:
         return {i["Id"] for i in self._client.api.images(all=True)}
 
     def image_config(self, ref: str) -> dict[str, Any] | None:
+        found = self.image_inspect(ref)
+        return None if found is None else dict(found.get("Config") or {})
+
+    def image_inspect(self, ref: str) -> dict[str, Any] | None:
+        """The image's whole inspect (Config, Architecture, GraphDriver...), or None when the
+        daemon has no such image."""
         try:
-            return dict(self._client.api.inspect_image(ref).get("Config") or {})
+            return dict(self._client.api.inspect_image(ref))
         except docker.errors.ImageNotFound:
             return None
         except docker.errors.APIError as exc:

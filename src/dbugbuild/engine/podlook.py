@@ -2,9 +2,11 @@
 CLI: it needs no Podman service, so a report-only run on Podman starts none (a service costs
 about half a second of CPU before it answers; the look alone is one `podman run`).
 
-The look is probe.py's: a container with a read-only root, no network, run as root,
-labelled (`dbugbuild clean` finds a leftover), killed at its time limit, removed on every
-exit path and never committed. The image's config comes from `podman image inspect`.
+The look is read from the layer's overlay folders when the store is this machine's
+(fastlook.py: no container); else it is probe.py's: a container with a read-only root, no
+network, run as root, labelled (`dbugbuild clean` finds a leftover), killed at its time limit,
+removed on every exit path and never committed. The image's config comes from `podman image
+inspect`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from dbugbuild.diagnosis import LayerFacts, Questions, parse_probe, probe_script
+from dbugbuild.engine.fastlook import fast_layer_facts
 from dbugbuild.engine.podman import podman_output
 from dbugbuild.engine.probe import ProbeResult
 
@@ -65,14 +68,43 @@ class PodmanLook:
         out = podman_output(self._cli, self._env, "image", "inspect", "--format", template, ref)
         return out.strip() if out is not None else None
 
-    def layer_facts(self, image: str, asked: Questions, timeout: float) -> LayerFacts | None:
-        """look.layer_facts's look: the container starts while the config is read (`podman
-        image inspect`, ~40 ms), and the probe's script, made from that config, comes on its
-        stdin. None when nothing could be learnt (no such image, no /bin/sh)."""
+    def layer_facts(
+        self, image: str, asked: Questions, timeout: float, fast: bool = True
+    ) -> LayerFacts | None:
+        """look.layer_facts's look: read from the layer's overlay folders when the store is
+        local (one `podman image inspect` names them), else in a container (`fast` False: at
+        once, the config read while it starts). None when nothing could be learnt."""
+        if not fast:
+            return self._container_facts(image, asked, timeout, lambda: self.image_config(image))
+        out = podman_output(self._cli, self._env, "image", "inspect", image)
+        try:
+            found = json.loads(out)[0] if out else None
+        except (ValueError, IndexError, KeyError):
+            return None
+        if not isinstance(found, dict):
+            return None
+        config = dict(found.get("Config") or {})
+        if not self._env.get("CONTAINER_HOST"):  # else podman --remote: the store is not here
+            arch = str(found.get("Architecture") or "")
+            facts = fast_layer_facts(found.get("GraphDriver"), config, arch, image, asked)
+            if facts is not None:
+                return facts
+        return self._container_facts(image, asked, timeout, lambda: config)
+
+    def _container_facts(
+        self,
+        image: str,
+        asked: Questions,
+        timeout: float,
+        read_config: Callable[[], dict[str, Any] | None],
+    ) -> LayerFacts | None:
+        """The look in a container: it starts while `read_config` runs (`podman image inspect`,
+        ~40 ms), and the probe's script, made from that config, comes on its stdin. None when
+        nothing could be learnt (no such image, no /bin/sh)."""
         where: list[tuple[str, str]] = []
 
         def script() -> str | None:
-            config = self.image_config(image)
+            config = read_config()
             if config is None:
                 return None
             where.append((str(config.get("User") or ""), str(config.get("WorkingDir") or "/")))
