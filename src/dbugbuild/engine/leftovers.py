@@ -24,13 +24,14 @@ if TYPE_CHECKING:
     from typing import Any
 
 # The lines a step's container shows in, as the classic CLI prints them: moby
-# builder/dockerfile/internals.go (`Running in %s`, `Removing intermediate container %s`) and
-# dispatchers.go (` ---> %s`, `Step %d/%d : %s`). One search over a chunk's whole lines finds
+# builder/dockerfile/internals.go (`Running in %s`; `Removing intermediate container %s` up to
+# Engine 20.10, ` ---> Removed intermediate container %s` on 26: tests/fixtures/logs/engine-26)
+# and dispatchers.go (` ---> %s`, `Step %d/%d : %s`). One search over a chunk's whole lines finds
 # them: the step's own output between them costs no Python per line.
 _TRACE = re.compile(
     r"^(?:"
     r" ---> Running in (?P<running>[0-9a-f]{12,64})"
-    r"|Removing intermediate container (?P<removed>[0-9a-f]{12,64})"
+    r"|(?: ---> )?Remov(?:ing|ed) intermediate container (?P<removed>[0-9a-f]{12,64})"
     r"| ---> (?P<image>[0-9a-f]{12,64})"
     r"|Step \d+/\d+ : (?P<keyword>\S+)[ \t\r]?(?P<rest>.*?)"
     r")[ \t\r\f\v]*$",
