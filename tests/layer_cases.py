@@ -8,8 +8,10 @@ look's answer is compared with the probe container's on the same image (tests/te
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from dbugbuild.diagnosis import LayerFacts, Questions
+from dbugbuild.engine.fastlook import fast_layer_facts, overlay_layers
 
 BUSYBOX = """\
 FROM busybox
@@ -70,6 +72,15 @@ DEBIAN_ASKED = Questions(
 )  # fmt: skip
 
 CASES = {"busybox": (BUSYBOX, BUSYBOX_ASKED), "debian": (DEBIAN, DEBIAN_ASKED)}
+
+
+def fast_look(found: dict[str, Any], tag: str, asked: Questions) -> LayerFacts | None:
+    """The look without a container, from an image's inspect (Docker's or Podman's, the same
+    fields), once the inspect shows an overlay store of more than one layer."""
+    driver = found["GraphDriver"]
+    layers = overlay_layers(driver)
+    assert layers is not None and len(layers) > 1, driver  # the store is overlay(2)
+    return fast_layer_facts(driver, found["Config"], found["Architecture"], tag, asked)
 
 
 def unordered(facts: LayerFacts | None) -> LayerFacts | None:

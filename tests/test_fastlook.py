@@ -17,7 +17,6 @@ import layer_cases
 from conftest import note_build_output, own_label
 from dbugbuild.diagnosis import Questions
 from dbugbuild.engine import Engine, look
-from dbugbuild.engine.fastlook import fast_layer_facts, overlay_layers
 
 pytestmark = pytest.mark.docker
 
@@ -56,10 +55,7 @@ def built(engine: Engine, no_leaks: None, tmp_path: Path) -> Iterator[dict[str, 
 def _fast(engine: Engine, tag: str, asked: Questions) -> Any:
     found = engine.image_inspect(tag)
     assert found is not None
-    layers = overlay_layers(found["GraphDriver"])
-    assert layers is not None and len(layers) > 1  # the daemon stores it in overlay2
-    driver, config, arch = found["GraphDriver"], found["Config"], found["Architecture"]
-    return fast_layer_facts(driver, config, arch, tag, asked)
+    return layer_cases.fast_look(found, tag, asked)
 
 
 @pytest.mark.parametrize("case", list(layer_cases.CASES))

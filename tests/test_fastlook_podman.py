@@ -17,7 +17,6 @@ import podman_harness
 from conftest import note_build_output, own_label
 from dbugbuild.diagnosis import Questions
 from dbugbuild.engine import Engine, look
-from dbugbuild.engine.fastlook import fast_layer_facts, overlay_layers
 from dbugbuild.engine.podlook import PodmanLook
 
 pytestmark = pytest.mark.podman
@@ -59,10 +58,7 @@ def built(podlook: PodmanLook, tmp_path: Path) -> Iterator[dict[str, str]]:
 
 def _fast(tag: str, asked: Questions) -> Any:
     found = json.loads(podman_harness.podman("image", "inspect", tag))[0]
-    layers = overlay_layers(found["GraphDriver"])
-    assert layers is not None and len(layers) > 1  # the store is overlay
-    driver, config, arch = found["GraphDriver"], found["Config"], found["Architecture"]
-    return fast_layer_facts(driver, config, arch, tag, asked)
+    return layer_cases.fast_look(found, tag, asked)
 
 
 @pytest.mark.parametrize("case", list(layer_cases.CASES))
