@@ -62,13 +62,14 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
         self._env = dict(env)
         self._labels = dict(labels or {})
         self._is_local: bool | None = None
-        self._inspected = {}  # inspect_soon's (images.py)
         self._plugins: dict[str, bool] = {}
         self._podman_given = podman
-        self._seeks_podman = connection.endpoint.host == LOCAL_PODMAN  # sought in its thread
-        # Classic builds' step containers (leftovers.py), removed by close(); not --keep's.
+        # A local Podman service sought in the connection's thread (connect_podman).
+        self._seeks_podman = connection.endpoint.host == LOCAL_PODMAN
+        # What classic builds printed of their step containers, removed by close()
+        # (leftovers.py): the failed one is the debug phase's until then; --keep's for good.
         self._traces: list[StepTrace] = []
-        # Work in a thread (let_go_soon's and the probes' removals, inspect_soon): settle() waits.
+        # Removals in a thread (let_go_soon's, the probes' containers): settle() waits.
         self._going: list[Later[object]] = []
         # Makes a section no signal cuts in two (a container being created, the clean-up): app
         # sets debug.signals.deferred, which the engine cannot import (dependencies point down).
@@ -241,9 +242,8 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
         first used, if ever) and `started` is called.
 
         The step containers a classic build prints are removed by close() from the moment
-        they are printed (the failed one too, unless `keep`), at once when the build is
-        interrupted (leftovers.py); a cancelled podman build's Buildah containers too; and
-        each classic step's image is inspected in a thread as the step starts (inspect_soon).
+        they are printed (the failed one too, unless `keep`), and at once when the build is
+        interrupted (leftovers.py); a cancelled podman build's Buildah containers too.
 
         The CLI, not the API, runs the build: it owns the build context semantics users expect
         of `docker build` (.dockerignore, -f outside the context, stdin Dockerfiles, contexts,
@@ -276,7 +276,7 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
             if not podman:
                 from dbugbuild.engine.leftovers import StepTrace
 
-                traced.append(StepTrace(on_run=self.inspect_soon if api_soon else None))
+                traced.append(StepTrace())
                 if not keep:  # armed before the first line is read: before the failed container
                     self._traces.append(traced[0])
             if api_soon:

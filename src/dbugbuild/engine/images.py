@@ -3,13 +3,11 @@ remove (children first, never another client's)."""
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from dbugbuild.engine.failures import api_error, unless_missing
 from dbugbuild.engine.sdk import docker
-from dbugbuild.errors import DbugbuildError
 
 TYPE_CHECKING = False  # not typing's: importing typing is start-up time (cli.py)
 if TYPE_CHECKING:
@@ -22,12 +20,6 @@ class ImagesMixin:
     """Image primitives over the engine's docker-py client."""
 
     _client: Any
-    _inspected: dict[str, dict[str, Any]]  # inspect_soon's answers, by the ref it was given
-    _soon: Callable[[Callable[[], object]], None]
-    if TYPE_CHECKING:
-
-        @property
-        def is_local(self) -> bool: ...
 
     def image_id(self, ref: str) -> str | None:
         """The id of a local image (by name or id), or None when the daemon has no such image."""
@@ -104,26 +96,9 @@ class ImagesMixin:
         found = self.image_inspect(ref)
         return None if found is None else dict(found.get("Config") or {})
 
-    def inspect_soon(self, ref: str) -> None:
-        """Inspect `ref` in a thread, and ask once whether the daemon is this machine's: a
-        classic step's image as the step starts, which the diagnosis' look and the session
-        ask for if the step fails (image_inspect then answers from here). Best effort: a
-        failure here is met again, and said, by the caller that needs the answer."""
-
-        def fetch() -> None:
-            with contextlib.suppress(DbugbuildError, docker.errors.DockerException, OSError):
-                found = self.image_inspect(ref)
-                if found is not None:
-                    self._inspected[ref] = found
-                self.is_local  # noqa: B018  # asked now: the look's other question
-
-        self._soon(fetch)
-
     def image_inspect(self, ref: str) -> dict[str, Any] | None:
         """The image's whole inspect (Config, Architecture, GraphDriver...), or None when the
-        daemon has no such image. (An image's inspect by id never changes.)"""
-        if ref in self._inspected:
-            return dict(self._inspected[ref])
+        daemon has no such image."""
         try:
             return dict(self._client.api.inspect_image(ref))
         except docker.errors.ImageNotFound:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dbugbuild.engine.sdk import docker
@@ -52,7 +51,6 @@ class StepTrace:
     parent: str | None = None  # the last image printed: where the next step's container starts
     pending: str | None = None  # a RUN step begun whose container was not printed yet
     pending_since: float = 0.0
-    on_run: Callable[[str], object] | None = None  # told the image each step's container runs from
     _line: str = ""
 
     def seen(self, text: str) -> None:
@@ -67,8 +65,6 @@ class StepTrace:
         if (running := found.group("running")) is not None:
             self.containers.append(running)
             self.pending = None
-            if self.on_run is not None and self.parent is not None:
-                self.on_run(self.parent)
         elif (gone := found.group("removed")) is not None:  # --rm's, after a step succeeded
             self.containers = [c for c in self.containers if not gone.startswith(c)]
         elif (image := found.group("image")) is not None:
