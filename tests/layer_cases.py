@@ -7,7 +7,10 @@ look's answer is compared with the probe container's on the same image (tests/te
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from dbugbuild.diagnosis import LayerFacts, Questions
@@ -72,6 +75,23 @@ DEBIAN_ASKED = Questions(
 )  # fmt: skip
 
 CASES = {"busybox": (BUSYBOX, BUSYBOX_ASKED), "debian": (DEBIAN, DEBIAN_ASKED)}
+
+
+@contextlib.contextmanager
+def built(
+    tmp_path: Path, build: Callable[[Path, str, str], str], remove: Callable[[str], object]
+) -> Iterator[dict[str, str]]:
+    """Every case's image, built by `build(folder, dockerfile, name)` (its tag), and each one
+    removed by `remove(tag)` at the end, whatever happened."""
+    tags: dict[str, str] = {}
+    try:
+        for name, (dockerfile, _) in CASES.items():
+            (tmp_path / name).mkdir()
+            tags[name] = build(tmp_path / name, dockerfile, name)
+        yield tags
+    finally:
+        for tag in tags.values():
+            remove(tag)
 
 
 def fast_look(found: dict[str, Any], tag: str, asked: Questions) -> LayerFacts | None:

@@ -41,15 +41,12 @@ def _build(tmp_path: Path, dockerfile: str, name: str) -> str:
 @pytest.fixture
 def built(engine: Engine, no_leaks: None, tmp_path: Path) -> Iterator[dict[str, str]]:
     """Both cases' images (removed at the end, their intermediate images with them)."""
-    tags: dict[str, str] = {}
-    try:
-        for name, (dockerfile, _) in layer_cases.CASES.items():
-            (tmp_path / name).mkdir()
-            tags[name] = _build(tmp_path / name, dockerfile, name)
+
+    def remove(tag: str) -> object:
+        return subprocess.run(["docker", "rmi", tag], capture_output=True, check=False)
+
+    with layer_cases.built(tmp_path, _build, remove) as tags:
         yield tags
-    finally:
-        for tag in tags.values():
-            subprocess.run(["docker", "rmi", tag], capture_output=True, check=False)
 
 
 def _fast(engine: Engine, tag: str, asked: Questions) -> Any:

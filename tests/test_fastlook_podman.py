@@ -45,15 +45,8 @@ def podlook(podman_no_leaks: None) -> Iterator[PodmanLook]:
 
 @pytest.fixture
 def built(podlook: PodmanLook, tmp_path: Path) -> Iterator[dict[str, str]]:
-    tags: dict[str, str] = {}
-    try:
-        for name, (dockerfile, _) in layer_cases.CASES.items():
-            (tmp_path / name).mkdir()
-            tags[name] = _build(tmp_path / name, dockerfile, name)
+    with layer_cases.built(tmp_path, _build, lambda tag: podman_harness.podman("rmi", tag)) as tags:
         yield tags
-    finally:
-        for tag in tags.values():
-            podman_harness.podman("rmi", tag)
 
 
 def _fast(tag: str, asked: Questions) -> Any:
