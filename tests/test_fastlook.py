@@ -143,3 +143,61 @@ def test_look_falls_back_on_another_driver(
     assert probes == [tag]
     monkeypatch.undo()
     assert layer_cases.unordered(answer) == layer_cases.unordered(_fast(engine, tag, asked))
+
+
+def test_look_reads_no_folders_this_machine_lacks(
+    engine: Engine, built: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A daemon in a VM or behind a tunnel names folders of its own machine: where one of them
+    is not here, the probe container answers. Only the inspect's folder names are changed
+    (the lowest layer's moved under a folder this machine has not); the probe is the
+    daemon's."""
+    tag, asked = built["busybox"], layer_cases.BUSYBOX_ASKED
+    real_inspect, real_probe = engine.image_inspect, engine.probe
+    probes: list[str] = []
+
+    def inspect(ref: str) -> dict[str, Any] | None:
+        found = real_inspect(ref)
+        assert found is not None
+        data = dict(found["GraphDriver"]["Data"])
+        *kept, lowest = data["LowerDir"].split(":")
+        data["LowerDir"] = ":".join([*kept, "/dbugbuild-no-such-store" + lowest])
+        return {**found, "GraphDriver": {**found["GraphDriver"], "Data": data}}
+
+    monkeypatch.setattr(engine, "image_inspect", inspect)
+    monkeypatch.setattr(engine, "probe", lambda *a, **k: probes.append(a[0]) or real_probe(*a, **k))
+    answer = look.layer_facts(engine, tag, asked)
+    assert probes == [tag]
+    monkeypatch.undo()
+    assert layer_cases.unordered(answer) == layer_cases.unordered(_fast(engine, tag, asked))
+
+
+def test_fast_look_asks_the_daemon_only_the_inspect(
+    built: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The read needs the image's inspect and nothing else of the daemon: not its `info`
+    (which Engine.is_local asks for bind mounts), 7-25 ms at the end of every failed build.
+    The requests are counted on a new engine's own docker-py client (the session's engine
+    may have asked is_local already, and keeps the answer)."""
+    tag, asked = built["busybox"], layer_cases.BUSYBOX_ASKED
+    fresh = Engine.connect(os.environ)
+    monkeypatch.setattr(fresh, "probe", lambda *a, **k: pytest.fail("a probe container"))
+    try:
+        _check_only_the_inspect(fresh, tag, asked, monkeypatch)
+    finally:
+        fresh.close()
+
+
+def _check_only_the_inspect(
+    engine: Engine, tag: str, asked: Questions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine.image_id(tag)  # the client made (its version request is not the look's)
+    api = engine._client.api
+    asked_for: list[str] = []
+    real_send = api.send
+    monkeypatch.setattr(
+        api, "send", lambda req, **k: asked_for.append(req.path_url) or real_send(req, **k)
+    )
+    assert look.layer_facts(engine, tag, asked) is not None
+    paths = [url.split("?")[0] for url in asked_for]
+    assert len(paths) == 1 and "/images/" in paths[0] and paths[0].endswith("/json"), paths

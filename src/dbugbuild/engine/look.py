@@ -16,7 +16,6 @@ from dbugbuild import diagnosis
 from dbugbuild.diagnosis import LayerFacts, Questions, parse_probe, probe_script
 from dbugbuild.engine.daemon import Engine
 from dbugbuild.engine.fastlook import fast_layer_facts
-from dbugbuild.engine.later import Later
 from dbugbuild.errors import DbugbuildError
 from dbugbuild.logs import BuildLog
 from dbugbuild.report import Diagnose, Diagnosis, FailedStep
@@ -48,20 +47,24 @@ def api_layer_facts(
 ) -> LayerFacts | None:
     """The look through the Engine API: read from the layer's folders when the daemon is this
     machine's and stores it in overlay2 (the inspect names them), else a probe container
-    (Engine.probe; at once when not `fast`)."""
-    # Whether the daemon is this machine's (one `info`, ~7 ms) is asked while the layer is read.
-    local: Later[bool] = Later(lambda: engine.is_local, "dbugbuild-is-local")
-    if fast:
-        local.start()
+    (Engine.probe; at once when not `fast`).
+
+    "This machine's" is the endpoint (a socket, or loopback) and the folders themselves: the
+    read needs every folder the inspect names to be here, and their names cannot match
+    another store's by chance (overlay2 names a layer's folder by a random cache id;
+    Podman's store by the layer's id, which is its content's). A daemon in a VM, or behind
+    a tunnel, names folders this machine does not have, and the probe container answers.
+    The daemon's `info` (Engine.is_local, which bind mounts need) is not asked: 7-25 ms of
+    a failed build's end, on the daemon the build just used."""
     try:
         found = engine.image_inspect(image)
         if found is None:
             return None
         config = dict(found.get("Config") or {})
-        if fast:
+        if fast and engine.endpoint.on_this_machine:
             arch = str(found.get("Architecture") or "")
             read = fast_layer_facts(found.get("GraphDriver"), config, arch, image, asked)
-            if read is not None and _is_local(local):
+            if read is not None:
                 return read
         user = str(config.get("User") or "")
         workdir = str(config.get("WorkingDir") or "/")
@@ -72,20 +75,9 @@ def api_layer_facts(
         )
     except DbugbuildError:
         return None
-    finally:
-        local.close(lambda _local: None)
     if result is None:
         return None
     return parse_probe(result.output, image=image, user=user, workdir=workdir)
-
-
-def _is_local(local: Later[bool]) -> bool:
-    """Engine.is_local, asked in a thread; a daemon that cannot say is not local (the look
-    then goes on through the container, which says what that daemon can)."""
-    try:
-        return local.get()
-    except (DbugbuildError, OSError):  # OSError: requests' connection errors
-        return False
 
 
 def diagnoser(
