@@ -49,10 +49,10 @@ class PromptCase:
 
 
 def prompt_cases(
-    python: str, podman_conf: str, remove_classic: Callable[[str], None]
+    dbugbuild: Sequence[str], podman_conf: str, remove_classic: Callable[[str], None]
 ) -> list[PromptCase]:
     """The classic builder's case, and Podman's when podman and its configuration are here."""
-    ours = [python, "-m", "dbugbuild"]
+    ours = list(dbugbuild)  # run.dbugbuild_argv(): the installed script, as a user runs it
     cases = [
         PromptCase(
             "classic",
