@@ -28,6 +28,7 @@ import pytest
 
 from conftest import FIXTURES, TESTS, Run, remove_build, run_cli
 from dbugbuild.engine import Engine
+from dbugbuild.engine.build import plugin_binary
 
 pytestmark = pytest.mark.docker
 
@@ -336,3 +337,33 @@ def test_buildkit_without_buildx_is_exit_69_with_the_install_hint(engine: Engine
     )
     assert "BuildKit is enabled but the buildx component is missing or broken" in done.stderr
     assert json.loads(done.stdout or "null") is None
+
+
+def test_buildkit_runs_the_buildx_plugin_the_docker_cli_would(tmp_path: Path) -> None:
+    """`docker buildx build` is the buildx plugin's file, run by the CLI after two process
+    starts of its own; dbugbuild runs that file itself (the one the CLI would: the user's
+    plugin folder first), unless config.json names plugin folders of its own, where the CLI
+    decides. A plugin in a private DOCKER_CONFIG records how it is run, then is the real one."""
+    real = plugin_binary("buildx", {"DOCKER_CONFIG": str(tmp_path / "none")})
+    assert real is not None, "no buildx plugin in the system plugin folders"
+    config = tmp_path / "config"
+    (config / "cli-plugins").mkdir(parents=True)
+    calls = tmp_path / "calls"
+    wrapper = config / "cli-plugins" / "docker-buildx"
+    wrapper.write_text(f'#!/bin/sh\necho "$*" >> {calls}\nexec {real} "$@"\n')
+    wrapper.chmod(0o755)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "Dockerfile").write_text(f"FROM busybox\nRUN echo {uuid.uuid4().hex} && exit 4\n")
+    env = {**os.environ, "DOCKER_CONFIG": str(config)}
+
+    def build() -> list[str]:
+        calls.unlink(missing_ok=True)
+        run = run_cli(["--no-shell", "--format", "json", *BK, "."], project, env=env)
+        report = run.json()
+        assert (run.code, report["failed_step"]["line"]) == (4, 2), run.stderr
+        return calls.read_text().splitlines()
+
+    assert build() == ["build --load --progress=plain ."]  # no CLI: no metadata call either
+    (config / "config.json").write_text('{"cliPluginsExtraDirs": []}')
+    assert build() == ["docker-cli-plugin-metadata", "buildx build --load --progress=plain ."]

@@ -11,6 +11,7 @@ from dbugbuild.engine.build import (
     BuildCommand,
     has_plugin,
     missing_plugin,
+    plugin_binary,
     run_build,
     said_no_buildx,
 )
@@ -254,6 +255,10 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
                 raise missing_plugin(command)
             command = command.fallback
         path = self._program(command.program)
+        if command.plugin is not None and command.argv[:1] == (command.plugin,):
+            plugin = plugin_binary(command.plugin, self._env)  # `docker buildx` without docker
+            if plugin is not None:
+                path, command = plugin, replace(command, argv=command.argv[1:])
         stderr: list[str] = []
         podman = command.program == "podman"
         watch = None
