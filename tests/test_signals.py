@@ -173,5 +173,30 @@ def test_report_only_removes_the_failed_container(
     assert marked_left(engine, marker) == []
 
 
+def test_a_signal_as_the_removal_thread_is_made_leaves_nothing(
+    engine: Engine, marker: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A report-only run hands the failed container to a removal thread (Engine.let_go_soon):
+    a SIGTERM landing as that thread is made raised out of it after the traces were cleared,
+    and close() had nothing left to remove. The signal is raised there by the test (the
+    window is a few bytecodes); the build, the daemon and the clean-up are real."""
+    from dbugbuild.engine import later
+    from dbugbuild.errors import Terminated
+
+    real_init = later.Later.__init__
+    landed: list[str] = []
+
+    def init(self: later.Later[object], make: object, name: str = "dbugbuild-later") -> None:
+        if name == "dbugbuild-removal" and not landed:
+            landed.append(name)
+            raise Terminated(signal.SIGTERM)
+        real_init(self, make, name)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(later.Later, "__init__", init)
+    run = run_cli(["--format", "json", "--no-shell", "."], _project(tmp_path, marker))
+    assert landed and run.code == 128 + signal.SIGTERM, run.stderr
+    assert marked_left(engine, marker) == []
+
+
 def marked_left(engine: Engine, marker: str) -> list[str]:
     return docker_leftovers(engine, marker, wait=2)

@@ -13,7 +13,7 @@ import selectors
 import signal
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from dbugbuild.errors import EngineUnavailableError
 
@@ -107,6 +107,19 @@ def plugin_binary(name: str, env: Mapping[str, str]) -> str | None:
             runs = os.path.isfile(candidate) and os.access(candidate, os.X_OK)
             return candidate if runs else None
     return None
+
+
+def standalone(
+    path: str, command: BuildCommand, env: Mapping[str, str]
+) -> tuple[str, BuildCommand]:
+    """(what to run, its command): a `docker PLUGIN ...` build as the plugin's file itself with
+    `...` (plugin_binary), else the docker CLI at `path` with the command as it is."""
+    if command.plugin is None or command.argv[:1] != (command.plugin,):
+        return path, command
+    plugin = plugin_binary(command.plugin, env)
+    if plugin is None:
+        return path, command
+    return plugin, replace(command, argv=command.argv[1:])
 
 
 def has_plugin(path: str, name: str, env: Mapping[str, str]) -> bool:

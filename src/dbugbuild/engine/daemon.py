@@ -11,9 +11,9 @@ from dbugbuild.engine.build import (
     BuildCommand,
     has_plugin,
     missing_plugin,
-    plugin_binary,
     run_build,
     said_no_buildx,
+    standalone,
 )
 from dbugbuild.engine.connect import LOCAL_PODMAN, Connection, connect, local_version, podman_later
 from dbugbuild.engine.containers import ContainersMixin
@@ -136,14 +136,15 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
                     self._podman_given.service.stop()
 
     def let_go_soon(self) -> None:
-        """Remove what the builds left in a thread, while a report-only run makes its report
-        (the diagnosis' look overlaps it); close() waits for it."""
+        """Remove what the builds left in a thread, while a report-only run makes its report;
+        close() waits for it. The thread is there before the traces go: a signal between
+        the two leaves close() both (the second removal finds nothing to remove)."""
         left = [c for trace in self._traces for c in trace.containers]
         if left:
             from dbugbuild.engine.leftovers import remove_left
 
-            self._traces = []
             self._soon(lambda: remove_left(self._client.api, left))
+            self._traces = []
 
     @property
     def endpoint(self) -> Endpoint:
@@ -154,12 +155,10 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
 
     @property
     def is_local(self) -> bool:
-        """Whether a path on this machine is the same path for the daemon, so a bind mount of
-        a local folder into a container mounts that folder. False for a remote daemon (ssh://
-        or tcp:// to another machine), and for a socket or loopback port whose daemon reports
-        another host name (a daemon in a VM, or on the host of the container dbugbuild runs
-        in): there a bind mount would mount the daemon's own path of that name, so anything
-        that binds must say so instead. Asked of the daemon once."""
+        """Whether a local folder bind-mounted into a container is that folder. False for a
+        remote daemon (ssh:// or tcp:// to another machine), and for a socket or loopback port
+        whose daemon reports another host name (in a VM, or on the host of dbugbuild's
+        container): a bind would mount the daemon's own path. Asked of the daemon once."""
         if self._is_local is None:
             self._is_local = False
             if self.endpoint.on_this_machine:
@@ -254,11 +253,7 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
             if command.fallback is None:
                 raise missing_plugin(command)
             command = command.fallback
-        path = self._program(command.program)
-        if command.plugin is not None and command.argv[:1] == (command.plugin,):
-            plugin = plugin_binary(command.plugin, self._env)  # `docker buildx` without docker
-            if plugin is not None:
-                path, command = plugin, replace(command, argv=command.argv[1:])
+        path, command = standalone(self._program(command.program), command, self._env)
         stderr: list[str] = []
         podman = command.program == "podman"
         watch = None
