@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -122,12 +122,14 @@ def test_fast_look_falls_back_on_another_locale(
         subprocess.run(["docker", "rmi", tag], capture_output=True, check=False)
 
 
-def test_look_falls_back_on_another_driver(
-    engine: Engine, built: dict[str, str], monkeypatch: pytest.MonkeyPatch
+def _falls_back_when(
+    engine: Engine,
+    built: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    changed: Callable[[dict[str, Any]], dict[str, Any]],
 ) -> None:
-    """A store whose inspect names no overlay2 folders (the containerd snapshotter's, vfs):
-    the probe container answers. Only the inspect's driver name is changed; the probe is
-    the daemon's."""
+    """With the inspect's GraphDriver `changed` (nothing else: the probe is the daemon's), the
+    look asks the probe container, whose answer is the fast look's of the real inspect."""
     tag, asked = built["busybox"], layer_cases.BUSYBOX_ASKED
     real_inspect, real_probe = engine.image_inspect, engine.probe
     probes: list[str] = []
@@ -135,7 +137,7 @@ def test_look_falls_back_on_another_driver(
     def inspect(ref: str) -> dict[str, Any] | None:
         found = real_inspect(ref)
         assert found is not None
-        return {**found, "GraphDriver": {**found["GraphDriver"], "Name": "vfs"}}
+        return {**found, "GraphDriver": changed(dict(found["GraphDriver"]))}
 
     monkeypatch.setattr(engine, "image_inspect", inspect)
     monkeypatch.setattr(engine, "probe", lambda *a, **k: probes.append(a[0]) or real_probe(*a, **k))
@@ -143,33 +145,30 @@ def test_look_falls_back_on_another_driver(
     assert probes == [tag]
     monkeypatch.undo()
     assert layer_cases.unordered(answer) == layer_cases.unordered(_fast(engine, tag, asked))
+
+
+def test_look_falls_back_on_another_driver(
+    engine: Engine, built: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store whose inspect names no overlay2 folders (the containerd snapshotter's, vfs):
+    the probe container answers."""
+    _falls_back_when(engine, built, monkeypatch, lambda driver: {**driver, "Name": "vfs"})
 
 
 def test_look_reads_no_folders_this_machine_lacks(
     engine: Engine, built: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A daemon in a VM or behind a tunnel names folders of its own machine: where one of them
-    is not here, the probe container answers. Only the inspect's folder names are changed
-    (the lowest layer's moved under a folder this machine has not); the probe is the
-    daemon's."""
-    tag, asked = built["busybox"], layer_cases.BUSYBOX_ASKED
-    real_inspect, real_probe = engine.image_inspect, engine.probe
-    probes: list[str] = []
+    is not here (the lowest layer's moved under a folder this machine has not), the probe
+    container answers."""
 
-    def inspect(ref: str) -> dict[str, Any] | None:
-        found = real_inspect(ref)
-        assert found is not None
-        data = dict(found["GraphDriver"]["Data"])
+    def elsewhere(driver: dict[str, Any]) -> dict[str, Any]:
+        data = dict(driver["Data"])
         *kept, lowest = data["LowerDir"].split(":")
         data["LowerDir"] = ":".join([*kept, "/dbugbuild-no-such-store" + lowest])
-        return {**found, "GraphDriver": {**found["GraphDriver"], "Data": data}}
+        return {**driver, "Data": data}
 
-    monkeypatch.setattr(engine, "image_inspect", inspect)
-    monkeypatch.setattr(engine, "probe", lambda *a, **k: probes.append(a[0]) or real_probe(*a, **k))
-    answer = look.layer_facts(engine, tag, asked)
-    assert probes == [tag]
-    monkeypatch.undo()
-    assert layer_cases.unordered(answer) == layer_cases.unordered(_fast(engine, tag, asked))
+    _falls_back_when(engine, built, monkeypatch, elsewhere)
 
 
 def test_fast_look_asks_the_daemon_only_the_inspect(
