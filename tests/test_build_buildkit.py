@@ -231,7 +231,8 @@ def test_buildkit_chosen_by_the_environment_or_the_option(
         # apt's error by. With apt's line, the class is package-not-found.
         said = any("Unable to locate package" in ln for ln in report["failed_step"]["output_tail"])
         expected = "package-not-found" if said or builder == "classic" else "command-failed"
-        assert report["diagnosis"]["class"] == expected, report
+        assert report["diagnosis"]["class"] == expected, (
+            report["failed_step"]["output_tail"], report["diagnosis"])  # fmt: skip
     finally:
         remove_build(engine, report)
 

@@ -23,6 +23,8 @@ BUILDKIT = FIXTURES / "buildkit"
 
 # The class of each recorded failure: (secrets known, secrets unknown).
 CLASSES: dict[str, tuple[str, str]] = {
+    # apt's "E: " and its message split by its stdout's newline (as on a loaded CI machine).
+    "apt-error-split": ("package-not-found", "package-not-found"),
     "cache-mount-fail": ("cache-mount", "cache-mount"),
     "cache-mount-missing-file": ("cache-mount", "cache-mount"),
     "copy-chmod-missing": ("build-context", "build-context"),

@@ -11,9 +11,17 @@ from dbugbuild.diagnosis.case import Case, Found, code, join, said
 from dbugbuild.diagnosis.facts import Questions
 from dbugbuild.diagnosis.tables import APT_OPERATIONS, APT_OPTIONS
 
-_APT_INVALID_OPERATION = re.compile(r"E: Invalid operation (\S+)")
-_APT_BAD_OPTION = re.compile(
-    r"E: Command line option '?(?P<opt>[^'\s]+)'? (?:\[from (?P<from>\S+)\] )?is not understood"
+
+def _apt_error(pattern: str) -> re.Pattern[str]:
+    """apt-get's `E: MESSAGE`, also with the message at a line's start: apt writes `E: ` and
+    the message separately to its unbuffered stderr, and its buffered stdout's newline can
+    come between them (`Building dependency tree...E: ` and then the message alone)."""
+    return re.compile(r"(?:^|E: )" + pattern)
+
+
+_APT_INVALID_OPERATION = _apt_error(r"Invalid operation (\S+)")
+_APT_BAD_OPTION = _apt_error(
+    r"Command line option '?(?P<opt>[^'\s]+)'? (?:\[from (?P<from>\S+)\] )?is not understood"
 )
 _APT_ABORT = re.compile(r"Do you want to continue\? \[Y/n\] Abort\.")
 _PIP_UNKNOWN = re.compile(r'ERROR: unknown command "([^"]+)"|no such option: (\S+)')
@@ -74,9 +82,9 @@ def package_manager_misuse(case: Case) -> Found | None:
     return None
 
 
-_APT_UNABLE = re.compile(r"E: Unable to locate package (\S+)")
-_APT_NO_CANDIDATE = re.compile(r"E: Package '([^']+)' has no installation candidate")
-_APT_GLOB = re.compile(r"E: Couldn't find any package by (?:glob|regex) '([^']+)'")
+_APT_UNABLE = _apt_error(r"Unable to locate package (\S+)")
+_APT_NO_CANDIDATE = _apt_error(r"Package '([^']+)' has no installation candidate")
+_APT_GLOB = _apt_error(r"Couldn't find any package by (?:glob|regex) '([^']+)'")
 _APT_REPLACED = re.compile(r"However the following packages replace it:")
 # apk-tools: "ERROR: unable to select packages:" then "  NAME (no such package):" lines
 # (newer versions put the first on the same line).
