@@ -17,6 +17,7 @@ import layer_cases
 from conftest import note_build_output, own_label
 from dbugbuild.diagnosis import Questions
 from dbugbuild.engine import Engine, look
+from dbugbuild.engine.plainapi import PlainAPI
 
 pytestmark = pytest.mark.docker
 
@@ -190,13 +191,22 @@ def test_fast_look_asks_the_daemon_only_the_inspect(
 def _check_only_the_inspect(
     engine: Engine, tag: str, asked: Questions, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine.image_id(tag)  # the client made (its version request is not the look's)
-    api = engine._client.api
+    api = (
+        engine._connection.client.api
+    )  # docker-py's, made now (its version request is not the look's)
     asked_for: list[str] = []
     real_send = api.send
     monkeypatch.setattr(
         api, "send", lambda req, **k: asked_for.append(req.path_url) or real_send(req, **k)
     )
+    plain = engine._api
+    if isinstance(plain, PlainAPI):  # a local socket: the plain requests are counted too
+        real_request = plain._request
+        monkeypatch.setattr(
+            plain,
+            "_request",
+            lambda m, p, n, q: asked_for.append(p.format(n)) or real_request(m, p, n, q),
+        )
     assert look.layer_facts(engine, tag, asked) is not None
     paths = [url.split("?")[0] for url in asked_for]
     assert len(paths) == 1 and "/images/" in paths[0] and paths[0].endswith("/json"), paths

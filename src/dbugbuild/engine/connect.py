@@ -37,6 +37,9 @@ class Connection:
     a thread that soon() starts while a build runs; `client` waits for it there. A Podman
     service sought that way comes with the client (`podman`), and is stopped by close() if
     dbugbuild started it.
+
+    On a local socket without TLS (`plain`), the API is a PlainAPI in front of docker-py's
+    client: the calls a report makes need no docker-py (plainapi.py).
     """
 
     def __init__(
@@ -46,9 +49,12 @@ class Connection:
         endpoint: Endpoint,
         tunnel: StdioTunnel | None,
         make: Callable[[], Made] | None = None,
+        plain: bool = False,
     ) -> None:
         self._given = client
         self._make = make  # None: the client is given
+        self._plain = plain
+        self._api: Any = None  # made when first asked for (plainapi.py loads then)
         self._later: Later[Made] | None = None  # made by _making() when first needed
         self.cli = cli  # the docker CLI's path
         self.endpoint = endpoint
@@ -68,6 +74,17 @@ class Connection:
     def client(self) -> Any:
         """The docker.DockerClient (made now if it was not started: see soon())."""
         return self._making().get()[0]
+
+    @property
+    def api(self) -> Any:
+        """The Engine API: docker-py's APIClient, or the PlainAPI in front of it."""
+        if not self._plain:
+            return self.client.api
+        if self._api is None:
+            from dbugbuild.engine.plainapi import PlainAPI
+
+            self._api = PlainAPI(self.endpoint.host, lambda: self.client.api)
+        return self._api
 
     @property
     def podman(self) -> PodmanEndpoint | None:
@@ -124,7 +141,8 @@ def connect(env: Mapping[str, str]) -> Connection:
                 f"({endpoint.host.split('://', 1)[1]}: {exc.strerror or exc})",
                 unavailable_hint(),
             ) from exc
-        return Connection(None, cli, endpoint, None, lambda: (_client(endpoint, None), None))
+        make = lambda: (_client(endpoint, None), None)  # noqa: E731
+        return Connection(None, cli, endpoint, None, make, plain=True)
     tunnel = None
     try:
         if endpoint.scheme == "ssh":

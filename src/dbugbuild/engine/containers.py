@@ -20,30 +20,30 @@ if TYPE_CHECKING:
 
 
 class ContainersMixin:
-    """Container primitives over the engine's docker-py client."""
+    """Container primitives over the engine's API (docker-py's, or plainapi.py's requests)."""
 
-    _client: Any
+    _api: Any
 
     def container_exists(self, container_id: str) -> bool:
         return unless_missing(
             "inspecting container " + container_id,
-            lambda: self._client.api.inspect_container(container_id),
+            lambda: self._api.inspect_container(container_id),
         )
 
     def remove_container(self, container_id: str) -> bool:
         """Remove a container (forcefully); False when it was already gone."""
         return unless_missing(
             "removing container " + container_id,
-            lambda: self._client.api.remove_container(container_id, force=True, v=True),
+            lambda: self._api.remove_container(container_id, force=True, v=True),
         )
 
     def container_ids(self, all_: bool = True) -> set[str]:
-        return {c["Id"] for c in self._client.api.containers(all=all_)}
+        return {c["Id"] for c in self._api.containers(all=all_)}
 
     def container_config(self, container_id: str) -> tuple[dict[str, Any], str | None, str] | None:
         """(Config, network mode, image id) of a container, or None when it is gone."""
         try:
-            info = self._client.api.inspect_container(container_id)
+            info = self._api.inspect_container(container_id)
         except docker.errors.NotFound:
             return None
         except docker.errors.APIError as exc:
@@ -53,12 +53,12 @@ class ContainersMixin:
 
     def container_by_name(self, name: str) -> str | None:
         # Docker lists names with a leading `/`, Podman's compat API without one.
-        found = self._client.api.containers(all=True, filters={"name": f"^/?{name}$"})
+        found = self._api.containers(all=True, filters={"name": f"^/?{name}$"})
         return str(found[0]["Id"]) if found else None
 
     def create_container(self, spec: ContainerSpec) -> str:
         """Create (not start) a container for `spec`; its id."""
-        api = self._client.api
+        api = self._api
         try:
             container = api.create_container(
                 image=spec.image,
@@ -86,14 +86,14 @@ class ContainersMixin:
     def start(self, container_id: str, argv: Sequence[str]) -> None:
         """Start a created container; NoShellError when the layer has no `argv[0]`."""
         try:
-            self._client.api.start(container_id)
+            self._api.start(container_id)
         except docker.errors.APIError as exc:
             raise start_error(argv, exc) from exc
 
     def output(self, container_id: str) -> Generator[bytes, None, None]:
         """The container's stdout and stderr as they come, until it ends (or is killed)."""
         try:
-            stream = self._client.api.logs(
+            stream = self._api.logs(
                 container_id, stream=True, follow=True, stdout=True, stderr=True
             )
         except docker.errors.APIError as exc:
@@ -103,21 +103,21 @@ class ContainersMixin:
     def wait(self, container_id: str) -> int:
         """Wait for a container to end; its exit code."""
         try:
-            return int(self._client.api.wait(container_id).get("StatusCode", -1))
+            return int(self._api.wait(container_id).get("StatusCode", -1))
         except docker.errors.APIError as exc:
             raise api_error("finishing a debug command", exc) from exc
 
     def kill(self, container_id: str) -> None:
         """Kill a running container; nothing when it has ended (or is gone) meanwhile."""
         with contextlib.suppress(docker.errors.APIError):
-            self._client.api.kill(container_id)
+            self._api.kill(container_id)
 
     def exec_start(
         self, container_id: str, argv: Sequence[str], user: str | None = None
     ) -> tuple[str, Generator[bytes, None, None]]:
         """Run argv in a running container (its Env, User and WorkingDir unless `user`): the
         exec's id and its stdout and stderr as they come, until it ends."""
-        api = self._client.api
+        api = self._api
         try:
             exec_id = str(api.exec_create(container_id, list(argv), user=user or "")["Id"])
             stream = api.exec_start(exec_id, stream=True)
@@ -133,7 +133,7 @@ class ContainersMixin:
     def exec_code(self, exec_id: str, patience: float = 10.0) -> int:
         """An exec's exit code once it has ended (its output may end a moment before the daemon
         records the exit: asked again until then, for up to `patience` seconds)."""
-        api = self._client.api
+        api = self._api
         deadline = time.monotonic() + patience
         pause = 0.002
         while True:

@@ -77,10 +77,10 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
         self.deferred: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext
 
     @property
-    def _client(self) -> Any:
-        """The docker-py client; the first use waits for it (connect.py: made in a thread while
-        a build runs, or now)."""
-        return self._connection.client
+    def _api(self) -> Any:
+        """The Engine API (Connection.api); docker-py's first use waits for its client
+        (connect.py: made in a thread while a build runs, or now)."""
+        return self._connection.api
 
     @property
     def _podman(self) -> PodmanEndpoint | None:
@@ -127,7 +127,7 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
                     if left:
                         from dbugbuild.engine.leftovers import remove_left
 
-                        remove_left(self._client.api, left)
+                        remove_left(self._api, left)
                 finally:
                     self._traces = []
                     self._connection.close()
@@ -143,7 +143,7 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
         if left:
             from dbugbuild.engine.leftovers import remove_left
 
-            self._soon(lambda: remove_left(self._client.api, left))
+            self._soon(lambda: remove_left(self._api, left))
             self._traces = []
 
     @property
@@ -165,7 +165,7 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
                 import socket
 
                 try:
-                    name = str(self._client.api.info().get("Name") or "")
+                    name = str(self._api.info().get("Name") or "")
                 except docker.errors.APIError as exc:
                     raise api_error("asking the daemon where it runs", exc) from exc
                 self._is_local = name == socket.gethostname()
@@ -187,7 +187,7 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
             if version is not None:
                 return is_podman(version)
         try:
-            return is_podman(self._client.api.version())
+            return is_podman(self._api.version())
         except docker.errors.DockerException:
             return False
 
@@ -293,7 +293,7 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
                 from dbugbuild.engine.leftovers import remove_left, strays
 
                 with self.deferred():
-                    api, trace = self._client.api, traced[0]
+                    api, trace = self._api, traced[0]
                     remove_left(api, [*trace.containers, *strays(api, trace)])
             raise
         if status != 0 and command.plugin is None and said_no_buildx("".join(stderr)):
@@ -368,7 +368,7 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
         container is removed in a thread (close() waits for it): the answer does not wait."""
         from dbugbuild.engine.probe import run_probe
 
-        api, labels = self._client.api, self.labels(session_id)
+        api, labels = self._api, self.labels(session_id)
         return run_probe(api, image, argv, labels, timeout, self._remove_soon, self.deferred)
 
     def settle(self) -> None:

@@ -17,14 +17,14 @@ _KINDS = {0: "C", 1: "A", 2: "D"}  # docker diff's Kind -> its letter
 
 
 class ImagesMixin:
-    """Image primitives over the engine's docker-py client."""
+    """Image primitives over the engine's API (docker-py's client, or plainapi.py's requests)."""
 
-    _client: Any
+    _api: Any
 
     def image_id(self, ref: str) -> str | None:
         """The id of a local image (by name or id), or None when the daemon has no such image."""
         try:
-            return str(self._client.api.inspect_image(ref)["Id"])
+            return str(self._api.inspect_image(ref)["Id"])
         except docker.errors.ImageNotFound:
             return None
         except docker.errors.APIError as exc:
@@ -36,7 +36,7 @@ class ImagesMixin:
         """Remove an image by id without pruning its parents; False when it was already gone."""
         return unless_missing(
             "removing image " + image_id,
-            lambda: self._client.api.remove_image(image_id, force=True, noprune=True),
+            lambda: self._api.remove_image(image_id, force=True, noprune=True),
         )
 
     def remove_images(self, image_ids: set[str]) -> list[str]:
@@ -47,7 +47,7 @@ class ImagesMixin:
         refuses such a removal with 409 "image has dependent child images"). A conflict
         that may pass (the image still in use by a container being removed) is retried.
         """
-        api = self._client.api
+        api = self._api
         # Podman's compat API gives ParentId without the `sha256:` its Ids carry.
         parents = {i["Id"]: _full(str(i.get("ParentId") or "")) for i in api.images(all=True)}
         left = {i for i in image_ids if i in parents}
@@ -66,7 +66,7 @@ class ImagesMixin:
 
     def _remove_image_retrying(self, image: str, attempts: int = 5) -> bool:
         """Remove an image and its tags; False when it was gone or still conflicts."""
-        api = self._client.api
+        api = self._api
         untagged = False
         for attempt in range(attempts):
             try:
@@ -90,7 +90,7 @@ class ImagesMixin:
         return False
 
     def image_ids(self) -> set[str]:
-        return {i["Id"] for i in self._client.api.images(all=True)}
+        return {i["Id"] for i in self._api.images(all=True)}
 
     def image_config(self, ref: str) -> dict[str, Any] | None:
         found = self.image_inspect(ref)
@@ -100,7 +100,7 @@ class ImagesMixin:
         """The image's whole inspect (Config, Architecture, GraphDriver...), or None when the
         daemon has no such image."""
         try:
-            return dict(self._client.api.inspect_image(ref))
+            return dict(self._api.inspect_image(ref))
         except docker.errors.ImageNotFound:
             return None
         except docker.errors.APIError as exc:
@@ -115,7 +115,7 @@ class ImagesMixin:
         pulled or BuildKit-built image has no parent, so its chain is itself. [] when the
         daemon has no such image.
         """
-        api = self._client.api
+        api = self._api
         chain: list[tuple[str, str]] = []
         try:
             created = {h.get("Id"): str(h.get("CreatedBy") or "") for h in api.history(ref)}
@@ -145,7 +145,7 @@ class ImagesMixin:
         changes = [f"LABEL {k}={json.dumps(v)}" for k, v in labels.items()]
         conf = {"Env": [f"{name}=" for name in blank_env]} if blank_env else None
         try:
-            image = str(self._client.api.commit(container_id, changes=changes, conf=conf)["Id"])
+            image = str(self._api.commit(container_id, changes=changes, conf=conf)["Id"])
             # Podman's compat API answers a bare 64-hex id, which its own image calls then
             # refuse ("cannot specify 64-byte hexadecimal strings"): give it Docker's form.
             return image if ":" in image else f"sha256:{image}"
@@ -158,7 +158,7 @@ class ImagesMixin:
         """(kind, path) of what a container changed, docker diff's letters A, C and D; None
         when the container is gone."""
         try:
-            raw = self._client.api.diff(container_id) or ()
+            raw = self._api.diff(container_id) or ()
         except docker.errors.NotFound:
             return None
         except docker.errors.APIError as exc:

@@ -19,7 +19,7 @@ LABEL = "dbugbuild.session"
 class SweepMixin:
     """Label-selected listing and removal over the engine's client and removal primitives."""
 
-    _client: Any
+    _api: Any
     remove_container: Callable[[str], bool]
     remove_images: Callable[[set[str]], list[str]]
     labelled_volumes: Callable[..., list[str]]
@@ -29,7 +29,7 @@ class SweepMixin:
         """(container ids, image ids) labelled by dbugbuild that also match every one of
         `selectors` (`KEY=VALUE` or `KEY` label filters)."""
         filters = {"label": [LABEL, *selectors]}  # the daemon ANDs label filters
-        api = self._client.api
+        api = self._api
         try:
             containers = [str(c["Id"]) for c in api.containers(all=True, filters=filters)]
             # Podman 4.3's compat API lists no image for several label filters at once (each

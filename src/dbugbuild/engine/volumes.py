@@ -17,16 +17,16 @@ if TYPE_CHECKING:
 
 
 class VolumesMixin:
-    """Volume primitives over the engine's docker-py client."""
+    """Volume primitives over the engine's API (docker-py's client, or plainapi.py's requests)."""
 
-    _client: Any
+    _api: Any
     remove_container: Callable[[str], bool]
     deferred: Callable[[], AbstractContextManager[object]]
 
     def create_volume(self, name: str, labels: Mapping[str, str]) -> str:
         """Create an empty labelled volume; its name."""
         try:
-            return str(self._client.api.create_volume(name=name, labels=dict(labels))["Name"])
+            return str(self._api.create_volume(name=name, labels=dict(labels))["Name"])
         except docker.errors.APIError as exc:
             raise api_error("creating a volume for the debug container", exc) from exc
 
@@ -51,7 +51,7 @@ class VolumesMixin:
     def _mounting(self, image: str, mount: Any, labels: Mapping[str, str]) -> str:
         """A container of `image` with `mount`, created to reach the volume, never started
         (the daemon fills an empty volume from the image when it is created); its id."""
-        api = self._client.api
+        api = self._api
         return str(
             api.create_container(
                 image=image,
@@ -75,7 +75,7 @@ class VolumesMixin:
         import tarfile
         import tempfile
 
-        api = self._client.api
+        api = self._api
         mount = docker.types.Mount("/dbugbuild-fill", name, type="volume", no_copy=True)
         with tempfile.SpooledTemporaryFile(max_size=8 << 20) as archive:
             with tarfile.open(fileobj=archive, mode="w") as tar:
@@ -111,7 +111,7 @@ class VolumesMixin:
         import json
         import tarfile
 
-        api = self._client.api
+        api = self._api
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w") as tar:
             info = tarfile.TarInfo("d")
@@ -136,18 +136,16 @@ class VolumesMixin:
         """Remove a volume; False when it was already gone."""
         return unless_missing(
             "removing volume " + name,
-            lambda: self._client.api.remove_volume(name, force=True),
+            lambda: self._api.remove_volume(name, force=True),
         )
 
     def labelled_volumes(self, label: str, *selectors: str) -> list[str]:
         """Names of the volumes that carry `label` and match every one of `selectors`."""
         try:
-            found = self._client.api.volumes(filters={"label": [label, *selectors]})
+            found = self._api.volumes(filters={"label": [label, *selectors]})
         except docker.errors.APIError as exc:
             raise api_error("listing dbugbuild's volumes", exc) from exc
         return sorted(str(v["Name"]) for v in (found or {}).get("Volumes") or ())
 
     def volume_exists(self, name: str) -> bool:
-        return unless_missing(
-            "inspecting volume " + name, lambda: self._client.api.inspect_volume(name)
-        )
+        return unless_missing("inspecting volume " + name, lambda: self._api.inspect_volume(name))
