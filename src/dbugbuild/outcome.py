@@ -113,8 +113,11 @@ def from_build(
 
         piped = source.text.encode() if source.stdin and source.text is not None else None
         command = backend.build_command(opts, console.cwd, piped)
-        api_soon = debug_follows or backend.report_uses_api
-        status = engine.build(command, sink, started, keep=options.keep, api_soon=api_soon)
+        # docker-py is made in a thread while the build runs only for a debug phase: what a
+        # report asks (classic's last good image, its failed container's removal) is plain
+        # requests on a local socket (engine/plainapi.py), Podman's report looks through its
+        # CLI, BuildKit's asks nothing; docker-py's import would take the build's CPU.
+        status = engine.build(command, sink, started, keep=options.keep, api_soon=debug_follows)
         if not debug_follows and not options.keep:
             engine.let_go_soon()  # the failed container goes while the report is made
         preload.join()

@@ -80,10 +80,6 @@ class Backend(Protocol):
     """One builder: how to build, how to read its output, where to debug its failure."""
 
     name: str  # the report's "builder"
-    # Whether the report of a failed build asks the Engine API (so it is reached while the
-    # build runs): classic's failed container is removed and its last good image looked
-    # into; Podman's report looks through its CLI, BuildKit's needs none (no image per step).
-    report_uses_api: bool
 
     def build_command(
         self, build: BuildOptions, cwd: str, dockerfile_stdin: bytes | None

@@ -35,7 +35,6 @@ class BuildKitBackend:
     """BuildKit through the docker CLI: buildx when it is there, else the CLI's own."""
 
     name = "buildkit"
-    report_uses_api = False  # the debug layer is built after the report, if asked
 
     def build_command(
         self, build: BuildOptions, cwd: str, dockerfile_stdin: bytes | None

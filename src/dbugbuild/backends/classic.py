@@ -32,7 +32,6 @@ class ClassicBackend:
     """`docker build` with DOCKER_BUILDKIT=0 (docs/architecture.md says why the CLI)."""
 
     name = "classic"
-    report_uses_api = True
 
     def build_command(
         self, build: BuildOptions, cwd: str, dockerfile_stdin: bytes | None

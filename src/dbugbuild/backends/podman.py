@@ -33,9 +33,6 @@ class PodmanBackend:
     """`podman build --layers` (docs/architecture.md, "Podman backend")."""
 
     name = "podman"
-    # Its report looks through the podman CLI (engine/podlook.py): a service started while
-    # the build runs would take the build's CPU for a report that does not use it.
-    report_uses_api = False
 
     def build_command(
         self, build: BuildOptions, cwd: str, dockerfile_stdin: bytes | None
