@@ -205,7 +205,7 @@ def _check_only_the_inspect(
         monkeypatch.setattr(
             plain,
             "_request",
-            lambda m, p, n, q: asked_for.append(p.format(n)) or real_request(m, p, n, q),
+            lambda m, target, n: asked_for.append(target) or real_request(m, target, n),
         )
     assert look.layer_facts(engine, tag, asked) is not None
     paths = [url.split("?")[0] for url in asked_for]

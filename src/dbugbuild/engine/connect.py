@@ -251,30 +251,6 @@ def _one_pool(session: Any) -> None:
     adapter.get_connection = shared
 
 
-def local_version(url: str) -> dict[str, Any] | None:
-    """The /version answer of the daemon on a unix socket, by one plain HTTP/1.0 request (no
-    docker-py: this is asked before a build starts); None when it cannot be had."""
-    import json
-    import socket
-
-    path = url.split("://", 1)[1]
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(5)
-            sock.connect(path)
-            sock.sendall(b"GET /version HTTP/1.0\r\nHost: docker\r\n\r\n")
-            parts = []
-            while chunk := sock.recv(65536):
-                parts.append(chunk)
-        head, _, body = b"".join(parts).partition(b"\r\n\r\n")
-        if not head.startswith(b"HTTP/1.") or head.split(b" ", 2)[1:2] != [b"200"]:
-            return None
-        answer = json.loads(body)
-    except (OSError, ValueError, IndexError):
-        return None
-    return answer if isinstance(answer, dict) else None
-
-
 def _probe_unix_socket(url: str) -> None:
     """Fail fast (OSError), and without leaking a socket (docker-py does on a refused
     connect). Asked before a build starts, so by the C module the socket module wraps:

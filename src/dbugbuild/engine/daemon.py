@@ -15,7 +15,7 @@ from dbugbuild.engine.build import (
     said_no_buildx,
     standalone,
 )
-from dbugbuild.engine.connect import LOCAL_PODMAN, Connection, connect, local_version, podman_later
+from dbugbuild.engine.connect import LOCAL_PODMAN, Connection, connect, podman_later
 from dbugbuild.engine.containers import ContainersMixin
 from dbugbuild.engine.endpoint import Endpoint
 from dbugbuild.engine.failures import api_error
@@ -175,10 +175,10 @@ class Engine(ImagesMixin, ContainersMixin, VolumesMixin, SweepMixin):
     def is_podman(self) -> bool:
         """Whether this is a Podman service (also one found at DOCKER_HOST by Engine.connect).
 
-        A local socket not connected yet is asked with one plain request (reach.py's
-        question before a build: no docker-py needed)."""
+        A local socket not connected yet is asked by one plain request (plainapi.py)."""
         if self._seeks_podman or self._podman_given is not None:
             return True
+        from dbugbuild.engine.plainapi import local_version
         from dbugbuild.engine.podman import is_podman
 
         connection = self._connection

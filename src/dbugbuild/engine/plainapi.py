@@ -1,4 +1,5 @@
-"""I/O: the few Engine API calls a report makes, as plain requests on a local socket.
+"""I/O: the few Engine API calls a report makes (and /version, asked before a build starts),
+as plain requests on a local socket.
 
 docker-py with requests and urllib3 is about 200 ms of CPU to import on these machines. A
 classic build's report asks the daemon two things once the build has failed (the failed
@@ -28,80 +29,86 @@ _PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234567
 _TIMEOUT = 120  # docker-py's client's (connect.py)
 
 
-class _NotPlain(Exception):
-    """The request got no plain answer: docker-py's client asks it again."""
-
-
 class PlainAPI:
     """inspect_image, inspect_container and remove_container of docker-py's APIClient by plain
-    requests on the unix socket at `url`; every other attribute is `full()`'s (the docker-py
-    APIClient, made when first needed)."""
+    requests on the unix socket at `url` (plain_request); every other attribute is
+    `full()`'s (the docker-py APIClient, made when first needed)."""
 
     def __init__(self, url: str, full: Callable[[], Any]) -> None:
-        self._path = url.split("://", 1)[1]
+        self._url = url
         self._full = full
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._full(), name)
 
     def inspect_image(self, image: str) -> Any:
-        return self._get("/images/{}/json", image, lambda api: api.inspect_image(image))
+        return self._get(f"/images/{image}/json", image, lambda api: api.inspect_image(image))
 
     def inspect_container(self, container: str) -> Any:
-        return self._get(
-            "/containers/{}/json", container, lambda api: api.inspect_container(container)
-        )
+        target = f"/containers/{container}/json"
+        return self._get(target, container, lambda api: api.inspect_container(container))
 
     def remove_container(
         self, container: str, v: bool = False, link: bool = False, force: bool = False
     ) -> None:
-        try:
-            query = f"?v={int(v)}&link={int(link)}&force={int(force)}"
-            self._request("DELETE", "/containers/{}", container, query)
-        except _NotPlain:
+        target = f"/containers/{container}?v={int(v)}&link={int(link)}&force={int(force)}"
+        if self._request("DELETE", target, container) is None:
             self._full().remove_container(container, v=v, link=link, force=force)
 
-    def _get(self, path: str, name: str, again: Callable[[Any], Any]) -> Any:
+    def _get(self, target: str, name: str, again: Callable[[Any], Any]) -> Any:
         """The JSON a GET answers, or `again` through docker-py's client."""
+        body = self._request("GET", target, name)
         try:
-            return json.loads(self._request("GET", path, name, ""))
-        except (_NotPlain, ValueError):
-            return again(self._full())
+            if body is not None:
+                return json.loads(body)
+        except ValueError:
+            pass
+        return again(self._full())
 
-    def _request(self, method: str, path: str, name: str, query: str) -> bytes:
-        """The body of a 2xx answer to one request; _NotPlain for anything else."""
+    def _request(self, method: str, target: str, name: str) -> bytes | None:
+        """A 2xx answer's body; None for anything else, or a `name` that needs quoting."""
         if not name or not _PLAIN.issuperset(name):
-            raise _NotPlain
-        import socket
-
-        line = f"{method} {path.format(name)}{query} HTTP/1.0\r\nHost: docker\r\n\r\n"
-        try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-                sock.settimeout(_TIMEOUT)
-                sock.connect(self._path)
-                sock.sendall(line.encode("ascii"))
-                parts = []
-                while chunk := sock.recv(65536):
-                    parts.append(chunk)
-        except OSError as exc:
-            raise _NotPlain from exc
-        return _body(b"".join(parts))
+            return None
+        return plain_request(self._url, method, target, _TIMEOUT)
 
 
-def _body(answer: bytes) -> bytes:
-    """The body of an HTTP/1.x answer read to its end, when its status is 2xx and its body is
-    whole (not chunked, as long as its Content-Length); _NotPlain otherwise."""
-    head, sep, body = answer.partition(b"\r\n\r\n")
-    status = head.split(b"\r\n", 1)[0].split(b" ", 2)
+def local_version(url: str) -> dict[str, Any] | None:
+    """The /version answer of the daemon on a unix socket, by one plain request (no
+    docker-py: this is asked before a build starts); None when it cannot be had."""
+    body = plain_request(url, "GET", "/version", timeout=5)
+    try:
+        answer = json.loads(body) if body is not None else None
+    except ValueError:
+        return None
+    return answer if isinstance(answer, dict) else None
+
+
+def plain_request(url: str, method: str, target: str, timeout: float) -> bytes | None:
+    """The body of a 2xx answer to one HTTP/1.0 request on the unix socket at `url`, read to
+    its end (whole: not chunked, as long as its Content-Length); None for anything else."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(url.split("://", 1)[1])
+            sock.sendall(f"{method} {target} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
+            parts = []
+            while chunk := sock.recv(65536):
+                parts.append(chunk)
+    except OSError:
+        return None
+    head, sep, body = b"".join(parts).partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    status = lines[0].split(b" ", 2)
     if not sep or len(status) < 2 or not status[0].startswith(b"HTTP/1."):
-        raise _NotPlain
+        return None
     if not (status[1].isdigit() and 200 <= int(status[1]) < 300):
-        raise _NotPlain
-    for header in head.split(b"\r\n")[1:]:
-        key, _, value = header.partition(b":")
-        key, value = key.strip().lower(), value.strip()
-        if key == b"transfer-encoding" and value.lower() != b"identity":
-            raise _NotPlain
+        return None
+    for header in lines[1:]:
+        key, _, value = (part.strip().lower() for part in header.partition(b":"))
+        if key == b"transfer-encoding" and value != b"identity":
+            return None
         if key == b"content-length" and (not value.isdigit() or int(value) != len(body)):
-            raise _NotPlain  # cut short
+            return None  # cut short
     return body
