@@ -63,10 +63,6 @@ class DockerfileSource:
     text: str | None  # None when there is no such file (only allowed with --log)
     stdin: bool = False
 
-    @property
-    def digest(self) -> str | None:
-        return digest(self.text) if self.text is not None else None
-
     @cached_property
     def model(self) -> dockerfile.Dockerfile | None:
         """The parsed Dockerfile, once per read (None when absent or not parsable)."""
