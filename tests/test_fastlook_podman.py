@@ -16,7 +16,8 @@ import layer_cases
 import podman_harness
 from conftest import note_build_output, own_label
 from dbugbuild.diagnosis import Questions
-from dbugbuild.engine import Engine, look
+from dbugbuild.engine import Engine, look, podstore
+from dbugbuild.engine import podlook as podlook_module
 from dbugbuild.engine.podlook import PodmanLook
 
 pytestmark = pytest.mark.podman
@@ -93,3 +94,57 @@ def test_podman_look_falls_back_where_the_runtime_answers(
         assert layer_cases.unordered(answer) == layer_cases.unordered(_fast(tag, asked))
     finally:
         engine.close()
+
+
+def _as_the_store_reads(found: dict[str, Any]) -> dict[str, Any]:
+    """What podstore.py reads of an image: the CLI inspect's Id, Config, Architecture, and
+    its GraphDriver's name and folders."""
+    data = found["GraphDriver"]["Data"]
+    folders = {"UpperDir": data["UpperDir"], "LowerDir": data.get("LowerDir", "")}
+    return {
+        "Id": found["Id"],
+        "Architecture": found["Architecture"],
+        "Config": found["Config"],
+        "GraphDriver": {"Name": found["GraphDriver"]["Name"], "Data": folders},
+    }
+
+
+def _layers_of(tag: str) -> list[str]:
+    """The ids of the image and of the images under it (its build's steps, and the base: a
+    Docker-format image, from `docker save | podman load`)."""
+    ids = podman_harness.podman("history", "--format", "{{.ID}}", "--no-trunc", tag).split()
+    named = [i.removeprefix("sha256:") for i in ids if i not in ("<missing>", "")]
+    return named
+
+
+def test_podman_store_read_is_the_cli_inspect(built: dict[str, str]) -> None:
+    """podstore.py's read of every step's image, by its whole id and by the 11 digits the build
+    prints, is what `podman image inspect` says of it (OCI and Docker-format configs)."""
+    ids = list(dict.fromkeys(i for tag in built.values() for i in _layers_of(tag)))
+    assert len(ids) >= 6
+    busybox = podman_harness.podman("image", "inspect", "--format", "{{.Id}}", "busybox")
+    assert busybox.strip() in ids  # the busybox case's base
+    for image in ids:
+        cli = json.loads(podman_harness.podman("image", "inspect", image))[0]
+        env = {**os.environ, "CONTAINERS_CONF": podman_harness.conf()}
+        for ref in (image, image[:11], f"sha256:{image}"):
+            assert podstore.image_inspect(ref, env) == _as_the_store_reads(cli), ref
+
+
+def test_podman_look_reads_the_store_not_the_cli(
+    podlook: PodmanLook, built: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A report's look by the build's short id runs no `podman image inspect` (~50 ms at the
+    end of a failed build), and answers as the look through the CLI does."""
+    image = podman_harness.podman("image", "inspect", "--format", "{{.Id}}", built["busybox"])
+    short, asked = image.strip()[:11], layer_cases.BUSYBOX_ASKED
+    ran: list[tuple[str, ...]] = []
+    real = podlook_module.podman_output
+    monkeypatch.setattr(
+        podlook_module, "podman_output", lambda cli, env, *a: ran.append(a) or real(cli, env, *a)
+    )
+    read = podlook.layer_facts(short, asked, 30)
+    assert read is not None and ran == []
+    monkeypatch.setattr(podstore, "image_inspect", lambda ref, env: None)  # the CLI's way
+    assert podlook.layer_facts(short, asked, 30) == read
+    assert ran == [("image", "inspect", short)]

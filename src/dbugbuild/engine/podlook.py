@@ -5,8 +5,8 @@ about half a second of CPU before it answers; the look alone is one `podman run`
 The look is read from the layer's overlay folders when the store is this machine's
 (fastlook.py: no container); else it is probe.py's: a container with a read-only root, no
 network, run as root, labelled (`dbugbuild clean` finds a leftover), killed at its time limit,
-removed on every exit path and never committed. The image's config comes from `podman image
-inspect`.
+removed on every exit path and never committed. The image's config and folders come from the
+store's own files where they say it exactly (podstore.py), else from `podman image inspect`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from dbugbuild.diagnosis import LayerFacts, Questions, parse_probe, probe_script
+from dbugbuild.engine import podstore
 from dbugbuild.engine.fastlook import fast_layer_facts
 from dbugbuild.engine.podman import podman_output
 from dbugbuild.engine.probe import ProbeResult
@@ -72,19 +73,23 @@ class PodmanLook:
         self, image: str, asked: Questions, timeout: float, fast: bool = True
     ) -> LayerFacts | None:
         """look.layer_facts's look: read from the layer's overlay folders when the store is
-        local (one `podman image inspect` names them), else in a container (`fast` False: at
-        once, the config read while it starts). None when nothing could be learnt."""
+        local (the store's files name them, podstore.py, else one `podman image inspect`),
+        else in a container (`fast` False: at once, the config read while it starts). None
+        when nothing could be learnt."""
         if not fast:
             return self._container_facts(image, asked, timeout, lambda: self.image_config(image))
-        out = podman_output(self._cli, self._env, "image", "inspect", image)
-        try:
-            found = json.loads(out)[0] if out else None
-        except (ValueError, IndexError, KeyError):
-            return None
+        local = not self._env.get("CONTAINER_HOST")  # else podman --remote: the store is not here
+        found = podstore.image_inspect(image, self._env) if local else None
+        if found is None:
+            out = podman_output(self._cli, self._env, "image", "inspect", image)
+            try:
+                found = json.loads(out)[0] if out else None
+            except (ValueError, IndexError, KeyError):
+                return None
         if not isinstance(found, dict):
             return None
         config = dict(found.get("Config") or {})
-        if not self._env.get("CONTAINER_HOST"):  # else podman --remote: the store is not here
+        if local:
             arch = str(found.get("Architecture") or "")
             facts = fast_layer_facts(found.get("GraphDriver"), config, arch, image, asked)
             if facts is not None:
