@@ -52,7 +52,7 @@ LAYERS = (
     ("io", ("engine", "inputs", "console")),
     ("phases", ("backends", "debug", "bisect", "samples", "clean")),
     ("app", ("app", "compose_project", "outcome")),
-    ("cli", ("cli", "arguments", "compose_cli", "__main__", "__init__")),
+    ("cli", ("cli", "arguments", "compose_cli", "deferred", "__main__", "__init__")),
 )
 ENGINE_ONLY = frozenset({"docker", "pexpect", "subprocess", "requests"})
 MAX_LINES = 400

@@ -266,6 +266,54 @@ def test_startup_report_only_never_imports_docker_py(
         remove_build(engine, report)
 
 
+# Runs the process's own entry (process_main, which ends with os._exit once the atexit
+# callbacks ran) and writes, from an atexit callback, whether inspect ever loaded.
+_PROCESS_INSPECT = """
+import atexit, json, os, sys
+from dbugbuild.cli import process_main
+
+def written():
+    with open(os.environ["LOADED_TO"], "w") as out:
+        module = sys.modules.get("inspect")
+        json.dump({"inspect": type(module).__name__ if module else None,
+                   "ast": "ast" in sys.modules}, out)
+
+atexit.register(written)
+sys.argv = ["dbugbuild", *sys.argv[1:]]
+sys.exit(process_main())
+"""
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [
+        pytest.param("buildkit", marks=pytest.mark.docker),
+        pytest.param("classic", marks=pytest.mark.docker),
+        pytest.param("podman", marks=pytest.mark.podman),
+    ],
+)
+def test_startup_a_report_never_loads_inspect(
+    request: pytest.FixtureRequest, tmp_path: Path, backend: str
+) -> None:
+    """dataclasses imports inspect and dbugbuild's process defers it (deferred.py): a
+    report-only run, from its start to its report, never uses it, so it never loads (~4 ms
+    of the start before the build's CLI, and nothing after)."""
+    (tmp_path / "Dockerfile").write_text(f"FROM busybox\nRUN echo {own_label()} && exit 3\n")
+    if backend == "podman":
+        request.getfixturevalue("podman_no_leaks")
+    args = ["--no-shell", "--format", "json", "--backend", backend, "."]
+    done, loaded = _run(_PROCESS_INSPECT, args, tmp_path)
+    note_build_output(done.stdout + done.stderr)
+    report = json.loads(done.stdout)
+    try:
+        assert (done.returncode, report["builder"]) == (3, backend), done.stderr
+        assert report["diagnosis"]["class"]  # the diagnosis and its look ran
+        assert json.loads(loaded) == {"inspect": "Deferred", "ast": False}
+    finally:
+        if backend != "podman":
+            remove_build(request.getfixturevalue("engine"), report)
+
+
 def test_startup_the_process_entry_freezes_what_the_run_made(tmp_path: Path) -> None:
     """The `dbugbuild` script and `python -m dbugbuild` end with gc.freeze(), so that the
     interpreter's exit does not walk the run's objects once more (benchmarks/README.md); an

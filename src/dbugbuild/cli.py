@@ -46,7 +46,11 @@ def process_main() -> int:
     once more: 45-65 ms of a build run on these machines (benchmarks/README.md). Then the
     process ends without the interpreter's teardown of every module (_exit_now), once what
     that exit does first is done. In-process callers (tests, bisect's benchmark) call
-    main(), which leaves gc and the process alone."""
+    main(), which leaves gc and the process alone. `inspect` loads only if used (deferred.py:
+    dataclasses imports it on a build's way to its start, ~4 ms, and needs it for nothing)."""
+    from dbugbuild.deferred import defer
+
+    defer("inspect")
     code = main()
     import gc
 

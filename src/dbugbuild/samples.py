@@ -27,6 +27,8 @@ _LESSON = re.compile(r"^\*\*Lesson: (.+?)\*\*\s*$", re.MULTILINE)
 
 @dataclass(frozen=True)
 class Sample:
+    """One build of the sample_failures/ gallery, with what it is expected to report."""
+
     name: str
     path: Path
     expected: dict[str, object]  # expected.json: class, line, exit_code, instruction

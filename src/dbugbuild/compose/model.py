@@ -31,6 +31,8 @@ class Secret:
 
 @dataclass(frozen=True)
 class Service:
+    """One service of the project as `docker compose config` gives it: what its build needs."""
+
     name: str
     build: Mapping[str, Any] | None  # the service's `build` section, keys as compose prints them
     image: str | None  # `image:`: the tag compose gives the built image
@@ -40,6 +42,8 @@ class Service:
 
 @dataclass(frozen=True)
 class Project:
+    """The project `docker compose config` resolved: its name, services and secrets."""
+
     name: str
     services: tuple[Service, ...]  # by name, as compose prints them
     secrets: Mapping[str, Secret]

@@ -24,6 +24,8 @@ def major_version(text: str) -> int | None:
 
 @dataclass(frozen=True)
 class Message:
+    """One line of compose's stderr: its level and its text."""
+
     level: str  # "warning", "error", ... (logrus'); "error" for a plain line
     text: str
 

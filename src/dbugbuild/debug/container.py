@@ -115,6 +115,8 @@ def _take(
 
 @dataclass(frozen=True)
 class Ran:
+    """How one exec in the session's container ended, and its output's tail."""
+
     exit_code: int
     output: str  # its last OUTPUT_TAIL characters
     interrupted: bool

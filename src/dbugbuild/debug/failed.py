@@ -18,6 +18,8 @@ from dbugbuild.report import Diagnose, Report
 
 @dataclass(frozen=True)
 class Failed:
+    """A failed build as the debug phase takes it: the report, the log, the Dockerfile."""
+
     report: Report
     log: BuildLog
     dockerfile: Dockerfile | None

@@ -18,6 +18,8 @@ OUTPUT_TAIL = 1 << 20
 
 @dataclass(frozen=True)
 class CommandResult:
+    """How a command run in a debug layer ended: its exit code, output's tail and time."""
+
     exit_code: int
     output: str  # its last OUTPUT_TAIL characters
     seconds: float
@@ -56,6 +58,8 @@ class OutputTail:
 
 @dataclass(frozen=True)
 class Change:
+    """One path a command changed in the layer, as `docker diff` reports it."""
+
     kind: str  # "A" added, "C" changed, "D" deleted (docker diff's letters)
     path: str
 

@@ -30,6 +30,8 @@ Source = Literal["failed container", "reconstructed", "prefix build"]
 
 @dataclass(frozen=True)
 class StepEnv:
+    """The environment the failed step ran in, where session commands run as it did."""
+
     image: str  # where session commands start: the last good image
     command: str | None  # the failing command as written in the Dockerfile (pre-typed), if any
     argv: tuple[str, ...] | None  # what the builder ran for it (SHELL applied, or the exec array)

@@ -30,6 +30,8 @@ _TIMEOUT = 60  # seconds: `config` reads files; it never waits for a daemon
 
 @dataclass(frozen=True)
 class ComposeCLI:
+    """The compose CLI found (the docker plugin or the standalone one), and its version."""
+
     argv: tuple[str, ...]  # ("/usr/bin/docker", "compose") or ("/usr/bin/docker-compose",)
     version: str  # as `version --short` prints it
 

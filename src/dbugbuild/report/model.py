@@ -24,6 +24,8 @@ Status = Literal["failed", "succeeded"]
 
 @dataclass(frozen=True)
 class StepReport:
+    """One step of the build in the report: its instruction, Dockerfile lines and image."""
+
     index: int
     instruction: str
     line: int | None
@@ -37,6 +39,8 @@ class StepReport:
 
 @dataclass(frozen=True)
 class FailedStep:
+    """The step that failed, located: its instruction, lines, command, exit code, output."""
+
     index: int | None
     total: int | None
     instruction: str | None
@@ -60,6 +64,8 @@ class FailedStep:
 
 @dataclass(frozen=True)
 class ExecResult:
+    """A command the session or a batch ran in the last good layer, and how it ended."""
+
     command: str
     exit_code: int
     output: str  # its last characters (debug.layer.OUTPUT_TAIL)
@@ -91,6 +97,8 @@ class BuilderChoice:
 
 @dataclass(frozen=True)
 class Report:
+    """What dbugbuild reports of a build (text, JSON, gcc): how it ended, where, and why."""
+
     status: Status
     dockerfile: str  # the path as the user gave it (or the default)
     image: str | None

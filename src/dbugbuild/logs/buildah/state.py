@@ -13,6 +13,8 @@ from dbugbuild.logs.reading import StepBuilder
 
 @dataclass(kw_only=True)
 class StepState(StepBuilder):
+    """A Buildah step as read so far, with its stage's place among the stages."""
+
     stage: int | None
     stages: int | None
 
@@ -22,6 +24,8 @@ class StepState(StepBuilder):
 
 @dataclass
 class BuildState:
+    """A Buildah build as read so far."""
+
     steps: list[StepState] = field(default_factory=list)
     commits: list[Commit] = field(default_factory=list)
     failure: Failure | None = None

@@ -39,6 +39,8 @@ from dbugbuild.logs.text import LinePrefix, LineScan
 
 @dataclass(kw_only=True)
 class _StepState(StepBuilder):
+    """A classic step as read so far, with its container and ONBUILD triggers."""
+
     container: str | None = None
     triggers: int = 0
 
@@ -50,6 +52,8 @@ class _StepState(StepBuilder):
 
 @dataclass
 class _BuildState:
+    """A classic build as read so far."""
+
     steps: list[_StepState] = field(default_factory=list)
     failure: Failure | None = None
     failure_strong: bool = False
